@@ -1,0 +1,141 @@
+"""Process settings: one frozen object, built once in ``main()`` from the environment.
+
+Every field names the environment variable that sets it. Where the world already has a
+common name (``KAFKA_BOOTSTRAP_SERVERS``, ``DATABASE_URL``) the project's prefixed name
+wins if both are set, so one shell can hold settings for two projects.
+
+Nothing here runs at import time: call :meth:`Settings.from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from zjcredit.errors import ConfigError
+
+__all__ = ["Settings"]
+
+# Kafka topic names: legal characters only, and short enough for the longest suffix we add.
+_TOPIC_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings for one zjcredit process.
+
+    Attributes (environment variable in brackets):
+        kafka_bootstrap_servers: an existing Kafka cluster, ``host:port[,host:port]``
+            [``ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS`` or ``KAFKA_BOOTSTRAP_SERVERS``]. ``None``:
+            the project starts its own embedded broker.
+        database_url: an existing PostgreSQL, ``postgresql://user:pw@host:port/db``
+            [``ZJCREDIT_DATABASE_URL`` or ``DATABASE_URL``]. ``None``: embedded server.
+        topic_prefix: prefix of every topic name [``ZJCREDIT_TOPIC_PREFIX``, ``zjcredit``].
+        partitions: partitions of every project topic; bounds worker parallelism
+            [``ZJCREDIT_PARTITIONS``, 4].
+        replication_factor: replicas of every project topic [``ZJCREDIT_REPLICATION_FACTOR``, 1].
+        cache_dir: downloaded Kafka jars live here [``ZJCREDIT_CACHE_DIR``,
+            ``$XDG_CACHE_HOME/zjcredit`` or ``~/.cache/zjcredit``].
+        run_dir: ``zjcredit stack up`` records its addresses here, so other commands in other
+            terminals find the running stack [``ZJCREDIT_RUN_DIR``, ``<cache_dir>/run``].
+        data_dir: embedded servers keep their data here across runs
+            [``ZJCREDIT_DATA_DIR``]; ``None``: a temporary folder removed on stop.
+        kafka_port: preferred port of the embedded broker; taken if free, else any free
+            port [``ZJCREDIT_KAFKA_PORT``, 9092; 0 = any].
+        postgres_port: preferred port of the embedded PostgreSQL [``ZJCREDIT_POSTGRES_PORT``,
+            5432; 0 = any].
+        kafka_heap: maximum Java heap of the embedded broker [``ZJCREDIT_KAFKA_HEAP``, ``512m``].
+        api_port: port of the query service [``ZJCREDIT_API_PORT``, 8000].
+    """
+
+    kafka_bootstrap_servers: str | None = None
+    database_url: str | None = field(default=None, repr=False)
+    topic_prefix: str = "zjcredit"
+    partitions: int = 4
+    replication_factor: int = 1
+    cache_dir: Path = Path.home() / ".cache" / "zjcredit"
+    run_dir: Path = Path.home() / ".cache" / "zjcredit" / "run"
+    data_dir: Path | None = None
+    kafka_port: int = 9092
+    postgres_port: int = 5432
+    kafka_heap: str = "512m"
+    api_port: int = 8000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); raise ConfigError."""
+        env = os.environ if environ is None else environ
+        prefix = _first(env, "ZJCREDIT_TOPIC_PREFIX") or "zjcredit"
+        if not _TOPIC_PREFIX_RE.match(prefix):
+            raise ConfigError(
+                f"ZJCREDIT_TOPIC_PREFIX={prefix!r}: use 1-100 characters of A-Z a-z 0-9 . _ -"
+            )
+        heap = _first(env, "ZJCREDIT_KAFKA_HEAP") or "512m"
+        if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]", heap):
+            raise ConfigError(f"ZJCREDIT_KAFKA_HEAP={heap!r}: expected a Java size like 512m or 1g")
+        cache = _first(env, "ZJCREDIT_CACHE_DIR")
+        xdg = _first(env, "XDG_CACHE_HOME")
+        data = _first(env, "ZJCREDIT_DATA_DIR")
+        cache_dir = _cache_dir(cache, xdg)
+        run = _first(env, "ZJCREDIT_RUN_DIR")
+        return cls(
+            kafka_bootstrap_servers=_first(
+                env, "ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+            ),
+            database_url=_first(env, "ZJCREDIT_DATABASE_URL", "DATABASE_URL"),
+            topic_prefix=prefix,
+            partitions=_int(env, "ZJCREDIT_PARTITIONS", 4, low=1, high=1000),
+            replication_factor=_int(env, "ZJCREDIT_REPLICATION_FACTOR", 1, low=1, high=10),
+            cache_dir=cache_dir,
+            run_dir=Path(run) if run else cache_dir / "run",
+            data_dir=Path(data) if data else None,
+            kafka_port=_int(env, "ZJCREDIT_KAFKA_PORT", 9092, low=0, high=65535),
+            postgres_port=_int(env, "ZJCREDIT_POSTGRES_PORT", 5432, low=0, high=65535),
+            kafka_heap=heap,
+            api_port=_int(env, "ZJCREDIT_API_PORT", 8000, low=0, high=65535),
+        )
+
+    def redacted_database_url(self) -> str | None:
+        """The database URL with any password replaced by ``***``, safe to print."""
+        return redact_url(self.database_url) if self.database_url else None
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _cache_dir(explicit: str | None, xdg_cache_home: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    base = Path(xdg_cache_home) if xdg_cache_home else Path.home() / ".cache"
+    return base / "zjcredit"
+
+
+def _first(env: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = _first(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value}: expected {low}..{high}")
+    return value
