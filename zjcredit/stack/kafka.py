@@ -1,0 +1,218 @@
+"""An embedded Apache Kafka broker: KRaft, one node, jars from Maven Central.
+
+``ensure_jars`` runs Maven once against ``deploy/kafka/pom.xml`` and keeps the jars in
+the cache folder; ``KafkaBroker`` formats a storage folder, starts ``kafka.Kafka`` on the
+local JDK with a bounded heap, and waits until the broker answers metadata requests.
+
+Example::
+
+    jars = ensure_jars(Path("~/.cache/zjcredit").expanduser())
+    with KafkaBroker(jars_dir=jars, work_dir=Path("/tmp/k")) as broker:
+        print(broker.bootstrap_servers)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import socket
+import string
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from zjcredit.errors import ServerStartError, StackError, ToolMissingError
+from zjcredit.stack.process import ManagedServer, ServerProcess, free_port, log_tail
+
+__all__ = ["KAFKA_DIR", "KafkaBroker", "ensure_jars", "find_java", "kafka_version"]
+
+KAFKA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
+_POINT_ELSEWHERE = (
+    "or point the project at an existing broker instead: export KAFKA_BOOTSTRAP_SERVERS=host:9092"
+)
+
+
+def kafka_version(pom: Path = KAFKA_DIR / "pom.xml") -> str:
+    """The Kafka version pinned in the pom (its ``kafka.version`` property)."""
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text("utf-8"))
+    if not match:
+        raise StackError(f"{pom}: no <kafka.version> property")
+    return match.group(1).strip()
+
+
+def find_java() -> str:
+    """Path of a ``java`` of version 17 or newer; ToolMissingError says what to do if not."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise ToolMissingError(
+            "Java 17 or newer is needed to run the embedded Kafka broker, and no `java` was "
+            "found (JAVA_HOME unset, none on PATH). Install a JDK "
+            "(Debian: apt-get install openjdk-17-jdk-headless) " + _POINT_ELSEWHERE
+        )
+    out = subprocess.run(
+        [java, "-version"], capture_output=True, text=True, check=False, timeout=60
+    ).stderr
+    match = re.search(r'version "(\d+)', out)
+    if not match or int(match.group(1)) < 17:
+        raise ToolMissingError(
+            f"{java} is not Java 17 or newer ({out.strip().splitlines()[:1]}); Kafka 4 needs "
+            "17+. Set JAVA_HOME to a newer JDK " + _POINT_ELSEWHERE
+        )
+    return java
+
+
+def ensure_jars(cache_dir: Path, pom: Path = KAFKA_DIR / "pom.xml") -> Path:
+    """Return the folder of the broker's jars, fetching them with Maven the first time.
+
+    The folder is named by version and only appears complete (it is filled beside, then
+    renamed), so a run interrupted mid-download fetches again instead of half-starting.
+    """
+    target = cache_dir / f"kafka-{kafka_version(pom)}" / "libs"
+    if target.is_dir() and any(target.glob("kafka_2.13-*.jar")):
+        return target
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ToolMissingError(
+            "Maven (`mvn`) is needed once, to fetch Apache Kafka's jars from Maven Central, "
+            "and was not found on PATH. Install it (Debian: apt-get install maven) "
+            + _POINT_ELSEWHERE
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="libs-", dir=target.parent))
+    result = subprocess.run(
+        [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+         "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
+        capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise StackError(
+            f"Maven could not fetch Kafka's jars (is Maven Central reachable?):\n{tail}"
+        )
+    try:
+        staging.rename(target)
+    except OSError:  # another process finished first; its copy is as good as ours
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _accepts_connections(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+class KafkaBroker(ManagedServer):
+    """One KRaft broker+controller process on loopback.
+
+    Args:
+        jars_dir: folder from :func:`ensure_jars`.
+        work_dir: holds ``server.properties``, the log and (under ``data/``) the storage;
+            an already formatted storage is reused.
+        port: preferred client port; taken if free, else any free port (0 = any).
+        heap: maximum Java heap, e.g. ``512m`` (the machines have 2 cores and share them).
+    """
+
+    def __init__(self, *, jars_dir: Path, work_dir: Path, port: int = 0, heap: str = "512m"):
+        self.jars_dir = jars_dir
+        self.work_dir = work_dir
+        self.port = port
+        self.heap = heap
+        self.log_path = work_dir / "broker.log"
+        self._process: ServerProcess | None = None
+        self.bootstrap_servers = ""
+
+    def start(self, timeout: float = 120.0) -> str:
+        """Start the broker and return ``host:port`` once it answers metadata requests."""
+        java = find_java()
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        broker_port = free_port(self.port)
+        controller_port = free_port()
+        config = self.work_dir / "server.properties"
+        template = string.Template((KAFKA_DIR / "server.properties").read_text("utf-8"))
+        config.write_text(
+            template.substitute(
+                broker_port=broker_port,
+                controller_port=controller_port,
+                log_dirs=self.work_dir / "data",
+            ),
+            "utf-8",
+        )
+        classpath = f"{self.jars_dir}/*"
+        if not (self.work_dir / "data" / "meta.properties").exists():
+            self._format(java, classpath, config)
+        self._process = ServerProcess(
+            [java, "-Xms128m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+             "-Djava.awt.headless=true",
+             f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.properties'}",
+             "-cp", classpath, "kafka.Kafka", str(config)],
+            log_path=self.log_path,
+        )  # fmt: skip
+        self.bootstrap_servers = f"127.0.0.1:{broker_port}"
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.bootstrap_servers
+
+    def _format(self, java: str, classpath: str, config: Path) -> None:
+        # A cluster id is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid`
+        # prints; making it here saves starting a JVM.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
+             "-t", cluster_id, "-c", str(config)],
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ServerStartError(
+                "Kafka storage format failed", (result.stdout + result.stderr)[-4000:]
+            )
+
+    def _wait_ready(self, timeout: float) -> None:
+        from kafka import KafkaAdminClient  # noqa: PLC0415 - heavy, only needed here
+        from kafka.errors import KafkaError  # noqa: PLC0415
+
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            code = self._process.exit_code()
+            if code is not None:
+                raise ServerStartError(
+                    f"the Kafka broker exited with status {code} while starting "
+                    f"(log: {self.log_path})",
+                    log_tail(self.log_path),
+                )
+            # Knock first: kafka-python leaks a socket each time its client constructor
+            # fails against a port nobody listens on yet.
+            if _accepts_connections(self.bootstrap_servers):
+                try:
+                    admin = KafkaAdminClient(
+                        bootstrap_servers=self.bootstrap_servers,
+                        request_timeout_ms=5000,
+                        client_id="zjcredit-stack-probe",
+                    )
+                    try:
+                        admin.describe_cluster()
+                        return
+                    finally:
+                        admin.close()
+                except KafkaError:
+                    pass
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"the Kafka broker did not answer within {timeout:.0f} s "
+                    f"(log: {self.log_path})",
+                    log_tail(self.log_path),
+                )
+            time.sleep(0.5)

@@ -1,0 +1,158 @@
+"""Kafka and PostgreSQL for this process: the configured ones, or embedded ones we start.
+
+BRIEF principle 7: with ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` set, use those;
+otherwise start a real broker and a real server locally. ``zjcredit stack up`` records
+the addresses of what it started in ``<run_dir>/stack.json`` so that commands run in
+another terminal (``zjcredit topics create``, ...) find it through :func:`resolve_endpoints`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+from zjcredit.errors import StackError
+from zjcredit.settings import Settings
+from zjcredit.stack.kafka import KafkaBroker, ensure_jars, kafka_version
+from zjcredit.stack.postgres import EmbeddedPostgres
+
+__all__ = [
+    "Endpoints",
+    "LocalStack",
+    "forget_running_stack",
+    "record_running_stack",
+    "resolve_endpoints",
+]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where Kafka and PostgreSQL are, and whether we started them."""
+
+    bootstrap_servers: str
+    database_url: str
+    embedded_kafka: bool
+    embedded_postgres: bool
+
+
+class LocalStack:
+    """Provide Kafka and PostgreSQL per the settings; stop what we started on exit.
+
+    Args:
+        settings: the process settings.
+        progress: called with one human line per step (``print`` in the CLI).
+    """
+
+    def __init__(self, settings: Settings, progress: Callable[[str], None] = lambda _: None):
+        self.settings = settings
+        self.progress = progress
+        self.broker: KafkaBroker | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self._temp_root: Path | None = None
+
+    def start(self) -> Endpoints:
+        s = self.settings
+        try:
+            root = self._work_root()
+            bootstrap = s.kafka_bootstrap_servers
+            if bootstrap is None:
+                jars = ensure_jars(s.cache_dir)
+                self.progress(f"starting Apache Kafka {kafka_version()} (KRaft, one node) ...")
+                self.broker = KafkaBroker(
+                    jars_dir=jars, work_dir=root / "kafka", port=s.kafka_port, heap=s.kafka_heap
+                )
+                bootstrap = self.broker.start()
+            url = s.database_url
+            if url is None:
+                self.progress("starting PostgreSQL (embedded-postgres) ...")
+                self.postgres = EmbeddedPostgres(work_dir=root / "postgres", port=s.postgres_port)
+                url = self.postgres.start()
+        except BaseException:
+            self.stop()
+            raise
+        return Endpoints(bootstrap, url, self.broker is not None, self.postgres is not None)
+
+    def _work_root(self) -> Path:
+        if self.settings.data_dir is not None:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            return self.settings.data_dir
+        self._temp_root = Path(tempfile.mkdtemp(prefix="zjcredit-stack-"))
+        self._temp_root.chmod(0o755)  # the PostgreSQL service user must pass through it
+        return self._temp_root
+
+    def pids(self) -> list[int]:
+        """Process ids of the servers we started (for tests and operators)."""
+        return [
+            p for p in (self.broker and self.broker.pid, self.postgres and self.postgres.pid) if p
+        ]
+
+    def stop(self) -> None:
+        """Stop PostgreSQL, then the broker; remove temporary data. Safe to call twice."""
+        if self.postgres is not None:
+            self.progress("stopping PostgreSQL ...")
+            self.postgres.stop()
+            self.postgres = None
+        if self.broker is not None:
+            self.progress("stopping Kafka ...")
+            self.broker.stop()
+            self.broker = None
+        if self._temp_root is not None:
+            shutil.rmtree(self._temp_root, ignore_errors=True)
+            self._temp_root = None
+
+    def __enter__(self) -> Endpoints:
+        return self.start()
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _state_file(settings: Settings) -> Path:
+    return settings.run_dir / "stack.json"
+
+
+def record_running_stack(settings: Settings, endpoints: Endpoints) -> Path:
+    """Write ``stack.json`` for other commands to find this process's stack."""
+    path = _state_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), **asdict(endpoints)}), "utf-8")
+    return path
+
+
+def forget_running_stack(settings: Settings) -> None:
+    """Remove ``stack.json`` if it is ours."""
+    path = _state_file(settings)
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        if json.loads(path.read_text("utf-8")).get("pid") == os.getpid():
+            path.unlink()
+
+
+def resolve_endpoints(settings: Settings) -> Endpoints:
+    """Kafka and PostgreSQL for a command that does not start servers itself.
+
+    Configured addresses win; otherwise those of a running ``zjcredit stack up``.
+    """
+    running: dict[str, object] = {}
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        state = json.loads(_state_file(settings).read_text("utf-8"))
+        if isinstance(state, dict) and psutil.pid_exists(int(state.get("pid", 0))):
+            running = state
+    bootstrap = settings.kafka_bootstrap_servers or running.get("bootstrap_servers")
+    url = settings.database_url or running.get("database_url")
+    if not bootstrap or not url:
+        raise StackError(
+            "no Kafka/PostgreSQL to talk to: run `zjcredit stack up` in another terminal, "
+            "or export KAFKA_BOOTSTRAP_SERVERS=host:port and DATABASE_URL=postgresql://..."
+        )
+    return Endpoints(str(bootstrap), str(url), False, False)
