@@ -1,0 +1,152 @@
+"""The ``zjcredit`` command.
+
+Settings are read once, in :func:`main`, and handed to every sub-command. Errors the
+project raises on purpose (:class:`~zjcredit.errors.ZjcreditError`) end the command with
+their message and exit status 2; anything else is a bug and keeps its traceback.
+
+Example::
+
+    $ zjcredit stack up            # terminal 1: a real Kafka broker and PostgreSQL
+    $ zjcredit topics create       # terminal 2: finds the running stack
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+from zjcredit.errors import ServerStartError, ZjcreditError
+from zjcredit.settings import Settings
+from zjcredit.stack import (
+    LocalStack,
+    forget_running_stack,
+    kafka_version,
+    record_running_stack,
+    resolve_endpoints,
+)
+from zjcredit.stack.process import log_tail
+from zjcredit.topics import TopicOutcome, create_topics, project_topics
+
+__all__ = ["main"]
+
+EXIT_FAILED = 2
+
+
+class _Group(click.Group):
+    """A click group that turns the project's own errors into a message and exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ZjcreditError as error:
+            click.echo(f"zjcredit: error: {error}", err=True)
+            ctx.exit(EXIT_FAILED)
+
+
+@click.group(cls=_Group)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Credit Zhejiang (信用浙江) sharing service."""
+
+
+@cli.group()
+def stack() -> None:
+    """The local Kafka broker and PostgreSQL server."""
+
+
+def _interrupt_once(signum: int, frame: object) -> NoReturn:
+    # Ignore every later Ctrl-C/SIGTERM first, so that a second one cannot cut the clean
+    # shutdown short (a terminal, `timeout` and a supervisor may each send one).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+@stack.command("up")
+@click.pass_obj
+def stack_up(settings: Settings) -> None:
+    """Start Kafka and PostgreSQL (or use the configured ones) until Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGINT, _interrupt_once)
+    signal.signal(signal.SIGTERM, _interrupt_once)  # SIGTERM stops as cleanly as Ctrl-C
+    local = LocalStack(settings, progress=lambda line: click.echo(line, err=True))
+    try:
+        endpoints = local.start()
+        record_running_stack(settings, endpoints)
+        kafka_kind = (
+            f"embedded Apache Kafka {kafka_version()}" if endpoints.embedded_kafka else "configured"
+        )
+        pg_kind = "embedded PostgreSQL" if endpoints.embedded_postgres else "configured"
+        click.echo(f"kafka     {endpoints.bootstrap_servers}   ({kafka_kind})")
+        click.echo(f"postgres  {_printable(endpoints.database_url)}   ({pg_kind})")
+        click.echo(
+            f"export KAFKA_BOOTSTRAP_SERVERS={endpoints.bootstrap_servers} "
+            f"DATABASE_URL={_printable(endpoints.database_url)}"
+        )
+        click.echo("ready; Ctrl-C stops both", err=True)
+        sys.stdout.flush()
+        _watch(local)
+    except KeyboardInterrupt:
+        click.echo("stopping ...", err=True)
+    finally:
+        forget_running_stack(settings)
+        local.stop()
+    click.echo("stopped", err=True)
+
+
+def _watch(local: LocalStack) -> None:
+    """Sleep until interrupted; if a server dies meanwhile, say so and fail."""
+    while True:
+        time.sleep(1.0)
+        for name, server in (("Kafka broker", local.broker), ("PostgreSQL", local.postgres)):
+            code = server.exit_code() if server is not None else None
+            if code is not None:
+                assert server is not None
+                raise ServerStartError(
+                    f"the {name} exited with status {code}", log_tail(server.log_path)
+                )
+
+
+def _printable(url: str) -> str:
+    from zjcredit.settings import redact_url  # noqa: PLC0415
+
+    return redact_url(url)
+
+
+@cli.group()
+def topics() -> None:
+    """The project's Kafka topics."""
+
+
+@topics.command("create")
+@click.pass_obj
+def topics_create(settings: Settings) -> None:
+    """Create the project's topics if missing; list what was created or found."""
+    endpoints = resolve_endpoints(settings)
+    results = create_topics(endpoints.bootstrap_servers, project_topics(settings))
+    mismatched = 0
+    for spec, outcome, actual in results:
+        note = f"{actual} partitions"
+        if outcome is TopicOutcome.MISMATCH:
+            mismatched += 1
+            note = f"{actual} partitions, expected {spec.partitions}: co-partitioning is broken"
+        click.echo(f"{outcome.value:<8} {spec.name:<32} {note:<18} {spec.purpose}")
+    if mismatched:
+        raise ZjcreditError(
+            f"{mismatched} topic(s) exist with another partition count; "
+            "they were left unchanged (see docs on repartitioning)"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``zjcredit`` console script."""
+    try:
+        settings = Settings.from_env()
+    except ZjcreditError as error:
+        click.echo(f"zjcredit: error: {error}", err=True)
+        sys.exit(EXIT_FAILED)
+    cli.main(args=list(argv) if argv is not None else None, obj=settings, prog_name="zjcredit")

@@ -1,0 +1,147 @@
+"""The project's Kafka topics and their idempotent creation.
+
+Every topic is keyed by the enterprise's unified social credit code and has the same
+partition count, so the four source topics and the outputs are co-partitioned: one
+worker owns an enterprise and sees all its events in order (BRIEF principle 3).
+
+Kafka is the source of truth (principle 6): source topics keep their records forever,
+and the profile topic is compacted to the latest profile per enterprise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from zjcredit.errors import ZjcreditError
+from zjcredit.settings import Settings
+
+__all__ = [
+    "SOURCES",
+    "TopicOutcome",
+    "TopicSpec",
+    "TopicsError",
+    "create_topics",
+    "project_topics",
+]
+
+
+class TopicsError(ZjcreditError):
+    """The broker refused to create a topic (the message carries its reason)."""
+
+
+SOURCES = ("enterprise", "tax", "trademark", "blacklist")
+_KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic the project needs: its name, shape and why it exists."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+    purpose: str
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def project_topics(settings: Settings) -> list[TopicSpec]:
+    """Every topic of the pipeline, named ``<prefix>.<role>``."""
+
+    def spec(role: str, purpose: str, config: dict[str, str]) -> TopicSpec:
+        return TopicSpec(
+            name=f"{settings.topic_prefix}.{role}",
+            partitions=settings.partitions,
+            replication_factor=settings.replication_factor,
+            purpose=purpose,
+            config=config,
+        )
+
+    sources = [spec(s, f"{s} events from departments (source)", _KEEP_FOREVER) for s in SOURCES]
+    return [
+        *sources,
+        spec(
+            "profiles",
+            "latest credit profile per enterprise",
+            {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+        ),
+        spec("penalties", "joint-penalty notices", _KEEP_FOREVER),
+        spec("deadletters", "messages that could not be decoded or validated", _KEEP_FOREVER),
+    ]
+
+
+class TopicOutcome(Enum):
+    CREATED = "created"
+    FOUND = "found"
+    MISMATCH = "differs"  # exists with another partition count
+
+
+def create_topics(
+    bootstrap_servers: str, specs: Iterable[TopicSpec]
+) -> list[tuple[TopicSpec, TopicOutcome, int]]:
+    """Create the missing topics; report each as created, found, or found-but-different.
+
+    Returns ``(spec, outcome, actual_partition_count)`` per topic. A topic that exists
+    with another partition count is reported, never changed: repartitioning breaks the
+    key-to-partition mapping that co-partitioning relies on, so a person decides.
+    """
+    from kafka import KafkaAdminClient  # noqa: PLC0415 - keep `import zjcredit` light
+
+    specs = list(specs)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="zjcredit-topics")
+    try:
+        existing = _partition_counts(admin, [s.name for s in specs])
+        missing = [s for s in specs if s.name not in existing]
+        created = _create(admin, missing) if missing else set()
+        # Lost a race with another creator: what it made is what we report.
+        existing.update(
+            _partition_counts(admin, [s.name for s in missing if s.name not in created])
+        )
+        results = []
+        for s in specs:
+            if s.name in created:
+                results.append((s, TopicOutcome.CREATED, s.partitions))
+            elif existing[s.name] != s.partitions:
+                results.append((s, TopicOutcome.MISMATCH, existing[s.name]))
+            else:
+                results.append((s, TopicOutcome.FOUND, existing[s.name]))
+        return results
+    finally:
+        admin.close()
+
+
+def _create(admin: object, specs: list[TopicSpec]) -> set[str]:
+    """Create ``specs``; return the names created. TopicAlreadyExists is not an error here."""
+    from kafka.errors import TopicAlreadyExistsError, for_code  # noqa: PLC0415
+
+    response = admin.create_topics(  # type: ignore[attr-defined]
+        {
+            s.name: {
+                "num_partitions": s.partitions,
+                "replication_factor": s.replication_factor,
+                "configs": s.config,
+            }
+            for s in specs
+        },
+        timeout_ms=30_000,
+        raise_errors=False,
+        wait_for_metadata=True,
+    )
+    created = set()
+    for result in response["topics"]:
+        error = for_code(result["error_code"]) if result["error_code"] else None
+        if error is None:
+            created.add(result["name"])
+        elif error is not TopicAlreadyExistsError:
+            raise TopicsError(f"cannot create topic {result['name']}: {result['error_message']}")
+    return created
+
+
+def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
+    present = set(admin.list_topics())  # type: ignore[attr-defined]
+    wanted = [n for n in names if n in present]
+    if not wanted:
+        return {}
+    described = admin.describe_topics(wanted)  # type: ignore[attr-defined]
+    return {d["name"]: len(d["partitions"]) for d in described}
