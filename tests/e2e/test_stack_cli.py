@@ -1,0 +1,140 @@
+"""``zjcredit stack up`` and ``zjcredit topics create`` run as a person runs them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import psutil
+import pytest
+from kafka import KafkaAdminClient
+
+ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
+
+
+def _env(run_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL",
+                        "ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS", "ZJCREDIT_DATABASE_URL"}}  # fmt: skip
+    env.update(ZJCREDIT_KAFKA_PORT="0", ZJCREDIT_POSTGRES_PORT="0", ZJCREDIT_RUN_DIR=str(run_dir))
+    env.update(extra)
+    return env
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.2)
+    return [p for p in pids if not _gone(p)]
+
+
+class RunningStack:
+    def __init__(self, proc: subprocess.Popen[str], lines: list[str]):
+        self.proc = proc
+        text = "\n".join(lines)
+        self.bootstrap = re.search(r"KAFKA_BOOTSTRAP_SERVERS=(\S+)", text).group(1)  # type: ignore[union-attr]
+        self.database_url = re.search(r"DATABASE_URL=(\S+)", text).group(1)  # type: ignore[union-attr]
+        self.servers = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+
+
+@pytest.fixture
+def running_stack(open_tmp_path: Path) -> Iterator[RunningStack]:
+    stderr_log = open_tmp_path / "stack-up.stderr"
+    with stderr_log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [ZJCREDIT, "stack", "up"], env=_env(open_tmp_path / "run"),
+            stdout=subprocess.PIPE, stderr=stderr, text=True,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("export "):
+            break
+    if proc.poll() is not None:
+        pytest.fail(
+            f"stack up exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+        )
+    stack = RunningStack(proc, lines)
+    yield stack
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    for pid in stack.servers:
+        if not _gone(pid):
+            psutil.Process(pid).kill()
+
+
+async def test_stack_up_serves_kafka_and_postgres_then_stops_on_sigterm(
+    running_stack: RunningStack, open_tmp_path: Path
+) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=running_stack.bootstrap)
+    assert admin.describe_cluster()["brokers"]
+    admin.close()
+    conn = await asyncpg.connect(running_stack.database_url)
+    assert await conn.fetchval("select 1 + 1") == 2
+    await conn.close()
+    assert any("java" in psutil.Process(p).name() for p in running_stack.servers)
+    assert any("postgres" in psutil.Process(p).name() for p in running_stack.servers)
+
+    # Another terminal finds the running stack without any exported variable.
+    created = subprocess.run(  # noqa: ASYNC221 - the test waits for the command on purpose
+        [ZJCREDIT, "topics", "create"], env=_env(open_tmp_path / "run"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert re.search(r"^created\s+zjcredit\.profiles\s+4 partitions", created.stdout, re.M)
+
+    running_stack.proc.send_signal(signal.SIGTERM)
+    assert running_stack.proc.wait(timeout=90) == 0
+    assert _wait_gone(running_stack.servers, 10) == []
+    assert not (open_tmp_path / "run" / "stack.json").exists()
+
+
+def test_a_killed_stack_takes_its_servers_with_it(running_stack: RunningStack) -> None:
+    running_stack.proc.kill()  # SIGKILL: no chance to clean up
+    running_stack.proc.wait()
+
+    assert _wait_gone(running_stack.servers, 60) == []
+
+
+def test_stack_up_without_java_says_so_and_how_to_avoid_it(open_tmp_path: Path) -> None:
+    no_java = open_tmp_path / "bin"
+    no_java.mkdir()
+    env = _env(open_tmp_path / "run", PATH=str(no_java))
+    env.pop("JAVA_HOME", None)
+
+    result = subprocess.run(
+        [ZJCREDIT, "stack", "up"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 2
+    assert "Java 17 or newer is needed" in result.stderr
+    assert "KAFKA_BOOTSTRAP_SERVERS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_topics_create_without_a_stack_explains_what_to_run(open_tmp_path: Path) -> None:
+    result = subprocess.run(
+        [ZJCREDIT, "topics", "create"], env=_env(open_tmp_path / "run"),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "zjcredit stack up" in result.stderr
+    assert "Traceback" not in result.stderr
