@@ -6,7 +6,9 @@
     └── ContractError
         ├── InvalidCreditCode (ValueError)   a credit code broke a rule of GB 32100-2015
         ├── UnknownSector (ValueError)        a sector code not in the key-sector catalog
+        ├── InvalidEvent (ValueError)         an event breaks a rule of its source (``field``)
         ├── SchemaRegistryError               a schema id or subject the registry lacks
+        ├── EncodeError (ValueError)          a record does not fit its schema
         └── DecodeError (ValueError)          a message is not a valid Confluent-framed Avro
             ├── BadMagicByte                  byte 0 is not 0 (or the message is too short)
             ├── UnknownSchemaId               the 4-byte schema id is not registered
@@ -25,7 +27,9 @@ __all__ = [
     "ContractError",
     "CorruptBody",
     "DecodeError",
+    "EncodeError",
     "InvalidCreditCode",
+    "InvalidEvent",
     "SchemaRegistryError",
     "UnknownSchemaId",
     "UnknownSector",
@@ -59,10 +63,30 @@ class UnknownSector(ContractError, ValueError):  # noqa: N818
     reason = "unknown_sector"
 
 
+class InvalidEvent(ContractError, ValueError):  # noqa: N818
+    """An event breaks a rule of its source; ``field`` names the field at fault.
+
+    ``reason`` is the rule: ``missing_field``, ``out_of_range``, ``bad_value``,
+    ``invalid_credit_code``, ``unknown_sector``, ``unknown_department``, ``bad_dates``.
+    """
+
+    reason = "invalid_event"
+
+    def __init__(self, message: str, reason: str | None = None, field: str | None = None):
+        super().__init__(message, reason)
+        self.field = field
+
+
 class SchemaRegistryError(ContractError):
     """The registry has no schema with that id, or no such subject/version."""
 
     reason = "schema_registry"
+
+
+class EncodeError(ContractError, ValueError):
+    """A record does not fit its schema (a missing field, a wrong type)."""
+
+    reason = "encode"
 
 
 class DecodeError(ContractError, ValueError):

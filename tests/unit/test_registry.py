@@ -1,0 +1,54 @@
+"""The manifest is append-only and every schema in it is sound."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from schemas.compat import backward_problems
+from schemas.errors import SchemaRegistryError
+from schemas.registry import MANIFEST, ManifestRegistry, schema_sha256
+from zjcredit.settings import Settings
+from zjcredit.topics import project_topics
+
+
+def test_ids_are_contiguous_and_versions_count_up_per_subject() -> None:
+    entries = ManifestRegistry.load().entries()
+    assert [e.id for e in entries] == list(range(1, len(entries) + 1))
+    for subject in {e.subject for e in entries}:
+        versions = [e.version for e in entries if e.subject == subject]
+        assert versions == list(range(1, len(versions) + 1)), subject
+
+
+def test_no_registered_schema_was_edited_after_registration() -> None:
+    document = json.loads(MANIFEST.read_text("utf-8"))
+    for item in document["schemas"]:
+        schema = json.loads((MANIFEST.parent / item["file"]).read_text("utf-8"))
+        assert schema_sha256(schema) == item["sha256"], (
+            f"schema id {item['id']} ({item['file']}) changed after registration: "
+            "register the change as a new file with the next id instead"
+        )
+
+
+def test_every_topic_has_a_subject() -> None:
+    subjects = set(ManifestRegistry.load().subjects())
+    roles = {s.name.split(".", 1)[1] for s in project_topics(Settings.from_env({}))}
+    assert roles == subjects
+
+
+def test_every_new_version_reads_data_of_the_previous_one() -> None:
+    registry = ManifestRegistry.load()
+    checked = 0
+    for subject in registry.subjects():
+        versions = registry.versions(subject)
+        for old, new in itertools.pairwise(versions):
+            assert backward_problems(new.schema, old.schema) == [], f"{subject} v{new.version}"
+            checked += 1
+    assert checked == sum(len(registry.versions(s)) - 1 for s in registry.subjects())
+
+
+def test_unknown_subject_lists_the_known_ones() -> None:
+    with pytest.raises(SchemaRegistryError, match=r"no subject 'taxes' \(known: .*tax"):
+        ManifestRegistry.load().latest("taxes")
