@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -30,7 +31,7 @@ from zjcredit.stack import (
     resolve_endpoints,
 )
 from zjcredit.stack.process import log_tail
-from zjcredit.topics import TopicOutcome, create_topics, project_topics
+from zjcredit.topics import SOURCES, TopicOutcome, create_topics, project_topics
 
 __all__ = ["main"]
 
@@ -140,6 +141,39 @@ def topics_create(settings: Settings) -> None:
             f"{mismatched} topic(s) exist with another partition count; "
             "they were left unchanged (see docs on repartitioning)"
         )
+
+
+@cli.command()
+@click.argument("source", type=click.Choice(SOURCES))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate every row; send nothing.")
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics here.")
+@click.pass_obj
+def produce(
+    settings: Settings, source: str, file: Path, dry_run: bool, metrics_port: int | None
+) -> None:
+    """Send a department's export FILE (CSV or JSON Lines) to the SOURCE topic.
+
+    Bad rows go to FILE.rejects.jsonl with line number and reason. Exit 0: all rows
+    sent; 1: some rows rejected; 2: publishing failed (the summary says how many rows
+    were acknowledged; sending the same file again is safe).
+    """
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    from producers.produce import produce_file  # noqa: PLC0415
+
+    bootstrap = None
+    if not dry_run:
+        bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
+    if metrics_port is not None:
+        start_http_server(metrics_port)
+    summary = produce_file(
+        source, file, bootstrap_servers=bootstrap, topic_prefix=settings.topic_prefix,
+        dry_run=dry_run,
+    )  # fmt: skip
+    for line in summary.lines():
+        click.echo(line, err=summary.exit_code == 2 and line.lstrip().startswith("PUBLISHING"))
+    sys.exit(summary.exit_code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

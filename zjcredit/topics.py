@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from schemas.events import SOURCES
 from zjcredit.errors import ZjcreditError
 from zjcredit.settings import Settings
 
@@ -31,7 +32,6 @@ class TopicsError(ZjcreditError):
     """The broker refused to create a topic (the message carries its reason)."""
 
 
-SOURCES = ("enterprise", "tax", "trademark", "blacklist")
 _KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 

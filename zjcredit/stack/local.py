@@ -138,21 +138,28 @@ def forget_running_stack(settings: Settings) -> None:
             path.unlink()
 
 
-def resolve_endpoints(settings: Settings) -> Endpoints:
+def resolve_endpoints(
+    settings: Settings, *, need_kafka: bool = True, need_database: bool = True
+) -> Endpoints:
     """Kafka and PostgreSQL for a command that does not start servers itself.
 
-    Configured addresses win; otherwise those of a running ``zjcredit stack up``.
+    Configured addresses win; otherwise those of a running ``zjcredit stack up``. What
+    the command needs and cannot find is a StackError saying how to provide it.
     """
     running: dict[str, object] = {}
     with contextlib.suppress(FileNotFoundError, ValueError):
         state = json.loads(_state_file(settings).read_text("utf-8"))
         if isinstance(state, dict) and psutil.pid_exists(int(state.get("pid", 0))):
             running = state
-    bootstrap = settings.kafka_bootstrap_servers or running.get("bootstrap_servers")
-    url = settings.database_url or running.get("database_url")
-    if not bootstrap or not url:
+    bootstrap = settings.kafka_bootstrap_servers or running.get("bootstrap_servers") or ""
+    url = settings.database_url or running.get("database_url") or ""
+    missing = [what for what, need, have in (
+        ("Kafka (export KAFKA_BOOTSTRAP_SERVERS=host:port)", need_kafka, bootstrap),
+        ("PostgreSQL (export DATABASE_URL=postgresql://...)", need_database, url),
+    ) if need and not have]  # fmt: skip
+    if missing:
         raise StackError(
-            "no Kafka/PostgreSQL to talk to: run `zjcredit stack up` in another terminal, "
-            "or export KAFKA_BOOTSTRAP_SERVERS=host:port and DATABASE_URL=postgresql://..."
+            f"no {' and no '.join(missing)} to talk to: run `zjcredit stack up` in another "
+            "terminal, or set the variable"
         )
     return Endpoints(str(bootstrap), str(url), False, False)

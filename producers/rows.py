@@ -1,0 +1,240 @@
+"""Turn one row of a department's file (CSV strings or JSON values) into a typed event.
+
+Columns are the Avro field names of the source's schema; the parser for each column is
+derived from the schema itself (string, int, boolean, enum, date, timestamp, decimal,
+uuid), so a new optional field in a new schema version needs no code here.
+
+Values a clerk's export really contains are accepted: blank = absent, lower-case enum
+symbols, ``2017-04-20`` / ``2017/04/20`` / ``20170420`` dates, timestamps without a
+zone (read as Beijing time, UTC+8), ``1,234.50`` amounts. Anything else is a
+:class:`RowRejected` naming the field and the rule.
+
+``event_id``, when the file has none, is a UUIDv5 of the source and the event's content
+(all fields but ``event_id`` and ``reported_at``): sending the same file twice gives the
+same ids, so the duplicates fold away downstream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.errors import InvalidEvent
+from schemas.events import validate_event
+from schemas.registry import RegisteredSchema
+from schemas.sectors import SectorCatalog
+from schemas.uscc import normalize
+
+__all__ = ["EVENT_ID_NAMESPACE", "RowParser", "RowRejected", "event_id_for"]
+
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c3d5e-8a0b-5c2e-9d47-3b2a1e0f9c88")
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
+_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
+_AMOUNT = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$|^-?\d+(\.\d+)?$")
+_TRUE = {"true", "1", "yes", "y", "是", "t"}
+_FALSE = {"false", "0", "no", "n", "否", "f"}
+
+
+@dataclass
+class RowRejected(Exception):  # noqa: N818 - a verdict on a row, not a failure of ours
+    """A row that cannot become an event: which field, which rule, and why."""
+
+    field: str
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    kind: str  # string, int, boolean, enum, date, timestamp, decimal, uuid
+    nullable: bool
+    symbols: tuple[str, ...] = ()
+    scale: int = 0
+
+
+def _columns(schema: Mapping[str, Any]) -> list[_Column]:
+    columns = []
+    for field in schema["fields"]:
+        branches = field["type"] if isinstance(field["type"], list) else [field["type"]]
+        nullable = "null" in branches
+        (avro,) = [b for b in branches if b != "null"]
+        columns.append(_column(field["name"], avro, nullable, schema))
+    return columns
+
+
+def _column(name: str, avro: Any, nullable: bool, schema: Mapping[str, Any]) -> _Column:
+    if isinstance(avro, str) and avro not in ("string", "int", "long", "boolean"):
+        avro = _named(schema, avro)  # a reference to an enum defined earlier
+    if isinstance(avro, dict):
+        logical = avro.get("logicalType")
+        if avro["type"] == "enum":
+            return _Column(name, "enum", nullable, tuple(avro["symbols"]))
+        if logical in ("date", "uuid"):
+            return _Column(name, logical, nullable)
+        if logical == "timestamp-millis":
+            return _Column(name, "timestamp", nullable)
+        if logical == "decimal":
+            return _Column(name, "decimal", nullable, scale=int(avro["scale"]))
+        avro = avro["type"]
+    kind = {"string": "string", "int": "int", "long": "int", "boolean": "boolean"}[avro]
+    return _Column(name, kind, nullable)
+
+
+def _named(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
+    for field in schema["fields"]:
+        for branch in field["type"] if isinstance(field["type"], list) else [field["type"]]:
+            if isinstance(branch, dict) and branch.get("name") == name:
+                return branch
+    raise KeyError(name)
+
+
+class RowParser:
+    """Parse rows of one source against its current schema and the catalog.
+
+    Args:
+        source: ``enterprise``, ``tax``, ``trademark`` or ``blacklist``.
+        schema: the source's latest registered schema.
+        catalog: the key-sector catalog (sectors and departments).
+    """
+
+    def __init__(self, source: str, schema: RegisteredSchema, catalog: SectorCatalog) -> None:
+        self.source = source
+        self.schema = schema
+        self.catalog = catalog
+        self.columns = _columns(schema.schema)
+        self.column_names = frozenset(c.name for c in self.columns)
+
+    def unknown_columns(self, header: list[str]) -> list[str]:
+        """Columns of a file that no field of the schema reads (reported, then ignored)."""
+        return [h for h in header if h not in self.column_names]
+
+    def parse(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+        """Return the typed, validated event for ``row``, or raise RowRejected."""
+        event: dict[str, Any] = {}
+        for column in self.columns:
+            event[column.name] = _convert(column, row.get(column.name))
+        if event["reported_at"] is None:
+            event["reported_at"] = now
+        if event["event_id"] is None:
+            event["event_id"] = event_id_for(self.source, event)
+        for column in self.columns:
+            if event[column.name] is None and not column.nullable:
+                raise RowRejected(column.name, "missing_field", "required")
+        try:
+            validate_event(self.source, event, self.catalog)
+        except InvalidEvent as error:
+            raise RowRejected(error.field or "?", error.reason, str(error)) from error
+        return event
+
+
+def event_id_for(source: str, event: Mapping[str, Any]) -> str:
+    """UUIDv5 over the source and the event's content (not its id or report time)."""
+    content = {k: v for k, v in event.items() if k not in ("event_id", "reported_at")}
+    text = json.dumps(content, sort_keys=True, default=_json_default, ensure_ascii=False)
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{source}|{text}"))
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date | decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _convert(column: _Column, raw: Any) -> Any:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return _CONVERTERS[column.kind](column, raw.strip() if isinstance(raw, str) else raw)
+    except RowRejected:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as error:
+        raise RowRejected(column.name, "bad_value", f"{raw!r}: {error}") from None
+
+
+def _string(column: _Column, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(f"expected text, got {type(raw).__name__}")
+    return normalize(raw) if column.name == "uscc" else raw
+
+
+def _int(column: _Column, raw: Any) -> int:
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise TypeError("expected a whole number")
+    return int(raw)
+
+
+def _boolean(column: _Column, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ValueError("expected true/false (or 1/0, 是/否)")
+
+
+def _enum(column: _Column, raw: Any) -> str:
+    symbol = str(raw).upper()
+    if symbol not in column.symbols:
+        raise RowRejected(
+            column.name, "bad_value", f"{raw!r} is not one of {', '.join(column.symbols)}"
+        )
+    return symbol
+
+
+def _date(column: _Column, raw: Any) -> dt.date:
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(str(raw), fmt).date()
+        except ValueError:
+            continue
+    raise ValueError("expected a date like 2017-04-20")
+
+
+def _timestamp(column: _Column, raw: Any) -> dt.datetime:
+    text = str(raw)
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        value = dt.datetime.combine(_date(column, text), dt.time())
+    return value if value.tzinfo else value.replace(tzinfo=BEIJING)
+
+
+def _decimal(column: _Column, raw: Any) -> decimal.Decimal:
+    if isinstance(raw, bool):
+        raise TypeError("expected an amount")
+    text = str(raw)
+    if not _AMOUNT.match(text):
+        raise ValueError("expected an amount like 1234.50")
+    value = decimal.Decimal(text.replace(",", ""))
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > column.scale:
+        raise ValueError(f"more than {column.scale} decimal places")
+    return value.quantize(decimal.Decimal(1).scaleb(-column.scale))
+
+
+def _uuid(column: _Column, raw: Any) -> str:
+    return str(uuid.UUID(str(raw)))
+
+
+_CONVERTERS = {
+    "string": _string,
+    "int": _int,
+    "boolean": _boolean,
+    "enum": _enum,
+    "date": _date,
+    "timestamp": _timestamp,
+    "decimal": _decimal,
+    "uuid": _uuid,
+}
