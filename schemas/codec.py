@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import fastavro
 
+from schemas.binary import compile_writer
 from schemas.errors import BadMagicByte, CorruptBody, EncodeError
 from schemas.registry import ManifestRegistry, RegisteredSchema
 
@@ -45,27 +46,47 @@ def unframe(data: bytes) -> tuple[int, memoryview]:
     return schema_id, memoryview(data)[_HEADER.size :]
 
 
+def _writer_for(schema: RegisteredSchema) -> Callable[[Any], bytes]:
+    try:
+        return compile_writer(schema.schema)
+    except NotImplementedError:
+        parsed = schema.parsed
+
+        def write_with_fastavro(record: Any) -> bytes:
+            buffer = io.BytesIO()
+            fastavro.schemaless_writer(buffer, parsed, record)
+            return buffer.getvalue()
+
+        return write_with_fastavro
+
+
 class Codec:
     """Encode and decode Confluent-framed Avro against a registry."""
 
     def __init__(self, registry: ManifestRegistry) -> None:
         self.registry = registry
+        self._writers: dict[int, Callable[[Any], bytes]] = {}
 
     def encode(self, subject: str, record: Mapping[str, Any]) -> bytes:
         """Serialise ``record`` with the latest schema of ``subject``, framed."""
         schema = self.registry.latest(subject)
         return frame(schema.id, self.encode_body(schema, record))
 
-    @staticmethod
-    def encode_body(schema: RegisteredSchema, record: Mapping[str, Any]) -> bytes:
-        buffer = io.BytesIO()
+    def encode_framed(self, schema: RegisteredSchema, record: Mapping[str, Any]) -> bytes:
+        """Serialise ``record`` with exactly ``schema`` (a producer that resolved it once)."""
+        return frame(schema.id, self.encode_body(schema, record))
+
+    def encode_body(self, schema: RegisteredSchema, record: Mapping[str, Any]) -> bytes:
+        """Avro binary of ``record`` under ``schema`` (no frame); EncodeError if it does not fit."""
+        write = self._writers.get(schema.id)
+        if write is None:
+            write = self._writers[schema.id] = _writer_for(schema)
         try:
-            fastavro.schemaless_writer(buffer, schema.parsed, record)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
+            return write(record)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
             raise EncodeError(
-                f"record does not fit schema {schema.record_name}: {error}"
+                f"record does not fit schema {schema.record_name}: {error!r}"
             ) from error
-        return buffer.getvalue()
 
     def decode(
         self, data: bytes, reader: RegisteredSchema | None = None
