@@ -12,24 +12,36 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from producers.encoding import ChunkEncoder, Rejected
 from producers.metrics import ProducerMetrics
 from producers.publisher import Publisher, PublishError
-from producers.readers import RawRow, RowReader
-from producers.rows import RowParser, RowRejected
+from producers.readers import ChunkReader, header_of
+from producers.rows import RowParser
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 
-__all__ = ["EXIT_OK", "EXIT_PUBLISH_FAILED", "EXIT_REJECTS", "ProduceSummary", "produce_file"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_PUBLISH_FAILED",
+    "EXIT_REJECTS",
+    "ProduceSummary",
+    "auto_workers",
+    "produce_file",
+]
 
 EXIT_OK, EXIT_REJECTS, EXIT_PUBLISH_FAILED = 0, 1, 2
-_PROGRESS_EVERY = 2000
+# Below this a file is encoded in-process: starting the workers (about a second for the
+# first pool of a process) costs more than they save.
+_PARALLEL_FROM_BYTES = 256 * 1024
 
 
 @dataclass
@@ -85,6 +97,12 @@ def rejects_path(path: Path) -> Path:
     return path.with_name(path.name + ".rejects.jsonl")
 
 
+def auto_workers(size: int) -> int:
+    """Encoder processes for a file of ``size`` bytes: none for small files (starting a
+    process costs more than it saves), else one per core but the one that sends."""
+    return 0 if size < _PARALLEL_FROM_BYTES else max(1, (os.cpu_count() or 2) - 1)
+
+
 def produce_file(
     source: str,
     path: Path,
@@ -95,35 +113,38 @@ def produce_file(
     metrics: ProducerMetrics | None = None,
     show_progress: bool | None = None,
     now: dt.datetime | None = None,
+    workers: int | None = None,
+    producer_config: Mapping[str, Any] | None = None,
 ) -> ProduceSummary:
     """Validate every row of ``path`` and (unless ``dry_run``) publish the good ones.
 
     ``show_progress``: None = a progress bar when stderr is a terminal; ``now`` fixes
-    ``reported_at`` for rows without one (default: the time each row is read).
+    ``reported_at`` for rows without one (default: the time the row is read);
+    ``workers``: encoder processes (default :func:`auto_workers`); ``producer_config``:
+    overrides for kafka-python (tests shorten its timeouts).
     """
-    metrics = metrics or ProducerMetrics()
-    parser = RowParser(source, ManifestRegistry.load().latest(source), load_catalog())
+    metrics = metrics or ProducerMetrics.default()
     summary = ProduceSummary(source, path, dry_run=dry_run)
+    summary.ignored_columns = _unknown_columns(source, path)
     publisher = None
     if not dry_run:
         assert bootstrap_servers is not None
         try:
-            publisher = Publisher(bootstrap_servers, topic_prefix=topic_prefix, metrics=metrics)
+            publisher = Publisher(
+                bootstrap_servers,
+                topic_prefix=topic_prefix,
+                metrics=metrics,
+                producer_config=producer_config,
+            )
         except PublishError as error:
             summary.error = str(error)
             return summary
-    with _Rejects(rejects_path(path)) as rejects:
+    if workers is None:
+        workers = auto_workers(path.stat().st_size)
+    with _Rejects(rejects_path(path)) as rejects, ChunkEncoder(source, workers) as encoder:
         try:
-            _stream(
-                parser,
-                path,
-                publisher=publisher,
-                summary=summary,
-                rejects=rejects,
-                metrics=metrics,
-                now=now,
-                show_progress=show_progress,
-            )
+            _stream(encoder, path, publisher=publisher, summary=summary, rejects=rejects,
+                    metrics=metrics, now=now, show_progress=show_progress)  # fmt: skip
         except PublishError as error:
             summary.error = str(error)
         finally:
@@ -136,8 +157,14 @@ def produce_file(
     return summary
 
 
+def _unknown_columns(source: str, path: Path) -> list[str]:
+    registry = ManifestRegistry.load()
+    parser = RowParser(source, registry.latest(source), load_catalog())
+    return parser.unknown_columns(header_of(path))
+
+
 def _stream(
-    parser: RowParser,
+    encoder: ChunkEncoder,
     path: Path,
     *,
     publisher: Publisher | None,
@@ -147,33 +174,25 @@ def _stream(
     now: dt.datetime | None,
     show_progress: bool | None,
 ) -> None:
-    source = parser.source
+    source = encoder.source
     with (
-        RowReader(path) as reader,
+        ChunkReader(path) as reader,
         tqdm(total=reader.size, unit="B", unit_scale=True, desc=source, leave=False,
              disable=None if show_progress is None else not show_progress) as bar,
     ):  # fmt: skip
-        for row in reader:
-            summary.read += 1
-            metrics.on_read(source)
-            if summary.read == 1 and row.fields is not None:
-                summary.ignored_columns = parser.unknown_columns(list(row.fields))
-            try:
-                event = _parse(parser, row, now or dt.datetime.now(dt.UTC))
-            except RowRejected as rejection:
-                rejects.write(row, rejection)
+        for chunk in encoder.map(reader, now):
+            summary.read += chunk.rows
+            summary.sent += len(chunk.keys)
+            metrics.on_read(source, chunk.rows)
+            if publisher is not None and chunk.keys:
+                publisher.send_encoded(source, chunk.keys, chunk.values)
+            for rejected in chunk.rejected:
+                rejects.write(rejected)
                 summary.rejected += 1
-                summary.rejects_by_reason[rejection.reason] += 1
-                metrics.on_rejected(source, rejection.reason)
-            else:
-                if publisher is not None:
-                    publisher.send_encoded(
-                        source, event["uscc"].encode(), publisher.codec.encode(source, event)
-                    )
-                summary.sent += 1
-            if summary.read % _PROGRESS_EVERY == 0:
-                bar.update(reader.position() - bar.n)
-                bar.set_postfix(rows=summary.read, rejected=summary.rejected)
+                summary.rejects_by_reason[rejected.reason] += 1
+                metrics.on_rejected(source, rejected.reason)
+            bar.update(reader.position() - bar.n)
+            bar.set_postfix(rows=summary.read, rejected=summary.rejected)
 
 
 class _Rejects:
@@ -184,14 +203,14 @@ class _Rejects:
         self._out: TextIO | None = None
         path.unlink(missing_ok=True)
 
-    def write(self, row: RawRow, rejection: RowRejected) -> None:
+    def write(self, rejected: Rejected) -> None:
         self._out = self._out or self.path.open("w", encoding="utf-8")
         record = {
-            "line": row.line,
-            "reason": rejection.reason,
-            "field": rejection.field,
-            "message": rejection.message,
-            "row": row.fields if row.fields is not None else row.text,
+            "line": rejected.line,
+            "reason": rejected.reason,
+            "field": rejected.field,
+            "message": rejected.message,
+            "row": rejected.row,
         }
         self._out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
@@ -201,9 +220,3 @@ class _Rejects:
     def __exit__(self, *exc: object) -> None:
         if self._out is not None:
             self._out.close()
-
-
-def _parse(parser: RowParser, row: RawRow, now: dt.datetime) -> dict[str, Any]:
-    if row.fields is None:
-        raise RowRejected("(row)", row.problem_reason or "unreadable", row.problem or "unreadable")
-    return parser.parse(row.fields, now)

@@ -1,9 +1,11 @@
-"""Stream the rows of a department's export, CSV or JSON Lines, in constant memory.
+"""Stream a department's export, CSV or JSON Lines, in constant memory.
 
-Every row comes out with the line it starts on and the text it was read from, so a
-rejected row can be written out as it was. A row that is not valid UTF-8, not valid
-JSON, or has more fields than the header is still yielded, with ``problem`` set: the
-caller rejects it and goes on with the next one.
+The file is read in chunks of whole records (a CSV record may span lines inside
+quotes); each chunk is raw bytes plus the number of its first line, cheap to hand to an
+encoder process, where :func:`rows_of` turns it into rows. Every row comes out with the
+line it starts on and its original text, so a rejected row can be written out as it
+was. A row that is not valid UTF-8, not valid JSON, or has more fields than the header
+is still yielded, with ``problem`` set: the caller rejects it and goes on.
 
 Example::
 
@@ -21,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["RawRow", "RowReader", "detect_format", "header_of", "read_rows"]
+__all__ = ["Chunk", "ChunkReader", "RawRow", "detect_format", "header_of", "read_rows", "rows_of"]
 
 _BOM = b"\xef\xbb\xbf"
+CHUNK_RECORDS = 2000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RawRow:
     """One row: its first line number, its fields (None if unreadable) and its source text."""
 
@@ -35,6 +38,16 @@ class RawRow:
     text: str
     problem: str | None = None
     problem_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Whole records of a file as bytes; ``header`` is the CSV header (None for JSON Lines)."""
+
+    format: str
+    header: tuple[str, ...] | None
+    first_line: int
+    data: bytes
 
 
 def detect_format(path: Path) -> str:
@@ -49,25 +62,21 @@ def detect_format(path: Path) -> str:
     return "jsonl" if head.startswith(b"{") else "csv"
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
-    """Yield the rows of ``path`` (format detected unless given)."""
-    with RowReader(path, fmt) as reader:
-        yield from reader
+class ChunkReader:
+    """The chunks of one file, plus how far into it we are (for a progress bar).
 
-
-class RowReader:
-    """Rows of one file, plus how far into the file we are (for a progress bar).
-
-    Use as a context manager; iterate for rows; :meth:`position` is the byte offset.
+    Use as a context manager; iterate for :class:`Chunk`; :meth:`position` is the byte
+    offset reached.
     """
 
-    def __init__(self, path: Path, fmt: str | None = None) -> None:
+    def __init__(self, path: Path, fmt: str | None = None, records: int = CHUNK_RECORDS):
         self.path = path
         self.format = fmt or detect_format(path)
         self.size = path.stat().st_size
+        self.records = records
         self._handle: BinaryIO | None = None
 
-    def __enter__(self) -> RowReader:
+    def __enter__(self) -> ChunkReader:
         self._handle = self.path.open("rb")
         return self
 
@@ -75,41 +84,89 @@ class RowReader:
         if self._handle is not None:
             self._handle.close()
 
-    def __iter__(self) -> Iterator[RawRow]:
-        assert self._handle is not None, "use RowReader as a context manager"
-        return _jsonl_rows(self._handle) if self.format == "jsonl" else _csv_rows(self._handle)
-
     def position(self) -> int:
-        """Bytes consumed so far (read-ahead included, so it runs slightly early)."""
         return self._handle.tell() if self._handle is not None and not self._handle.closed else 0
 
+    def __iter__(self) -> Iterator[Chunk]:
+        assert self._handle is not None, "use ChunkReader as a context manager"
+        handle = self._handle
+        header: tuple[str, ...] | None = None
+        line_no = 0
+        if self.format == "csv":
+            line_no, header = _read_header(handle)
+            if header is None:
+                return
+        lines: list[bytes] = []
+        first = line_no + 1
+        records = 0
+        in_quotes = False
+        for line in handle:
+            line_no += 1
+            if line_no == 1:
+                line = line.removeprefix(_BOM)  # noqa: PLW2901 - the BOM is not data
+            lines.append(line)
+            # A CSV record ends at a newline outside quotes; quotes are counted per line.
+            if self.format == "csv" and line.count(b'"') % 2:
+                in_quotes = not in_quotes
+            if not in_quotes:
+                records += 1
+                if records == self.records:
+                    yield Chunk(self.format, header, first, b"".join(lines))
+                    lines, first, records = [], line_no + 1, 0
+        if lines:
+            yield Chunk(self.format, header, first, b"".join(lines))
 
-def _jsonl_rows(handle: BinaryIO) -> Iterator[RawRow]:
-    for number, line in enumerate(handle, start=1):
-        raw = line.removeprefix(_BOM) if number == 1 else line
+
+def _read_header(handle: BinaryIO) -> tuple[int, tuple[str, ...] | None]:
+    line = handle.readline().removeprefix(_BOM)
+    if not line:
+        return 0, None
+    text = line.decode("utf-8", "replace")
+    return 1, tuple(h.strip() for h in next(csv.reader([text])))
+
+
+def rows_of(chunk: Chunk) -> Iterator[RawRow]:
+    """The rows of a chunk (runs in the encoder process)."""
+    if chunk.format == "jsonl":
+        return _jsonl_rows(chunk)
+    assert chunk.header is not None
+    return _csv_rows(chunk, chunk.header)
+
+
+def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
+    """Every row of ``path`` (format detected unless given)."""
+    with ChunkReader(path, fmt) as reader:
+        for chunk in reader:
+            yield from rows_of(chunk)
+
+
+def header_of(path: Path, fmt: str | None = None) -> list[str]:
+    """The CSV header (or the first JSON object's keys), for reporting unknown columns."""
+    if (fmt or detect_format(path)) == "csv":
+        with path.open("rb") as handle:
+            return list(_read_header(handle)[1] or ())
+    for row in read_rows(path, fmt):
+        if row.fields is not None:
+            return list(row.fields)
+    return []
+
+
+def _jsonl_rows(chunk: Chunk) -> Iterator[RawRow]:
+    for number, raw in enumerate(chunk.data.split(b"\n"), start=chunk.first_line):
         if not raw.strip():
             continue
         try:
-            text = raw.decode("utf-8").rstrip("\r\n")
+            text = raw.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as error:
-            yield RawRow(
-                number,
-                None,
-                raw.decode("utf-8", "replace").rstrip("\r\n"),
-                f"not valid UTF-8 (byte {raw[error.start]:#04x} at column {error.start + 1})",
-                "encoding",
-            )
+            shown = raw.decode("utf-8", "replace").rstrip("\r")
+            problem = f"not valid UTF-8 (byte {raw[error.start]:#04x} at column {error.start + 1})"
+            yield RawRow(number, None, shown, problem, "encoding")
             continue
         try:
             fields = json.loads(text)
         except json.JSONDecodeError as error:
-            yield RawRow(
-                number,
-                None,
-                text,
-                f"not valid JSON: {error.msg} at column {error.colno}",
-                "bad_json",
-            )
+            problem = f"not valid JSON: {error.msg} at column {error.colno}"
+            yield RawRow(number, None, text, problem, "bad_json")
             continue
         if not isinstance(fields, dict):
             yield RawRow(number, None, text, "a line must be a JSON object", "bad_json")
@@ -117,42 +174,37 @@ def _jsonl_rows(handle: BinaryIO) -> Iterator[RawRow]:
         yield RawRow(number, fields, text)
 
 
-def _csv_rows(handle: BinaryIO) -> Iterator[RawRow]:
-    # surrogateescape keeps undecodable bytes in the text, so one bad row does not stop
-    # the file; we find them again below and reject just that row.
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+def _csv_rows(chunk: Chunk, header: tuple[str, ...]) -> Iterator[RawRow]:
     try:
-        yield from _csv_records(csv.reader(text))
-    finally:
-        text.detach()  # the handle belongs to RowReader, which closes it
-
-
-def _csv_records(reader: Any) -> Iterator[RawRow]:
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return
-    first_line = reader.line_num + 1
-    for values in reader:
-        line, first_line = first_line, reader.line_num + 1
+        text, clean = chunk.data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        # surrogateescape keeps the undecodable bytes, so only their rows are rejected.
+        text, clean = chunk.data.decode("utf-8", "surrogateescape"), False
+    reader = csv.reader(io.StringIO(text, newline=""))
+    offset = chunk.first_line - 1
+    start = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield RawRow(offset + start, None, "", f"malformed CSV: {error}", "bad_csv")
+            start = reader.line_num + 1
+            continue
+        line, start = offset + start, reader.line_num + 1
         if not any(v.strip() for v in values):
             continue
         source = ",".join(values)
-        bad = _undecodable(source)
+        bad = None if clean else _undecodable(source)
         if bad is not None:
             shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             yield RawRow(line, None, shown, f"not valid UTF-8 (byte {bad:#04x})", "encoding")
-            continue
-        if len(values) > len(header):
-            yield RawRow(
-                line,
-                None,
-                source,
-                f"{len(values)} fields but the header has {len(header)}",
-                "bad_csv",
-            )
-            continue
-        yield RawRow(line, dict(zip(header, values, strict=False)), source)
+        elif len(values) > len(header):
+            problem = f"{len(values)} fields but the header has {len(header)}"
+            yield RawRow(line, None, source, problem, "bad_csv")
+        else:
+            yield RawRow(line, dict(zip(header, values, strict=False)), source)
 
 
 def _undecodable(text: str) -> int | None:
@@ -160,11 +212,3 @@ def _undecodable(text: str) -> int | None:
         if "\udc80" <= char <= "\udcff":
             return ord(char) - 0xDC00
     return None
-
-
-def header_of(path: Path, fmt: str | None = None) -> list[str]:
-    """The CSV header (or the first JSON object's keys), for reporting unknown columns."""
-    for row in read_rows(path, fmt):
-        if row.fields is not None:
-            return list(row.fields)
-    return []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,10 +92,9 @@ def validate_event(source: str, event: Mapping[str, Any], catalog: SectorCatalog
     rules = REQUIRED[source]
     if kind not in rules:
         raise _fail(f"{kind!r} is not one of {', '.join(rules)}", "bad_value", "event_type")
-    try:
-        validate_uscc(str(event.get("uscc") or ""))
-    except InvalidCreditCode as error:
-        raise _fail(str(error), "invalid_credit_code", "uscc") from error
+    problem = _credit_code_problem(str(event.get("uscc") or ""))
+    if problem is not None:
+        raise _fail(problem, "invalid_credit_code", "uscc")
     if event.get("department") not in catalog.departments:
         raise _fail(
             f"unknown department {event.get('department')!r}", "unknown_department", "department"
@@ -120,6 +120,16 @@ def validate_event(source: str, event: Mapping[str, Any], catalog: SectorCatalog
         if isinstance(value, decimal.Decimal) and value < 0:
             raise _fail(f"{value} is negative", "out_of_range", field)
     _SOURCE_CHECKS[source](kind, event, catalog)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _credit_code_problem(code: str) -> str | None:
+    # Cached: a department's file repeats each enterprise's code on many rows.
+    try:
+        validate_uscc(code)
+    except InvalidCreditCode as error:
+        return str(error)
+    return None
 
 
 def _check_enterprise(kind: str, event: Mapping[str, Any], catalog: SectorCatalog) -> None:

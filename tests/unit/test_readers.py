@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from producers.readers import detect_format, read_rows
+from producers.readers import ChunkReader, detect_format, read_rows, rows_of
 
 
 def test_csv_with_bom_quoted_newlines_and_blank_lines(tmp_path: Path) -> None:
@@ -67,3 +67,27 @@ def test_format_detection(tmp_path: Path) -> None:
     mystery = tmp_path / "export.dat"
     mystery.write_text('  {"uscc": "x"}\n', encoding="utf-8")
     assert detect_format(mystery) == "jsonl"
+
+
+def test_chunks_split_only_between_records_and_keep_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "names.csv"
+    lines = ["uscc,name"]
+    for i in range(7):
+        lines.append(
+            f'9133010071610585{i:02d},"公司{i}\n第二行 ""引号"""'
+            if i % 2
+            else f"9133010071610585{i:02d},公司{i}"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def rows(records: int) -> list[tuple[int, dict[str, str] | None]]:
+        with ChunkReader(path, records=records) as reader:
+            chunks = list(reader)
+        return [(r.line, r.fields) for chunk in chunks for r in rows_of(chunk)]
+
+    whole = rows(1000)
+    assert len(whole) == 7
+    assert whole[1] == (3, {"uscc": "913301007161058501", "name": '公司1\n第二行 "引号"'})
+    assert whole[2][0] == 5  # the record after a two-line one
+    for size in (1, 2, 3):
+        assert rows(size) == whole
