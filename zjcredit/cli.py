@@ -12,10 +12,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -174,6 +176,53 @@ def produce(
     for line in summary.lines():
         click.echo(line, err=summary.exit_code == 2 and line.lstrip().startswith("PUBLISHING"))
     sys.exit(summary.exit_code)
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks: each prints its rate beside the raw limit measured in the same run."""
+
+
+@bench.command("produce")
+@click.option("--enterprises", default=20_000, show_default=True, help="Province size.")
+@click.pass_obj
+def bench_produce(settings: Settings, enterprises: int) -> None:
+    """Events/s from file to acknowledged, beside raw kafka-python on the same events."""
+    from producers.bench import GOAL, run_produce_bench  # noqa: PLC0415
+
+    with _kafka_for_bench(settings) as bootstrap:
+        result = run_produce_bench(settings, bootstrap, enterprises, say=click.echo)
+    click.echo(f"events        {result.events:,}")
+    click.echo(f"producer path {result.path_rate:,.0f} events/s (file -> acknowledged)")
+    click.echo(f"raw limit     {result.raw_rate:,.0f} events/s (kafka-python, pre-encoded)")
+    click.echo(f"produce ratio={result.ratio:.2f} goal={GOAL:.2f}")
+
+
+@contextlib.contextmanager
+def _kafka_for_bench(settings: Settings) -> Iterator[str]:
+    """The configured or running broker, else an embedded one for the bench's duration."""
+    try:
+        bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
+    except ZjcreditError:
+        bootstrap = None
+    if bootstrap is not None:
+        yield bootstrap
+        return
+    local = LocalStack(replace(settings, kafka_port=0), postgres=False)
+    try:
+        yield local.start().bootstrap_servers
+    finally:
+        local.stop()
+
+
+def _register_stage_commands() -> None:
+    # The stages own their commands; the shell only mounts them.
+    from producers.generator import generate_command  # noqa: PLC0415
+
+    cli.add_command(generate_command)
+
+
+_register_stage_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,12 +21,11 @@ import socket
 import string
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from zjcredit.errors import ServerStartError, StackError, ToolMissingError
-from zjcredit.stack.process import ManagedServer, ServerProcess, free_port, log_tail
+from zjcredit.stack.process import ManagedServer, ServerProcess, free_port
 
 __all__ = ["KAFKA_DIR", "KafkaBroker", "ensure_jars", "find_java", "kafka_version"]
 
@@ -180,39 +179,28 @@ class KafkaBroker(ManagedServer):
             )
 
     def _wait_ready(self, timeout: float) -> None:
+        self._wait_until(self._answers_metadata, "the Kafka broker", timeout, poll=0.5)
+
+    def _answers_metadata(self) -> bool:
         from kafka import KafkaAdminClient  # noqa: PLC0415 - heavy, only needed here
         from kafka.errors import KafkaError  # noqa: PLC0415
 
-        assert self._process is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            code = self._process.exit_code()
-            if code is not None:
-                raise ServerStartError(
-                    f"the Kafka broker exited with status {code} while starting "
-                    f"(log: {self.log_path})",
-                    log_tail(self.log_path),
-                )
-            # Knock first: kafka-python leaks a socket each time its client constructor
-            # fails against a port nobody listens on yet.
-            if _accepts_connections(self.bootstrap_servers):
-                try:
-                    admin = KafkaAdminClient(
-                        bootstrap_servers=self.bootstrap_servers,
-                        request_timeout_ms=5000,
-                        client_id="zjcredit-stack-probe",
-                    )
-                    try:
-                        admin.describe_cluster()
-                        return
-                    finally:
-                        admin.close()
-                except KafkaError:
-                    pass
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"the Kafka broker did not answer within {timeout:.0f} s "
-                    f"(log: {self.log_path})",
-                    log_tail(self.log_path),
-                )
-            time.sleep(0.5)
+        # Knock first: kafka-python leaks a socket each time its client constructor
+        # fails against a port nobody listens on yet.
+        if not _accepts_connections(self.bootstrap_servers):
+            return False
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.bootstrap_servers,
+                request_timeout_ms=5000,
+                client_id="zjcredit-stack-probe",
+            )
+        except KafkaError:
+            return False
+        try:
+            admin.describe_cluster()
+        except KafkaError:
+            return False
+        finally:
+            admin.close()
+        return True

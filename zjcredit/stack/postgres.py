@@ -21,11 +21,10 @@ import pwd
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from zjcredit.errors import ServerStartError, StackError, ToolMissingError
-from zjcredit.stack.process import ManagedServer, ServerProcess, free_port, log_tail
+from zjcredit.stack.process import ManagedServer, ServerProcess, free_port
 
 __all__ = ["DATABASE_NAME", "EmbeddedPostgres", "postgres_bin_dir"]
 
@@ -151,23 +150,7 @@ class EmbeddedPostgres(ManagedServer):
         )  # fmt: skip
 
     def _wait_ready(self, timeout: float) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            code = self._process.exit_code()
-            if code is not None:
-                raise ServerStartError(
-                    f"PostgreSQL exited with status {code} while starting (log: {self.log_path})",
-                    log_tail(self.log_path),
-                )
-            if self._psql("select 1").returncode == 0:
-                return
-            if time.monotonic() > deadline:
-                raise ServerStartError(
-                    f"PostgreSQL did not accept connections within {timeout:.0f} s",
-                    log_tail(self.log_path),
-                )
-            time.sleep(0.2)
+        self._wait_until(lambda: self._psql("select 1").returncode == 0, "PostgreSQL", timeout)
 
     def _ensure_database(self) -> None:
         # DATABASE_NAME is our constant, not input.

@@ -13,10 +13,13 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from zjcredit.errors import ServerStartError
 
 __all__ = ["ManagedServer", "ServerProcess", "free_port", "log_tail"]
 
@@ -122,6 +125,29 @@ class ManagedServer:
 
     def start(self, timeout: float = 120.0) -> str:
         raise NotImplementedError
+
+    def _wait_until(
+        self, ready: Callable[[], bool], name: str, timeout: float, poll: float = 0.2
+    ) -> None:
+        """Poll ``ready`` until true; a server that exits or never gets ready is a
+        ServerStartError carrying the tail of its log."""
+        assert self._process is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            code = self._process.exit_code()
+            if code is not None:
+                raise ServerStartError(
+                    f"{name} exited with status {code} while starting (log: {self.log_path})",
+                    log_tail(self.log_path),
+                )
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"{name} did not get ready within {timeout:.0f} s (log: {self.log_path})",
+                    log_tail(self.log_path),
+                )
+            time.sleep(poll)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask the server to stop cleanly; kill it after ``timeout`` seconds."""

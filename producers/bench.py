@@ -1,0 +1,136 @@
+"""``zjcredit bench produce``: the producer path beside the raw kafka-python rate.
+
+Both run in the same process, against the same broker, on the same rows:
+
+- **producer path**: the generated province's files through :func:`produce_file`
+  (read, parse, validate, encode in worker processes, send, wait for every ack);
+- **raw limit**: the same events, encoded beforehand (untimed), sent by a bare
+  kafka-python producer with the same settings, then flushed.
+
+Each is run twice, alternating, into fresh topics; the better run of each is reported
+(the machines are shared; the better run is the less disturbed one). The last line is
+``produce ratio=<path/raw> goal=0.60``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from producers.encoding import encode_rows
+from producers.generator import generate
+from producers.metrics import ProducerMetrics
+from producers.produce import produce_file
+from producers.publisher import _PRODUCER_DEFAULTS
+from producers.readers import read_rows
+from producers.rows import RowParser
+from schemas.codec import Codec
+from schemas.events import SOURCES
+from schemas.registry import ManifestRegistry
+from schemas.sectors import load_catalog
+from zjcredit.settings import Settings
+from zjcredit.topics import create_topics, project_topics
+
+__all__ = ["GOAL", "ProduceBench", "run_produce_bench"]
+
+GOAL = 0.60
+
+
+@dataclass(frozen=True)
+class ProduceBench:
+    events: int
+    path_rate: float
+    raw_rate: float
+
+    @property
+    def ratio(self) -> float:
+        return self.path_rate / self.raw_rate
+
+
+def run_produce_bench(
+    settings: Settings,
+    bootstrap_servers: str,
+    enterprises: int,
+    say: Callable[[str], None] = print,
+) -> ProduceBench:
+    """Generate a province of ``enterprises``, then time both paths; print as it goes."""
+    with tempfile.TemporaryDirectory(prefix="zjcredit-bench-") as folder:
+        say(f"generating a province of {enterprises} enterprises ...")
+        report = generate(enterprises, seed=7, out_dir=Path(folder))
+        files = {source: report.paths[source] for source in SOURCES}
+        say("encoding the same rows for the raw run (untimed) ...")
+        encoded = _pre_encode(files)
+        events = sum(len(pairs) for pairs in encoded.values())
+        path_rates, raw_rates = [], []
+        for round_ in (1, 2):
+            prefix = _fresh_topics(settings, bootstrap_servers)
+            rate = _time_path(files, bootstrap_servers, prefix, events)
+            path_rates.append(rate)
+            say(f"round {round_}: producer path {rate:,.0f} events/s")
+            prefix = _fresh_topics(settings, bootstrap_servers)
+            rate = _time_raw(encoded, bootstrap_servers, prefix, events)
+            raw_rates.append(rate)
+            say(f"round {round_}: raw kafka-python {rate:,.0f} events/s")
+    return ProduceBench(events, max(path_rates), max(raw_rates))
+
+
+def _fresh_topics(settings: Settings, bootstrap_servers: str) -> str:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    create_topics(bootstrap_servers, project_topics(replace(settings, topic_prefix=prefix)))
+    return prefix
+
+
+def _pre_encode(files: dict[str, Path]) -> dict[str, list[tuple[bytes, bytes]]]:
+    registry = ManifestRegistry.load()
+    codec, catalog = Codec(registry), load_catalog()
+    now = dt.datetime.now(dt.UTC)
+    encoded = {}
+    for source, path in files.items():
+        parser = RowParser(source, registry.latest(source), catalog)
+        chunk = encode_rows(parser, codec, read_rows(path), now)
+        encoded[source] = list(zip(chunk.keys, chunk.values, strict=True))
+    return encoded
+
+
+def _time_path(files: dict[str, Path], bootstrap: str, prefix: str, events: int) -> float:
+    metrics = ProducerMetrics(CollectorRegistry())
+    started = time.perf_counter()
+    acknowledged = 0
+    for source, path in files.items():
+        summary = produce_file(source, path, bootstrap_servers=bootstrap, topic_prefix=prefix,
+                               metrics=metrics, show_progress=False)  # fmt: skip
+        if summary.error:
+            raise RuntimeError(f"producer path failed on {path}: {summary.error}")
+        acknowledged += summary.acknowledged
+    elapsed = time.perf_counter() - started
+    if acknowledged != events:
+        raise RuntimeError(f"producer path acknowledged {acknowledged} of {events} events")
+    return events / elapsed
+
+
+def _time_raw(
+    encoded: dict[str, list[tuple[bytes, bytes]]], bootstrap: str, prefix: str, events: int
+) -> float:
+    from kafka import KafkaProducer  # noqa: PLC0415
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **_PRODUCER_DEFAULTS)
+    started = time.perf_counter()
+    futures: list[Any] = []
+    for source, pairs in encoded.items():
+        topic = f"{prefix}.{source}"
+        futures.extend(producer.send(topic, key=k, value=v) for k, v in pairs)
+    producer.flush()
+    elapsed = time.perf_counter() - started
+    producer.close()
+    acknowledged = sum(1 for f in futures if f.succeeded())
+    if acknowledged != events:
+        raise RuntimeError(f"raw producer acknowledged {acknowledged} of {events} events")
+    return events / elapsed

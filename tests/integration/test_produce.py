@@ -1,0 +1,186 @@
+"""Departments' files into the real broker: everything acknowledged is there, exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gc
+import json
+import os
+import signal
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from producers.generator import generate
+from producers.produce import EXIT_OK, EXIT_PUBLISH_FAILED, EXIT_REJECTS, produce_file
+from producers.readers import read_rows
+from producers.rows import RowParser
+from schemas.codec import Codec
+from schemas.events import SOURCES
+from schemas.registry import ManifestRegistry
+from schemas.sectors import load_catalog
+from zjcredit.settings import Settings
+from zjcredit.stack import KafkaBroker, ensure_jars
+from zjcredit.topics import create_topics, project_topics
+
+registry = ManifestRegistry.load()
+codec = Codec(registry)
+# Fast failure when the broker is gone: the defaults are sized for a clerk's patience.
+IMPATIENT = {
+    "delivery_timeout_ms": 6000,
+    "request_timeout_ms": 2000,
+    "max_block_ms": 3000,
+    "bootstrap_timeout_ms": 2000,
+}
+
+
+def tolerate_kafka_python_socket_leaks(test: Any) -> Any:
+    """kafka-python leaks a socket per failed (re)connect to a dead broker (its bug, not
+    ours); collect them inside the test, where their ResourceWarnings are ignored."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return test(*args, **kwargs)
+        finally:
+            gc.collect()
+
+    run = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")(run)
+    return pytest.mark.filterwarnings("ignore::ResourceWarning")(run)
+
+
+@pytest.fixture
+def prefix(bootstrap_servers: str, settings: Settings, unique_name: Callable[[str], str]) -> str:
+    name = unique_name("produce")
+    create_topics(bootstrap_servers, project_topics(replace(settings, topic_prefix=name)))
+    return name
+
+
+def consume_all(bootstrap_servers: str, topic: str) -> list[Any]:
+    """Every record of ``topic`` up to its current end."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        end = consumer.end_offsets(partitions)
+        records: list[Any] = []
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def expected_events(source: str, path: Path) -> list[dict[str, Any]]:
+    parser = RowParser(source, registry.latest(source), load_catalog())
+    now = dt.datetime.now(dt.UTC)
+    return [parser.parse(row.fields, now) for row in read_rows(path) if row.fields is not None]
+
+
+def test_a_generated_province_arrives_complete_in_order_and_decodable(
+    bootstrap_servers: str, prefix: str, tmp_path: Path
+) -> None:
+    report = generate(20_000, seed=3, out_dir=tmp_path)
+    for source in SOURCES:
+        summary = produce_file(source, report.paths[source], bootstrap_servers=bootstrap_servers,
+                               topic_prefix=prefix, show_progress=False)  # fmt: skip
+        assert summary.exit_code == EXIT_OK, summary.lines()
+        assert summary.acknowledged == summary.read == report.rows[source]
+
+        records = consume_all(bootstrap_servers, f"{prefix}.{source}")
+        expected = expected_events(source, report.paths[source])
+        assert len(records) == len(expected) == report.rows[source]
+        decoded = {}
+        order: dict[str, list[str]] = defaultdict(list)
+        for record in records:
+            event, writer = codec.decode(record.value)
+            assert writer.subject == source
+            assert record.key == event["uscc"].encode()
+            decoded[str(event["event_id"])] = event
+            order[event["uscc"]].append(str(event["event_id"]))
+        for event in expected:
+            got = decoded[event["event_id"]]
+            assert {**got, "event_id": str(got["event_id"])} == event
+        file_order: dict[str, list[str]] = defaultdict(list)
+        for event in expected:
+            file_order[event["uscc"]].append(event["event_id"])
+        assert order == file_order, "an enterprise's events were reordered"
+
+
+def test_bad_rows_are_all_rejected_with_their_reason_and_the_rest_sent(
+    bootstrap_servers: str, prefix: str, tmp_path: Path
+) -> None:
+    report = generate(1_500, seed=11, out_dir=tmp_path, bad_rows=0.02)
+    planted = [json.loads(line) for line in report.bad_rows_path.read_text().splitlines()]
+    assert planted, "the generator planted no bad rows"
+    for source in SOURCES:
+        path = report.paths[source]
+        summary = produce_file(source, path, bootstrap_servers=bootstrap_servers,
+                               topic_prefix=prefix, show_progress=False)  # fmt: skip
+        want = sorted((b["line"], b["reason"]) for b in planted if b["file"] == path.name)
+        rejects_file = path.with_name(path.name + ".rejects.jsonl")
+        got = []
+        if rejects_file.exists():
+            got = sorted((r["line"], r["reason"])
+                         for r in map(json.loads, rejects_file.read_text().splitlines()))  # fmt: skip
+        assert got == want, source
+        assert summary.rejected == len(want)
+        assert summary.acknowledged == summary.read - len(want)
+        assert summary.exit_code == (EXIT_REJECTS if want else EXIT_OK)
+        assert len(consume_all(bootstrap_servers, f"{prefix}.{source}")) == summary.acknowledged
+
+
+@tolerate_kafka_python_socket_leaks
+def test_a_broker_that_is_down_fails_clearly(tmp_path: Path) -> None:
+    report = generate(20, seed=1, out_dir=tmp_path)
+    summary = produce_file("tax", report.paths["tax"], bootstrap_servers="127.0.0.1:9",
+                           show_progress=False, producer_config=IMPATIENT)  # fmt: skip
+    assert summary.exit_code == EXIT_PUBLISH_FAILED
+    assert "cannot reach Kafka at 127.0.0.1:9" in (summary.error or "")
+    assert summary.acknowledged == 0
+
+
+@tolerate_kafka_python_socket_leaks
+def test_a_broker_lost_mid_file_then_a_rerun_loses_and_doubles_nothing(
+    settings: Settings, open_tmp_path: Path, tmp_path: Path
+) -> None:
+    """Acknowledged rows are in Kafka; the rerun fills the gap; ids make duplicates visible."""
+    report = generate(6_000, seed=5, out_dir=tmp_path)
+    path = report.paths["tax"]
+    jars = ensure_jars(settings.cache_dir)
+    broker = KafkaBroker(jars_dir=jars, work_dir=open_tmp_path / "kafka")
+    first = broker.start()
+    create_topics(first, project_topics(replace(settings, topic_prefix="lost", partitions=2)))
+    killer = threading.Timer(1.5, lambda: os.kill(broker.pid or 0, signal.SIGKILL))
+    killer.start()
+    try:
+        summary = produce_file("tax", path, bootstrap_servers=first, topic_prefix="lost",
+                               show_progress=False, producer_config=IMPATIENT, workers=0)  # fmt: skip
+    finally:
+        killer.cancel()
+        broker.stop()
+    assert summary.exit_code == EXIT_PUBLISH_FAILED, summary.lines()
+    assert summary.acknowledged < report.rows["tax"]
+    assert any("safely in Kafka" in line for line in summary.lines())
+
+    again = KafkaBroker(jars_dir=jars, work_dir=open_tmp_path / "kafka")  # same data
+    second = again.start()
+    try:
+        kept = consume_all(second, "lost.tax")
+        assert len(kept) >= summary.acknowledged
+        rerun = produce_file("tax", path, bootstrap_servers=second, topic_prefix="lost",
+                             show_progress=False)  # fmt: skip
+        assert rerun.exit_code == EXIT_OK
+        ids = [str(codec.decode(r.value)[0]["event_id"]) for r in consume_all(second, "lost.tax")]
+        assert len(set(ids)) == report.rows["tax"], "a row is missing after the rerun"
+    finally:
+        again.stop()
