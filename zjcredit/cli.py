@@ -129,7 +129,7 @@ def topics() -> None:
 @click.pass_obj
 def topics_create(settings: Settings) -> None:
     """Create the project's topics if missing; list what was created or found."""
-    endpoints = resolve_endpoints(settings)
+    endpoints = resolve_endpoints(settings, need_database=False)
     results = create_topics(endpoints.bootstrap_servers, project_topics(settings))
     mismatched = 0
     for spec, outcome, actual in results:

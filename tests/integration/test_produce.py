@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import gc
 import json
 import os
 import signal
@@ -39,21 +37,6 @@ IMPATIENT = {
     "max_block_ms": 3000,
     "bootstrap_timeout_ms": 2000,
 }
-
-
-def tolerate_kafka_python_socket_leaks(test: Any) -> Any:
-    """kafka-python leaks a socket per failed (re)connect to a dead broker (its bug, not
-    ours); collect them inside the test, where their ResourceWarnings are ignored."""
-
-    @functools.wraps(test)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return test(*args, **kwargs)
-        finally:
-            gc.collect()
-
-    run = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")(run)
-    return pytest.mark.filterwarnings("ignore::ResourceWarning")(run)
 
 
 @pytest.fixture
@@ -139,7 +122,6 @@ def test_bad_rows_are_all_rejected_with_their_reason_and_the_rest_sent(
         assert len(consume_all(bootstrap_servers, f"{prefix}.{source}")) == summary.acknowledged
 
 
-@tolerate_kafka_python_socket_leaks
 def test_a_broker_that_is_down_fails_clearly(tmp_path: Path) -> None:
     report = generate(20, seed=1, out_dir=tmp_path)
     summary = produce_file("tax", report.paths["tax"], bootstrap_servers="127.0.0.1:9",
@@ -149,7 +131,6 @@ def test_a_broker_that_is_down_fails_clearly(tmp_path: Path) -> None:
     assert summary.acknowledged == 0
 
 
-@tolerate_kafka_python_socket_leaks
 def test_a_broker_lost_mid_file_then_a_rerun_loses_and_doubles_nothing(
     settings: Settings, open_tmp_path: Path, tmp_path: Path
 ) -> None:
