@@ -195,7 +195,8 @@ def _csv_rows(chunk: Chunk, header: tuple[str, ...]) -> Iterator[RawRow]:
         line, start = offset + start, reader.line_num + 1
         if not any(v.strip() for v in values):
             continue
-        source = ",".join(values)
+        # The row's own text is kept only for rows that can have no fields to show.
+        source = "" if clean and len(values) <= len(header) else ",".join(values)
         bad = None if clean else _undecodable(source)
         if bad is not None:
             shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -16,6 +16,7 @@ same ids, so the duplicates fold away downstream.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import decimal
 import functools
@@ -62,6 +63,12 @@ class _Column:
     nullable: bool
     symbols: tuple[str, ...] = ()
     scale: int = 0
+    symbol_of: Mapping[str, str] = dataclasses.field(default_factory=dict)  # "a" and "A" -> "A"
+
+    def __post_init__(self) -> None:
+        if self.symbols and not self.symbol_of:
+            spellings = {s: s for s in self.symbols} | {s.lower(): s for s in self.symbols}
+            object.__setattr__(self, "symbol_of", spellings)
 
 
 def _columns(schema: Mapping[str, Any]) -> list[_Column]:
@@ -130,8 +137,19 @@ class RowParser:
         by_name = self._by_name
         for name, raw in row.items():
             column = by_name.get(name)
-            if column is not None and raw is not None and raw != "":
-                event[name] = _convert(column, raw)
+            if column is None or raw is None or raw == "":
+                continue
+            # Fast paths for the two commonest kinds; anything unusual (and every error
+            # message) goes through _convert.
+            if raw.__class__ is str:
+                if column.kind == "string" and name != "uscc":
+                    event[name] = raw.strip() or None
+                    continue
+                symbol = column.symbol_of.get(raw)
+                if symbol is not None:
+                    event[name] = symbol
+                    continue
+            event[name] = _convert(column, raw)
         if event["reported_at"] is None:
             event["reported_at"] = now
         if event["event_id"] is None:

@@ -17,9 +17,9 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.errors import InvalidCreditCode, InvalidEvent
+from schemas.errors import InvalidEvent
 from schemas.sectors import SectorCatalog
-from schemas.uscc import validate as validate_uscc
+from schemas.uscc import problem as credit_code_problem
 
 __all__ = ["REQUIRED", "SOURCES", "validate_event"]
 
@@ -122,14 +122,8 @@ def validate_event(source: str, event: Mapping[str, Any], catalog: SectorCatalog
     _SOURCE_CHECKS[source](kind, event, catalog)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _credit_code_problem(code: str) -> str | None:
-    # Cached: a department's file repeats each enterprise's code on many rows.
-    try:
-        validate_uscc(code)
-    except InvalidCreditCode as error:
-        return str(error)
-    return None
+# Cached: a department's file repeats each enterprise's code on many rows.
+_credit_code_problem = functools.lru_cache(maxsize=1 << 16)(credit_code_problem)
 
 
 def _check_enterprise(kind: str, event: Mapping[str, Any], catalog: SectorCatalog) -> None:

@@ -29,6 +29,7 @@ Example::
 
 from __future__ import annotations
 
+import operator
 import re
 import string
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ __all__ = [
     "make_code",
     "normalize",
     "org_check_character",
+    "problem",
     "validate",
 ]
 
@@ -152,7 +154,12 @@ def org_check_character(body8: str) -> str:
     """The GB 11714 check character (position 17) of an 8-character organisation body."""
     if len(body8) != 8 or any(c not in _ORG_VALUE for c in body8):
         raise ValueError(f"an organisation body is 8 characters of 0-9 and A-Z, not {body8!r}")
-    c = 11 - sum(_ORG_VALUE[ch] * w for ch, w in zip(body8, _ORG_WEIGHTS, strict=True)) % 11
+    return _org_check(body8)
+
+
+def _org_check(body8: str) -> str:
+    # Unchecked: callers have validated the characters (this runs once per row).
+    c = 11 - sum(map(operator.mul, map(_ORG_VALUE.__getitem__, body8), _ORG_WEIGHTS)) % 11
     return "X" if c == 10 else "0" if c == 11 else str(c)
 
 
@@ -160,7 +167,11 @@ def check_character(first17: str) -> str:
     """The MOD 31 check character (position 18) of the first 17 characters."""
     if len(first17) != _LENGTH - 1 or any(c not in _VALUE for c in first17):
         raise ValueError(f"expected 17 characters of {ALPHABET}, not {first17!r}")
-    total = sum(_VALUE[ch] * w for ch, w in zip(first17, _WEIGHTS, strict=True))
+    return _mod31_check(first17)
+
+
+def _mod31_check(first17: str) -> str:
+    total = sum(map(operator.mul, map(_VALUE.__getitem__, first17), _WEIGHTS))
     return ALPHABET[(31 - total % 31) % 31]
 
 
@@ -190,6 +201,20 @@ def validate(raw: str, *, legacy_allowed: frozenset[str] = PILOT_CODES) -> Credi
             raise
         return _parse(code, legacy=True)
     return _parse(code, legacy=False)
+
+
+def problem(raw: str, *, legacy_allowed: frozenset[str] = PILOT_CODES) -> str | None:
+    """Why ``raw`` is not a valid code (the InvalidCreditCode message), or None.
+
+    Same rules as :func:`validate`, without building the :class:`CreditCode`.
+    """
+    code = normalize(raw)
+    try:
+        _check(code)
+    except InvalidCreditCode as error:
+        if error.reason in _STRUCTURAL or code not in legacy_allowed:
+            return str(error)
+    return None
 
 
 def is_valid(raw: object, *, legacy_allowed: frozenset[str] = PILOT_CODES) -> bool:
@@ -246,14 +271,14 @@ def _check(code: str) -> None:
             f"positions 3-8 of {code!r} must be six digits (division code), "
             f"but position {bad} is {code[bad - 1]!r}",
         )
-    expected = org_check_character(code[8:16])
+    expected = _org_check(code[8:16])
     if code[16] != expected:
         raise _fail(
             "org_check",
             f"position 17 of {code!r} is {code[16]!r}, expected {expected!r} "
             f"(organisation-code check of positions 9-16 {code[8:16]!r})",
         )
-    expected = check_character(code[:17])
+    expected = _mod31_check(code[:17])
     if code[17] != expected:
         raise _fail(
             "check_char",
