@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import click
 
 from zjcredit.errors import ServerStartError, ZjcreditError
-from zjcredit.settings import Settings
+from zjcredit.settings import Settings, redact_url
 from zjcredit.stack import (
     LocalStack,
     forget_running_stack,
@@ -85,10 +85,10 @@ def stack_up(settings: Settings) -> None:
         )
         pg_kind = "embedded PostgreSQL" if endpoints.embedded_postgres else "configured"
         click.echo(f"kafka     {endpoints.bootstrap_servers}   ({kafka_kind})")
-        click.echo(f"postgres  {_printable(endpoints.database_url)}   ({pg_kind})")
+        click.echo(f"postgres  {redact_url(endpoints.database_url)}   ({pg_kind})")
         click.echo(
             f"export KAFKA_BOOTSTRAP_SERVERS={endpoints.bootstrap_servers} "
-            f"DATABASE_URL={_printable(endpoints.database_url)}"
+            f"DATABASE_URL={redact_url(endpoints.database_url)}"
         )
         click.echo("ready; Ctrl-C stops both", err=True)
         sys.stdout.flush()
@@ -112,12 +112,6 @@ def _watch(local: LocalStack) -> None:
                 raise ServerStartError(
                     f"the {name} exited with status {code}", log_tail(server.log_path)
                 )
-
-
-def _printable(url: str) -> str:
-    from zjcredit.settings import redact_url  # noqa: PLC0415
-
-    return redact_url(url)
 
 
 @cli.group()

@@ -97,12 +97,6 @@ class LocalStack:
         self._temp_root.chmod(0o755)  # the PostgreSQL service user must pass through it
         return self._temp_root
 
-    def pids(self) -> list[int]:
-        """Process ids of the servers we started (for tests and operators)."""
-        return [
-            p for p in (self.broker and self.broker.pid, self.postgres and self.postgres.pid) if p
-        ]
-
     def stop(self) -> None:
         """Stop PostgreSQL, then the broker; remove temporary data. Safe to call twice."""
         if self.postgres is not None:
