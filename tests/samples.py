@@ -71,7 +71,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "notice_id": "imposed:913301067046373179:court_defaulter:(2017)浙0106执1234号",
         "kind": "IMPOSED", "uscc": "913301067046373179", "name": "蚂蚁科技集团股份有限公司",
         "sector": "court_defaulter", "decision_no": "(2017)浙0106执1234号",
-        "listing_department": "SPC",
+        "listing_department": "SPC", "listed_on": dt.date(2017, 3, 1),
         "measures": [{"code": "excluded_from_bidding", "text_zh": "限制参与招标投标",
                       "text_en": "Excluded from bidding", "department": "NDRC"}],
         "sectors": [], "reason": "listed", "effective_at": T0,

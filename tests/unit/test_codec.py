@@ -31,7 +31,9 @@ def test_golden_frame_per_schema(entry) -> None:  # type: ignore[no-untyped-def]
     assert struct.unpack(">I", encoded[1:5])[0] == entry.id
     decoded, writer = codec.decode(encoded, reader=entry)
     assert writer == entry
-    assert decoded == {**sample, **_as_decoded(entry.subject, sample)}
+    fields = {f["name"] for f in entry.schema["fields"]}  # a sample may serve two versions
+    expected = {k: v for k, v in sample.items() if k in fields}
+    assert decoded == {**expected, **_as_decoded(entry.subject, expected)}
 
 
 def _as_decoded(subject: str, sample: dict) -> dict:  # type: ignore[type-arg]
