@@ -33,6 +33,7 @@ class TopicsError(ZjcreditError):
 
 
 _KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
+_WEEK = {"retention.ms": str(7 * 24 * 3600 * 1000)}
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
         ),
         spec("penalties", "joint-penalty notices", _KEEP_FOREVER),
         spec("deadletters", "messages that could not be decoded or validated", _KEEP_FOREVER),
+        # The worker's clock, in band: a tick per partition drives the expiry sweep inside
+        # the same transactions as the events (see streams/app.py). Old ticks are useless.
+        spec("ticks", "clock ticks for the worker's expiry sweep (internal)", _WEEK),
     ]
 
 

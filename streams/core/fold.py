@@ -51,6 +51,14 @@ def stamp_of(event: Mapping[str, Any]) -> Stamp:
 
 Folder = Callable[[Profile, Stamp, Mapping[str, Any]], Profile]
 
+
+def _set(p: Profile, name: str, value: Any) -> Profile:
+    """``p`` with field ``name`` set to ``value``; ``p`` itself if it already was (a no-op
+    must return the very same profile: :func:`apply` detects "nothing changed" by identity,
+    so a duplicate or a superseded fact does not bump ``version``)."""
+    return p if getattr(p, name) is value else dataclasses.replace(p, **{name: value})
+
+
 _IDENTITY_FIELDS = (
     "name",
     "city_code",
@@ -68,12 +76,12 @@ def _enterprise(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
     kind = e["event_type"]
     if kind in ("ZJTX_GRANTED", "ZJTX_REVOKED"):
         granted = (kind == "ZJTX_GRANTED", e["zjtx_year"])
-        return dataclasses.replace(p, zjtx=merge(p.zjtx, stamp, {e["zjtx_level"]: granted}))
+        return _set(p, "zjtx", merge(p.zjtx, stamp, {e["zjtx_level"]: granted}))
     # A change carries only what changed: every field is a register of its own.
     values = {f: e[f] for f in _IDENTITY_FIELDS if e.get(f) is not None}
     if kind in _STATUS:
         values["status"] = _STATUS[kind]
-    return dataclasses.replace(p, identity=merge(p.identity, stamp, values))
+    return _set(p, "identity", merge(p.identity, stamp, values))
 
 
 def _newer(table: Mapping[Any, Reg], key: Any, stamp: Stamp, value: Any) -> Mapping[Any, Reg]:
@@ -85,15 +93,15 @@ def _tax(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
     kind, year = e["event_type"], e.get("tax_year")
     if kind == "GRADE_ASSESSED":
         value = (e["grade"], e.get("score"), bool(e.get("direct_judgement")))
-        return dataclasses.replace(p, assessed=_newer(p.assessed, year, stamp, value))
+        return _set(p, "assessed", _newer(p.assessed, year, stamp, value))
     if kind == "GRADE_REPAIRED":
-        return dataclasses.replace(p, repaired=_newer(p.repaired, year, stamp, e["grade"]))
+        return _set(p, "repaired", _newer(p.repaired, year, stamp, e["grade"]))
     if kind == "TAX_PAID":
-        return dataclasses.replace(p, tax_paid=_newer(p.tax_paid, year, stamp, e["amount"]))
+        return _set(p, "tax_paid", _newer(p.tax_paid, year, stamp, e["amount"]))
     # ARREARS_SNAPSHOT: the whole amount outstanding now (0 = paid up).
     if p.arrears is not None and stamp <= p.arrears[0]:
         return p
-    return dataclasses.replace(p, arrears=(stamp, (e["amount"], e.get("overdue_since"))))
+    return _set(p, "arrears", (stamp, (e["amount"], e.get("overdue_since"))))
 
 
 _MARK_STATUS = {
@@ -115,7 +123,7 @@ def _trademark(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
     kind, number = e["event_type"], e["registration_no"]
     if kind == "INFRINGEMENT_PENALTY":  # a fine for infringing someone else's mark
         fines = _newer(p.infringements, e["decision_no"], stamp, e["penalty_amount"])
-        return dataclasses.replace(p, infringements=fines)
+        return _set(p, "infringements", fines)
     if kind.startswith("PLEDGE_"):
         values = {"registration_no": number}
         values |= _present(e, "pledgee", "secured_amount", "pledge_until")
@@ -123,14 +131,14 @@ def _trademark(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
             values["active"] = _PLEDGE_ACTIVE[kind]
         pledge_no = e["pledge_no"]
         regs = merge(p.pledges.get(pledge_no, EMPTY), stamp, values)
-        return dataclasses.replace(p, pledges=put(p.pledges, pledge_no, regs))
+        return _set(p, "pledges", put(p.pledges, pledge_no, regs))
     values = _present(e, "mark_name", "nice_class", "valid_until")
     if kind in _MARK_STATUS:
         values["status"] = _MARK_STATUS[kind]
     else:  # WELL_KNOWN_RECOGNISED
         values["well_known"] = e.get("recognised_by") or True
     regs = merge(p.marks.get(number, EMPTY), stamp, values)
-    return dataclasses.replace(p, marks=put(p.marks, number, regs))
+    return _set(p, "marks", put(p.marks, number, regs))
 
 
 def _blacklist(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
@@ -148,7 +156,7 @@ def _blacklist(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
         values |= {"ground": e["removal_ground"], "removed_on": e["removed_on"]}
     key = (e["sector"], e["decision_no"])
     regs = merge(p.listings.get(key, EMPTY), stamp, values)
-    return dataclasses.replace(p, listings=put(p.listings, key, regs))
+    return _set(p, "listings", put(p.listings, key, regs))
 
 
 _FOLDERS: Mapping[str, Folder] = {

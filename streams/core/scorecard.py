@@ -177,9 +177,7 @@ def _marks(p: Profile, as_of: dt.date, card: dict[str, Any], out: list[Factor]) 
         )
 
 
-def _listings(
-    p: Profile, as_of: dt.date, card: dict[str, Any], out: list[Factor]
-) -> bool:
+def _listings(p: Profile, as_of: dt.date, card: dict[str, Any], out: list[Factor]) -> bool:
     current = [x for x in listings(p, as_of) if x.in_force]
     since = _years_ago(as_of, card["listing_ended"]["within_years"])
     ended = [x for x in listings(p, as_of) if not x.in_force and x.ended_on and x.ended_on >= since]

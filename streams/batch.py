@@ -1,0 +1,194 @@
+"""One batch of input messages in, the outputs of each partition out. No Kafka, no Faust.
+
+The Faust agent (streams/app.py) hands a batch of raw messages here and sends what comes
+back inside the transaction of each partition. Per message: decode (Confluent Avro),
+check the subject fits the topic and the key is the credit code, validate, fold. Any
+failure becomes a dead letter with its reason and coordinates, and the batch goes on.
+Per enterprise touched, once per batch: the new state (for the Table changelog), the
+published profile, and its notices, in the order the events produced them.
+
+Example::
+
+    processor = BatchProcessor(codec, rules)
+    results = processor.process(messages, lookup=table.get, as_of=today, now=utcnow)
+    for partition, result in results.items(): ...   # result.outputs, result.states
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.codec import Codec
+from schemas.errors import ContractError
+from schemas.events import validate_event
+from streams.core import Profile, Rules, SourceEvent, apply, render, sweep
+
+__all__ = ["BatchProcessor", "Message", "Output", "PartitionResult"]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A raw input message and where it came from."""
+
+    role: str  # enterprise, tax, trademark or blacklist
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A record to send: ``role`` is profiles, penalties or deadletters."""
+
+    role: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class PartitionResult:
+    """What one partition's share of a batch produced."""
+
+    outputs: list[Output] = field(default_factory=list)
+    states: dict[bytes, Profile] = field(default_factory=dict)  # new state per key
+    events: dict[str, list[float]] = field(default_factory=dict)  # source -> freshness (s)
+    notices: dict[str, int] = field(default_factory=dict)  # kind -> count
+    dead_letters: list[str] = field(default_factory=list)  # reasons
+
+
+class _Rejected(Exception):  # noqa: N818 - a verdict on a message, not a failure of ours
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class BatchProcessor:
+    """Fold batches of raw messages with ``rules``; encode with ``codec``.
+
+    Args:
+        codec: the Confluent codec (inputs are decoded, outputs encoded with it).
+        rules: scorecard, credit-line and catalog rules (``streams.core.load_rules()``).
+    """
+
+    def __init__(self, codec: Codec, rules: Rules) -> None:
+        self.codec = codec
+        self.rules = rules
+
+    def process(
+        self,
+        messages: Sequence[Message],
+        lookup: Callable[[bytes], Profile | None],
+        as_of: dt.date,
+        now: dt.datetime,
+    ) -> dict[int, PartitionResult]:
+        """Fold ``messages`` (in order) onto the states ``lookup`` returns."""
+        results: dict[int, PartitionResult] = {}
+        touched: dict[int, dict[bytes, Profile]] = {}
+        pending: dict[bytes, list[dict[str, Any]]] = {}
+        now_s = (now - _EPOCH).total_seconds()
+        for message in messages:
+            result = results.get(message.partition)
+            if result is None:
+                result = results[message.partition] = PartitionResult()
+                touched[message.partition] = {}
+            states = touched[message.partition]
+            try:
+                key, event = self._event(message)
+            except _Rejected as rejected:
+                result.outputs.append(self._dead_letter(message, rejected, now))
+                result.dead_letters.append(rejected.reason)
+                continue
+            state = states.get(key)
+            if state is None:
+                state = lookup(key) or Profile(event.event["uscc"])
+            states[key], notices = apply(state, event, as_of, self.rules.catalog)
+            if notices:
+                pending.setdefault(key, []).extend(notices)
+            reported = event.event["reported_at"]
+            result.events.setdefault(event.source, []).append(
+                now_s - (reported - _EPOCH).total_seconds()
+            )
+        for partition, states in touched.items():
+            self._publish(results[partition], states, pending, lookup, as_of)
+        return results
+
+    def sweep(self, states: Iterable[tuple[bytes, Profile]], as_of: dt.date) -> PartitionResult:
+        """Re-evaluate ``states`` at ``as_of``: listings whose planned end came are lifted."""
+        result = PartitionResult()
+        changed: dict[bytes, Profile] = {}
+        pending: dict[bytes, list[dict[str, Any]]] = {}
+        for key, state in states:
+            new, notices = sweep(state, as_of, self.rules.catalog)
+            if new is not state:
+                changed[key] = new
+                pending[key] = notices
+        self._publish(result, changed, pending, lambda _: None, as_of)
+        return result
+
+    def _publish(
+        self,
+        result: PartitionResult,
+        states: dict[bytes, Profile],
+        pending: dict[bytes, list[dict[str, Any]]],
+        lookup: Callable[[bytes], Profile | None],
+        as_of: dt.date,
+    ) -> None:
+        encode = self.codec.encode
+        for key, state in states.items():
+            before = lookup(key)
+            if before is not None and before.version == state.version:
+                continue  # nothing changed (a replay): publish nothing, write nothing
+            result.states[key] = state
+            result.outputs.append(
+                Output("profiles", key, encode("profiles", render(state, as_of, self.rules)))
+            )
+            for notice in pending.get(key, ()):
+                result.outputs.append(Output("penalties", key, encode("penalties", notice)))
+                result.notices[notice["kind"]] = result.notices.get(notice["kind"], 0) + 1
+
+    def _event(self, message: Message) -> tuple[bytes, SourceEvent]:
+        if message.value is None:
+            raise _Rejected("empty_value", "the message has no value (a tombstone?)")
+        try:
+            record, writer = self.codec.decode(message.value)
+        except ContractError as error:
+            raise _Rejected(error.reason, str(error)) from error
+        if writer.subject != message.role:
+            raise _Rejected(
+                "wrong_subject",
+                f"schema id {writer.id} is a {writer.subject} event, on the {message.role} topic",
+            )
+        record["event_id"] = str(record["event_id"])  # fastavro gives a UUID
+        try:
+            validate_event(message.role, record, self.rules.catalog)
+        except ContractError as error:
+            raise _Rejected(error.reason, str(error)) from error
+        key = record["uscc"].encode()
+        if message.key != key:
+            # Keyed otherwise, it may sit in another enterprise's partition: folding it
+            # would split that enterprise's state between two workers.
+            raise _Rejected(
+                "key_mismatch", f"message key {message.key!r} is not the event's uscc {key!r}"
+            )
+        return key, SourceEvent(message.role, record)
+
+    def _dead_letter(self, message: Message, rejected: _Rejected, now: dt.datetime) -> Output:
+        letter = {
+            "reason": rejected.reason,
+            "message": str(rejected),
+            "stage": "worker",
+            "source_topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": message.key,
+            "value": message.value,
+            "failed_at": now,
+        }
+        return Output("deadletters", message.key, self.codec.encode("deadletters", letter))

@@ -1,0 +1,86 @@
+"""Stream-worker metrics, declared once, behind hooks.
+
+The worker calls ``on_events``, ``on_notices``, ``on_dead_letter``, ``on_batch``; only this
+module touches prometheus_client. Tests pass a fresh ``CollectorRegistry``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+
+__all__ = ["WorkerMetrics"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+# Freshness spans from sub-second (live) to days (a department's late batch export).
+_FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 86400)
+
+
+class WorkerMetrics:
+    """Counters and histograms of one worker process (see docs for each name)."""
+
+    @classmethod
+    def default(cls) -> WorkerMetrics:
+        return _default()
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        self._events = Counter(
+            "zjcredit_worker_events_total",
+            "Input events folded into profiles",
+            ["source"],
+            registry=registry,
+        )
+        self._notices = Counter(
+            "zjcredit_worker_notices_total",
+            "Joint-penalty notices emitted",
+            ["kind"],
+            registry=registry,
+        )
+        self._dead = Counter(
+            "zjcredit_worker_dead_letters_total",
+            "Messages sent to the dead-letter topic",
+            ["reason"],
+            registry=registry,
+        )
+        self._profiles = Counter(
+            "zjcredit_worker_profiles_published_total",
+            "Profiles written to the profiles topic",
+            registry=registry,
+        )
+        self._latency = Histogram(
+            "zjcredit_worker_batch_latency_seconds",
+            "From taking a batch of messages to their outputs handed to the transaction",
+            registry=registry,
+            buckets=_LATENCY_BUCKETS,
+        )
+        self._freshness = Histogram(
+            "zjcredit_worker_freshness_seconds",
+            "From an event's reported_at to its profile handed to the transaction",
+            ["source"],
+            registry=registry,
+            buckets=_FRESHNESS_BUCKETS,
+        )
+
+    def on_events(self, source: str, count: int, freshness: Iterable[float]) -> None:
+        self._events.labels(source).inc(count)
+        observe = self._freshness.labels(source).observe
+        for seconds in freshness:
+            observe(max(0.0, seconds))
+
+    def on_notices(self, kind: str, count: int = 1) -> None:
+        self._notices.labels(kind).inc(count)
+
+    def on_dead_letter(self, reason: str) -> None:
+        self._dead.labels(reason).inc()
+
+    def on_batch(self, seconds: float, profiles: int) -> None:
+        self._latency.observe(seconds)
+        self._profiles.inc(profiles)
+
+
+@functools.cache
+def _default() -> WorkerMetrics:
+    return WorkerMetrics(REGISTRY)
