@@ -39,7 +39,7 @@ from schemas.sectors import load_catalog
 from zjcredit.settings import Settings
 from zjcredit.topics import create_topics, project_topics
 
-__all__ = ["GOAL", "ProduceBench", "run_produce_bench"]
+__all__ = ["GOAL", "ProduceBench", "encode_province", "run_produce_bench"]
 
 GOAL = 0.60
 
@@ -67,7 +67,7 @@ def run_produce_bench(
         report = generate(enterprises, seed=7, out_dir=Path(folder))
         files = {source: report.paths[source] for source in SOURCES}
         say("encoding the same rows for the raw run (untimed) ...")
-        encoded = _pre_encode(files)
+        encoded = encode_province(files)
         events = sum(len(pairs) for pairs in encoded.values())
         path_rates, raw_rates = [], []
         for round_ in (1, 2):
@@ -88,7 +88,8 @@ def _fresh_topics(settings: Settings, bootstrap_servers: str) -> str:
     return prefix
 
 
-def _pre_encode(files: dict[str, Path]) -> dict[str, list[tuple[bytes, bytes]]]:
+def encode_province(files: dict[str, Path]) -> dict[str, list[tuple[bytes, bytes]]]:
+    """``(key, Confluent frame)`` of every good row of each source's file, in file order."""
     registry = ManifestRegistry.load()
     codec, catalog = Codec(registry), load_catalog()
     now = dt.datetime.now(dt.UTC)

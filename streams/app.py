@@ -3,7 +3,8 @@
 Shape (one worker process; several share the consumer group, partitions bound them):
 
 - the agent reads ``<prefix>.{enterprise,tax,trademark,blacklist}`` and ``<prefix>.ticks``
-  as raw bytes, in batches (``stream.take_events``), and hands each batch to
+  as raw bytes, in batches taken straight from its channel (:mod:`streams.intake`), and
+  hands each batch to
   :class:`streams.batch.BatchProcessor`, which decodes, validates and folds it with the
   pure core, once per enterprise per batch;
 - the state of each enterprise lives in a Table (memory store, see below) whose changelog
@@ -24,7 +25,6 @@ the cost of reading it: see the README's benchmark section for the measured rate
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -36,12 +36,14 @@ import faust
 from kafka.partitioner.default import murmur2
 
 from schemas.codec import Codec
+from schemas.errors import ContractError
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from streams import state_codec
 from streams.batch import BatchProcessor, Message, PartitionResult
 from streams.clock import Clock
 from streams.core import Profile, load_rules, next_due
+from streams.intake import batches
 from streams.metrics import WorkerMetrics
 from streams.transactions import PartitionRevoked, Record, TransactionalSender
 
@@ -74,8 +76,8 @@ class WorkerOptions:
     replication_factor: int
     data_dir: Path
     clock: Clock = field(default_factory=Clock)
-    batch_size: int = 2000
-    batch_within: float = 0.2
+    batch_size: int = 5000
+    batch_within: float = 1.0
     tick_interval: float = 60.0
     app_id: str = ""
 
@@ -166,8 +168,8 @@ class _Folder:
 
     async def _sweep(self, tick_topic: str, partition: int, value: bytes | None) -> int:
         try:
-            as_of = dt.date.fromisoformat(json.loads(value or b"{}")["as_of"])
-        except (ValueError, KeyError, TypeError):
+            as_of = self.processor.codec.decode(value or b"")[0]["as_of"]
+        except (ContractError, KeyError):
             log.warning(
                 "partition=%r ignoring a malformed tick %r", f"{tick_topic}[{partition}]", value
             )
@@ -242,12 +244,19 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
     @app.agent(inputs, name="fold")
     async def fold(stream: Any) -> None:
         folder.sender.check()
-        async for events in stream.take_events(options.batch_size, within=options.batch_within):
-            await folder.handle(events)
+        async for events in batches(stream, options.batch_size, options.batch_within):
+            try:
+                await folder.handle(events)
+            except Exception:
+                if app.should_stop:  # shutting down mid-batch: Kafka redelivers it
+                    log.info("stopping: a batch of %d events is left for redelivery", len(events))
+                    return
+                raise
 
     @app.timer(options.tick_interval, on_leader=True)  # type: ignore[untyped-decorator]
     async def tick() -> None:
-        value = json.dumps({"as_of": options.clock.today().isoformat()}).encode()
+        tick = {"as_of": options.clock.today(), "sent_at": dt.datetime.now(dt.UTC)}
+        value = folder.processor.codec.encode("ticks", tick)
         for partition in range(options.partitions):
             await app.producer.send(f"{prefix}.ticks", None, value, partition, None, None)
 

@@ -84,6 +84,11 @@ def _ensure_topics(settings: Settings, bootstrap: str) -> None:
     show_default=True,
     help="Seconds between expiry sweeps.",
 )
+@click.option(
+    "--group",
+    default=None,
+    help="Consumer group and Faust app id (default: <topic prefix>.worker).",
+)
 @click.option("--loglevel", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
 @click.pass_obj
 def worker_command(  # noqa: PLR0917 - click passes every option
@@ -92,6 +97,7 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     metrics_port: int | None,
     batch_size: int,
     tick_interval: float,
+    group: str | None,
     loglevel: str,
 ) -> None:
     """Fold the source topics into live credit profiles and joint-penalty notices.
@@ -106,6 +112,8 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
     _ensure_topics(settings, bootstrap)
     overrides: dict[str, object] = {"batch_size": batch_size, "tick_interval": tick_interval}
+    if group:
+        overrides["app_id"] = group
     if as_of is not None:
         overrides["clock"] = Clock(as_of.date())
     options = options_for(settings, bootstrap, **overrides)
@@ -113,9 +121,10 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     if metrics_port is not None:
         start_http_server(metrics_port)
     app = build_app(options)
-    logging.getLogger("zjcredit").setLevel(
-        loglevel.upper().replace("WARN", "WARNING").replace("CRIT", "CRITICAL")
-    )
+    level = {"crit": logging.CRITICAL, "warn": logging.WARNING}.get(loglevel) or loglevel.upper()
+    logging.getLogger("zjcredit").setLevel(level)
+    if loglevel != "debug":  # aiokafka logs every send at debug: costly even when unseen
+        logging.getLogger("aiokafka").setLevel(logging.INFO)
     click.echo(
         f"worker id={options.id} kafka={bootstrap} partitions={options.partitions} "
         f"clock={options.clock.describe()}"

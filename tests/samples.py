@@ -77,6 +77,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "sectors": [], "reason": "listed", "effective_at": T0,
         "source_event_id": "4e3f9051-bc6d-5e8f-a091-2c3d4e5f6071", "reported_at": T1,
     },
+    "ticks": {"as_of": dt.date(2018, 6, 30), "sent_at": T1},
     "deadletters": {
         "reason": "bad_magic_byte", "message": "byte 0 is 0x7b, expected 0x00",
         "stage": "worker", "source_topic": "zjcredit.tax", "partition": 2, "offset": 41,

@@ -11,7 +11,7 @@ import decimal
 from dataclasses import dataclass
 from typing import Any
 
-from streams.core.state import Profile, Registers
+from streams.core.state import Profile, Registers, last_result
 
 __all__ = [
     "GradeYear",
@@ -43,6 +43,7 @@ class GradeYear:
     repaired: bool
 
 
+@last_result
 def tax_grades(profile: Profile) -> list[GradeYear]:
     """The grade of every assessed year, ascending; a repair newer than the assessment wins."""
     out = []
@@ -84,6 +85,7 @@ def years_in_operation(profile: Profile, as_of: dt.date) -> int | None:
     return max(0, years)
 
 
+@last_result
 def marks_in_force(profile: Profile, as_of: dt.date) -> list[tuple[str, Registers]]:
     """Registered marks whose term has not ended, by registration number."""
     out = []

@@ -17,16 +17,15 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from schemas.sectors import SectorCatalog, load_catalog
-from streams.core.listings import listings
+from streams.core.listings import evaluate
 from streams.core.notices import diff_notices
-from streams.core.state import EMPTY, Profile, Reg, Stamp, merge, put
+from streams.core.state import EMPTY, Profile, Reg, Stamp, evolve, merge, put
 
 __all__ = ["SourceEvent", "apply", "fold", "stamp_of", "sweep"]
 
@@ -49,14 +48,15 @@ def stamp_of(event: Mapping[str, Any]) -> Stamp:
     return (_ms(event["occurred_at"]), str(event["event_id"]))
 
 
-Folder = Callable[[Profile, Stamp, Mapping[str, Any]], Profile]
+Changes = dict[str, Any]
+Folder = Callable[[Profile, Stamp, Mapping[str, Any]], Changes]
+"""A source's folder: the fields of the profile its event changes, ``{}`` if none."""
 
 
-def _set(p: Profile, name: str, value: Any) -> Profile:
-    """``p`` with field ``name`` set to ``value``; ``p`` itself if it already was (a no-op
-    must return the very same profile: :func:`apply` detects "nothing changed" by identity,
-    so a duplicate or a superseded fact does not bump ``version``)."""
-    return p if getattr(p, name) is value else dataclasses.replace(p, **{name: value})
+def _set(p: Profile, name: str, value: Any) -> Changes:
+    """``{name: value}``, or ``{}`` if the field already is that very object (a duplicate or
+    a superseded fact must change nothing, so that it does not bump ``version``)."""
+    return {} if getattr(p, name) is value else {name: value}
 
 
 _IDENTITY_FIELDS = (
@@ -72,7 +72,7 @@ _IDENTITY_FIELDS = (
 _STATUS = {"REGISTERED": "ACTIVE", "DEREGISTERED": "DEREGISTERED"}
 
 
-def _enterprise(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
+def _enterprise(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Changes:
     kind = e["event_type"]
     if kind in ("ZJTX_GRANTED", "ZJTX_REVOKED"):
         granted = (kind == "ZJTX_GRANTED", e["zjtx_year"])
@@ -89,7 +89,7 @@ def _newer(table: Mapping[Any, Reg], key: Any, stamp: Stamp, value: Any) -> Mapp
     return put(table, key, (stamp, value)) if old is None or stamp > old[0] else table
 
 
-def _tax(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
+def _tax(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Changes:
     kind, year = e["event_type"], e.get("tax_year")
     if kind == "GRADE_ASSESSED":
         value = (e["grade"], e.get("score"), bool(e.get("direct_judgement")))
@@ -100,8 +100,8 @@ def _tax(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
         return _set(p, "tax_paid", _newer(p.tax_paid, year, stamp, e["amount"]))
     # ARREARS_SNAPSHOT: the whole amount outstanding now (0 = paid up).
     if p.arrears is not None and stamp <= p.arrears[0]:
-        return p
-    return _set(p, "arrears", (stamp, (e["amount"], e.get("overdue_since"))))
+        return {}
+    return {"arrears": (stamp, (e["amount"], e.get("overdue_since")))}
 
 
 _MARK_STATUS = {
@@ -119,7 +119,7 @@ def _present(e: Mapping[str, Any], *names: str) -> dict[str, Any]:
     return {n: e[n] for n in names if e.get(n) is not None}
 
 
-def _trademark(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
+def _trademark(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Changes:
     kind, number = e["event_type"], e["registration_no"]
     if kind == "INFRINGEMENT_PENALTY":  # a fine for infringing someone else's mark
         fines = _newer(p.infringements, e["decision_no"], stamp, e["penalty_amount"])
@@ -141,7 +141,7 @@ def _trademark(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
     return _set(p, "marks", put(p.marks, number, regs))
 
 
-def _blacklist(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Profile:
+def _blacklist(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Changes:
     listed = e["event_type"] == "LISTED"
     reported = _ms(e["reported_at"])
     values: dict[str, Any] = {
@@ -173,21 +173,23 @@ def _default_catalog() -> SectorCatalog:
 
 
 def _evaluate(
-    before: Profile, after: Profile, as_of: dt.date, catalog: SectorCatalog
+    before: Profile, changes: Changes, as_of: dt.date, catalog: SectorCatalog
 ) -> tuple[Profile, list[dict[str, Any]]]:
-    """Evaluate ``after``'s listings at ``as_of``; bump the version if anything changed."""
-    if not after.listings and not before.in_force:
-        notices: list[dict[str, Any]] = []
-        now_in_force = before.in_force
-    else:
-        evaluated = {x.key: x for x in listings(after, as_of)}
-        notices = diff_notices(after.uscc, before.in_force, evaluated, catalog)
-        now_in_force = frozenset(k for k, x in evaluated.items() if x.in_force)
-    if after is before and now_in_force == before.in_force:
+    """Evaluate the listings at ``as_of`` after ``changes``; one new profile if anything
+    changed (its version one higher), else ``before`` itself."""
+    listings_now = changes.get("listings", before.listings)
+    notices: list[dict[str, Any]] = []
+    if listings_now or before.in_force:
+        evaluated = {x.key: x for x in evaluate(listings_now, as_of)}
+        notices = diff_notices(before.uscc, before.in_force, evaluated, catalog)
+        in_force = frozenset(k for k, x in evaluated.items() if x.in_force)
+        if in_force != before.in_force:
+            changes["in_force"] = in_force
+    if not changes:
         return before, notices
-    return dataclasses.replace(
-        after, in_force=now_in_force, as_of=as_of, version=before.version + 1
-    ), notices
+    changes["as_of"] = as_of
+    changes["version"] = before.version + 1
+    return evolve(before, changes), notices
 
 
 def apply(
@@ -204,24 +206,21 @@ def apply(
     """
     source, e = event
     stamp = stamp_of(e)
-    after = _FOLDERS[source](profile, stamp, e)
-    if after is not profile:
+    changes = _FOLDERS[source](profile, stamp, e)
+    if changes:
         last = profile.last.get(source)
-        reported = _ms(e["reported_at"])
-        after = dataclasses.replace(
-            after,
-            last=put(after.last, source, stamp) if last is None or stamp > last else after.last,
-            occurred_ms=max(after.occurred_ms, stamp[0]),
-            reported_ms=max(after.reported_ms, reported),
-        )
-    return _evaluate(profile, after, as_of, catalog or _default_catalog())
+        if last is None or stamp > last:
+            changes["last"] = put(profile.last, source, stamp)
+        changes["occurred_ms"] = max(profile.occurred_ms, stamp[0])
+        changes["reported_ms"] = max(profile.reported_ms, _ms(e["reported_at"]))
+    return _evaluate(profile, changes, as_of, catalog or _default_catalog())
 
 
 def sweep(
     profile: Profile, as_of: dt.date, catalog: SectorCatalog | None = None
 ) -> tuple[Profile, list[dict[str, Any]]]:
     """Re-evaluate ``profile``'s listings at ``as_of`` (planned end dates that came)."""
-    return _evaluate(profile, profile, as_of, catalog or _default_catalog())
+    return _evaluate(profile, {}, as_of, catalog or _default_catalog())
 
 
 def fold(

@@ -8,12 +8,12 @@ ground) or by reaching its planned end date (``PLANNED_END_REACHED``). Pure: no 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from streams.core.state import ListingKey, Profile, Registers
+from streams.core.state import ListingKey, Profile, Registers, last_result
 
-__all__ = ["Listing", "in_force", "listings", "next_due"]
+__all__ = ["Listing", "evaluate", "in_force", "listings", "next_due"]
 
 PLANNED_END = "PLANNED_END_REACHED"
 
@@ -77,9 +77,15 @@ def _evaluate(key: ListingKey, regs: Registers, as_of: dt.date) -> Listing | Non
     )
 
 
-def listings(profile: Profile, as_of: dt.date) -> Iterator[Listing]:
+@last_result
+def listings(profile: Profile, as_of: dt.date) -> tuple[Listing, ...]:
     """Every listing of ``profile`` as it stands at ``as_of``."""
-    for key, regs in profile.listings.items():
+    return tuple(evaluate(profile.listings, as_of)) if profile.listings else ()
+
+
+def evaluate(registers: Mapping[ListingKey, Registers], as_of: dt.date) -> Iterator[Listing]:
+    """Every listing in ``registers`` (a profile's ``listings``) as it stands at ``as_of``."""
+    for key, regs in registers.items():
         listing = _evaluate(key, regs, as_of)
         if listing is not None:
             yield listing

@@ -14,13 +14,25 @@ registers and a clock by :mod:`streams.core.view`. Pure: no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["EMPTY", "ListingKey", "Profile", "Reg", "Registers", "Stamp", "merge", "put"]
+__all__ = [
+    "EMPTY",
+    "ListingKey",
+    "Profile",
+    "Reg",
+    "Registers",
+    "Stamp",
+    "evolve",
+    "last_result",
+    "merge",
+    "put",
+]
 
 Stamp = tuple[int, str]
 """``(occurred_at as epoch milliseconds, event_id)``: orders facts by effective time."""
@@ -93,3 +105,42 @@ class Profile:
     # notices are the difference between two evaluations.
     in_force: frozenset[ListingKey] = frozenset()
     as_of: dt.date | None = None
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Profile))
+_new = object.__new__
+_set = object.__setattr__
+
+
+def evolve(profile: Profile, changes: Mapping[str, Any]) -> Profile:
+    """``profile`` with ``changes`` (field -> value): ``dataclasses.replace`` without its
+    per-call checks, which cost more than the rest of folding an event."""
+    new = _new(Profile)
+    for name in _FIELDS:
+        _set(new, name, changes[name] if name in changes else getattr(profile, name))
+    return new
+
+
+_R = TypeVar("_R")
+
+
+def last_result(fn: Callable[..., _R]) -> Callable[..., _R]:
+    """Remember ``fn``'s last result, for the same profile object and arguments.
+
+    Rendering a profile asks the scorecard, the credit line and the renderer for the same
+    derived facts (grades, listings, marks); profiles are immutable, so the answer for the
+    very same object cannot change. One entry is enough and holds the profile alive, so
+    its identity cannot be reused.
+    """
+    last: list[Any] = [None, None, None]
+
+    def remembered(profile: Profile, *args: Any) -> _R:
+        if last[0] is profile and last[1] == args:
+            return last[2]  # type: ignore[no-any-return]
+        result = fn(profile, *args)
+        last[:] = [profile, args, result]
+        return result
+
+    remembered.__doc__ = fn.__doc__
+    remembered.__name__ = fn.__name__
+    return remembered
