@@ -177,7 +177,7 @@ def test_consecutive_a_bonus(grades: dict[int, str], bonus: bool) -> None:
 def test_rules_version_is_recorded_and_rules_are_data(tmp_path: Path) -> None:
     """The profile names the rules it was scored with; other rules give other points."""
     p = profile(*PLAIN)
-    assert render(p, AS_OF)["rules_version"] == load_rules().version == "zj-rules-2026.11-1"
+    assert render(p, AS_OF)["rules_version"] == load_rules().version == "zj-rules-2026.11-2"
     data = json.loads(DEFAULT_PATH.read_text(encoding="utf-8"))
     data["version"], data["scorecard"]["base"] = "test-rules-1", 500
     path = tmp_path / "rules.json"
@@ -190,16 +190,15 @@ def test_rules_version_is_recorded_and_rules_are_data(tmp_path: Path) -> None:
 
 # Zhejiang's 2018 public credit evaluation of 2.303M enterprises (domain.md section 6).
 ZHEJIANG_2018 = {"EXCELLENT": 2.3, "GOOD": 76.4, "FAIR": 20.0, "POOR": 1.3}
-TOLERANCE = 2.0  # percentage points, per grade
+TOLERANCE = 1.5  # percentage points, per grade
 
 
 def test_calibration_grade_spread_matches_zhejiang_2018(tmp_path: Path) -> None:
     """CALIBRATION: the rules.json points were chosen so that a generated province's grade
     spread is close to Zhejiang's 2018 run (2.3 / 76.4 / 20.0 / 1.3 %). Measured at 5000
-    firms, seed 7, at the generator's horizon: EXCELLENT 2.44, GOOD 77.74, FAIR 18.28,
-    POOR 1.54 % (FAIR is 1.72 points under, so the tolerance is 2 points, not 1.5; 71 firms
-    score exactly 676, the GOOD cut-off: a cut-off of 677 would give 2.44 / 76.32 / 19.70 /
-    1.54). A change to the rules or the generator that moves the spread further than 2
+    firms, seed 7, at the generator's horizon, with the GOOD cut-off at 677: EXCELLENT 2.44,
+    GOOD 76.32, FAIR 19.70, POOR 1.54 % (at 676, 71 firms more were GOOD and FAIR fell to
+    18.28). A change to the rules or the generator that moves any grade further than 1.5
     points must re-calibrate and update these numbers."""
     events = province(tmp_path, 5000)
     profiles, _ = fold((e for source in events.values() for e in source), PROVINCE_AS_OF)
