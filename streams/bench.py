@@ -211,7 +211,9 @@ def _time_peer(bootstrap: str, prefix: str, partitions: int, events: int, work: 
         "BENCH_METRICS_PORT": str(port),
     }
     with _process(
-        [sys.executable, "-m", "streams.bench_peer", "worker", "-l", "warn"], env, work / "peer.log"
+        [sys.executable, "-m", "streams.bench_peer", "-L", "uvloop", "worker", "-l", "warn"],
+        env,
+        work / "peer.log",
     ) as started:
         return _time_counter(port, _PEER_EVENTS, events, started)[0]
 

@@ -57,13 +57,17 @@ class TransactionalSender:
         group = self.app.assignor.group_for_topic(input_topic)
         return f"{self.app.conf.id}-{group}-{partition}"
 
-    async def send(self, input_topic: str, partition: int, records: Sequence[Record]) -> None:
-        """Send ``records`` in the transaction of ``input_topic[partition]``; wait for acks.
+    async def send(
+        self, input_topic: str, partition: int, records: Sequence[Record]
+    ) -> list[asyncio.Future[Any]]:
+        """Hand ``records`` to the transaction of ``input_topic[partition]``, all together.
 
-        Raises PartitionRevoked if this worker no longer owns the partition.
+        Returns the delivery futures: await them to learn the broker's answer (the
+        transaction's commit waits for them anyway). Raises PartitionRevoked if this
+        worker no longer owns the partition.
         """
         if not records:
-            return
+            return []
         tid = self.transactional_id(input_topic, partition)
         producer = self._producer
         txp = producer._transaction_producers.get(tid)
@@ -71,9 +75,7 @@ class TransactionalSender:
         if txp is None or lock is None:
             raise PartitionRevoked(f"{input_topic}[{partition}]")
         async with lock:  # no commit of this transaction can split the group
-            futures = [
+            return [
                 await txp.send(topic, value, key=key, partition=part)
                 for topic, key, value, part in records
             ]
-        # Outside the lock: the commit may proceed, and it flushes these anyway.
-        await asyncio.gather(*futures)

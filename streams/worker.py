@@ -73,7 +73,7 @@ def _ensure_topics(settings: Settings, bootstrap: str) -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 100_000),
-    default=2000,
+    default=5000,
     show_default=True,
     help="Most messages folded per batch.",
 )
@@ -107,6 +107,7 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     count bounds how many are useful.
     """
     import faust  # noqa: PLC0415 - keep `zjcredit --help` fast
+    import mode.loop  # noqa: PLC0415
     from prometheus_client import start_http_server  # noqa: PLC0415
 
     bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
@@ -114,12 +115,16 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     overrides: dict[str, object] = {"batch_size": batch_size, "tick_interval": tick_interval}
     if group:
         overrides["app_id"] = group
+
     if as_of is not None:
         overrides["clock"] = Clock(as_of.date())
     options = options_for(settings, bootstrap, **overrides)
     options.data_dir.mkdir(parents=True, exist_ok=True)
     if metrics_port is not None:
         start_http_server(metrics_port)
+    # uvloop: Faust's per-message path is asyncio tasks and callbacks, which uvloop runs
+    # 10-15% faster here (measured with zjcredit bench worker and a do-nothing agent).
+    mode.loop.use("uvloop")
     app = build_app(options)
     level = {"crit": logging.CRITICAL, "warn": logging.WARNING}.get(loglevel) or loglevel.upper()
     logging.getLogger("zjcredit").setLevel(level)

@@ -1,0 +1,153 @@
+"""The worker's batch step without Kafka: decode, dead-letter, fold once per enterprise."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import pickle
+from typing import Any
+
+import pytest
+
+from schemas.codec import Codec
+from schemas.registry import ManifestRegistry
+from streams import state_codec
+from streams.batch import BatchProcessor, Message
+from streams.core import Profile, load_rules
+from tests.samples import SAMPLES
+
+codec = Codec(ManifestRegistry.load())
+NOW = dt.datetime(2018, 7, 1, tzinfo=dt.UTC)
+AS_OF = dt.date(2018, 6, 30)
+
+
+def message(role: str, value: bytes, key: bytes | None, offset: int = 0) -> Message:
+    return Message(role, f"t.{role}", 1, offset, key, value)
+
+
+def good(role: str, **changes: Any) -> Message:
+    event = {**copy.deepcopy(SAMPLES[role]), **changes}
+    return message(role, codec.encode(role, event), event["uscc"].encode())
+
+
+def run(messages: list[Message], store: dict[bytes, Profile] | None = None) -> Any:
+    processor = BatchProcessor(codec, load_rules())
+    results = processor.process(messages, (store or {}).get, AS_OF, NOW)
+    return results[1]
+
+
+def decoded(result: Any, role: str) -> list[dict[str, Any]]:
+    return [codec.decode(o.value)[0] for o in result.outputs if o.role == role]
+
+
+def test_several_events_of_one_enterprise_give_one_state_and_one_profile() -> None:
+    """Two facts of one firm in a batch: folded in order, published once."""
+    first = good("tax")
+    second = good("tax", event_id="2c1d7e3f-9a4b-5c6d-8e7f-0a1b2c3d4e60", tax_year=2017, grade="B")
+
+    result = run([first, second])
+
+    assert list(result.states) == [b"91330100716105852F"]
+    (profile,) = decoded(result, "profiles")
+    assert [g["grade"] for g in profile["tax_grades"]] == ["A", "B"]
+    assert profile["tax_grade"] == "B"
+    assert profile["version"] == 2
+    assert result.events == {
+        "tax": [pytest.approx((NOW - SAMPLES["tax"]["reported_at"]).total_seconds())] * 2
+    }
+
+
+def test_a_replayed_batch_publishes_nothing() -> None:
+    """Events already in the stored state change nothing, so nothing is sent again."""
+    batch = [good("tax"), good("blacklist")]
+    first = run(batch)
+    store = dict(first.states)
+
+    again = run(batch, store)
+
+    assert again.outputs == []
+    assert again.states == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b'{"not": "avro"}', "bad_magic_byte"),
+        (b"\x00\x00\x00\x03\xe7" + b"\x02", "unknown_schema_id"),
+        (b"\x00\x00\x00\x00\x02" + b"\x48garbage", "corrupt_body"),
+        (b"", "bad_magic_byte"),
+    ],
+)
+def test_undecodable_messages_become_dead_letters(value: bytes, reason: str) -> None:
+    result = run([message("tax", value, b"k", offset=41), good("tax")])
+
+    (letter,) = decoded(result, "deadletters")
+    assert letter["reason"] == reason
+    assert (letter["source_topic"], letter["partition"], letter["offset"]) == ("t.tax", 1, 41)
+    assert (letter["key"], letter["value"]) == (b"k", value)
+    assert letter["stage"] == "worker"
+    assert result.dead_letters == [reason]
+    assert len(decoded(result, "profiles")) == 1  # the good event after it is folded
+
+
+def test_invalid_events_and_misplaced_ones_become_dead_letters() -> None:
+    bad_code = {**SAMPLES["tax"], "uscc": "91330100716105852G"}
+    bad_sector = {**SAMPLES["blacklist"], "sector": "moon_landing"}
+    tax_on_blacklist = codec.encode("tax", SAMPLES["tax"])
+    messages = [
+        message("tax", codec.encode("tax", bad_code), b"91330100716105852G"),
+        message("blacklist", codec.encode("blacklist", bad_sector), bad_sector["uscc"].encode()),
+        message("blacklist", tax_on_blacklist, SAMPLES["tax"]["uscc"].encode()),
+        message("tax", codec.encode("tax", SAMPLES["tax"]), b"91330000733796106P"),
+        message("tax", None, b"k"),  # type: ignore[arg-type]
+    ]
+
+    result = run(messages)
+
+    assert [d["reason"] for d in decoded(result, "deadletters")] == [
+        "invalid_credit_code",
+        "unknown_sector",
+        "wrong_subject",
+        "key_mismatch",
+        "empty_value",
+    ]
+    assert result.states == {}
+
+
+def test_a_listing_publishes_its_notice_with_the_profile() -> None:
+    result = run([good("blacklist")])
+
+    (notice,) = decoded(result, "penalties")
+    assert notice["kind"] == "IMPOSED"
+    assert notice["sector"] == SAMPLES["blacklist"]["sector"]
+    assert result.notices == {"IMPOSED": 1}
+    (profile,) = decoded(result, "profiles")
+    assert profile["grade"] == "POOR"
+
+
+def test_sweep_lifts_a_listing_whose_planned_end_came() -> None:
+    listing = good("blacklist", planned_end_on=dt.date(2018, 8, 1))
+    store = dict(run([listing]).states)
+    processor = BatchProcessor(codec, load_rules())
+
+    early = processor.sweep(store.items(), dt.date(2018, 7, 31))
+    late = processor.sweep(store.items(), dt.date(2018, 8, 1))
+
+    assert early.outputs == []
+    (notice,) = decoded(late, "penalties")
+    assert notice["kind"] == "LIFTED"
+    assert "PLANNED_END_REACHED" in notice["reason"]
+
+
+def test_state_codec_round_trips_and_refuses_foreign_classes() -> None:
+    state = next(iter(run([good("tax"), good("blacklist")]).states.values()))
+    assert state_codec.loads(state_codec.dumps(state)) == state
+
+    class Evil:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (print, ("pwned",))
+
+    with pytest.raises(pickle.UnpicklingError, match="builtins.print"):
+        state_codec.loads(pickle.dumps(Evil()))
+    with pytest.raises(pickle.UnpicklingError, match="expected a Profile"):
+        state_codec.loads(pickle.dumps({"a": 1}))
