@@ -285,6 +285,16 @@ class Watch:
         done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
         return sum(end[tp] - done.get(tp, 0) for tp in self.input_parts)
 
+    def describe(
+        self, profiles: Mapping[str, Mapping[str, Any]], notices: Iterable[Mapping[str, Any]]
+    ) -> str:
+        """Where the committed outputs stand against the expected ones (for a failure)."""
+        letters = Counter(d["reason"] for d in self.dead_letters)
+        return (
+            f"lag {self.lag()}, dead letters {dict(letters)}\n"
+            f"{profiles_diff(self.profiles, profiles)}\n{notices_diff(self.notices, notices)}"
+        )
+
     def close(self) -> None:
         for topic in (self.profiles_topic, self.penalties_topic, self.deadletters_topic):
             topic.close()

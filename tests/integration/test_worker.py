@@ -94,7 +94,7 @@ def test_a_province_folds_to_the_oracle_profiles_and_notices_each_once(
     done = watch.wait(matches(profiles, notices), DEADLINE, workers, proc)
 
     logs = workers.logs()
-    assert done, f"not the oracle after {DEADLINE} s (lag {watch.lag()})\n{logs}"
+    assert done, f"not the oracle after {DEADLINE} s: {watch.describe(profiles, notices)}{logs}"
     assert watch.profiles == profiles, profiles_diff(watch.profiles, profiles) + "\n" + logs
     assert Counter(map(canonical, watch.notices)) == Counter(map(canonical, notices)), (
         notices_diff(watch.notices, notices) + logs
@@ -166,7 +166,7 @@ def test_bad_messages_go_to_the_dead_letters_and_the_good_ones_around_them_are_f
     )  # fmt: skip
 
     logs = workers.logs()
-    assert done, f"not done after {DEADLINE} s (lag {watch.lag()})\n{logs}"
+    assert done, f"not done after {DEADLINE} s: {watch.describe(profiles, notices)}{logs}"
     letters = {(d["source_topic"], d["partition"], d["offset"]): d for d in watch.dead_letters}
     assert len(watch.dead_letters) == len(letters) == len(bad), watch.dead_letters
     for reason, role, key, value, _ in sent:
@@ -238,7 +238,7 @@ def test_a_listing_whose_planned_end_passes_is_lifted_by_the_sweep_after_a_resta
     first = workers.start("--as-of", _BEFORE.isoformat(), "--tick-interval", "1")
     done = watch.wait(lambda w: w.profiles == {_FIRM: before} and w.notices == imposed,
                       DEADLINE, workers, first)  # fmt: skip
-    assert done, f"{watch.profiles} {watch.notices}\n{workers.logs()}"
+    assert done, f"{watch.describe({_FIRM: before}, imposed)}{workers.logs()}"
     assert watch.profiles[_FIRM]["blacklist"], "listed and in force before its planned end"
     assert workers.stop(first) == 0, workers.logs()
     published = len(watch.profiles_topic.records)
@@ -247,7 +247,9 @@ def test_a_listing_whose_planned_end_passes_is_lifted_by_the_sweep_after_a_resta
     done = watch.wait(lambda w: len(w.notices) >= 2 and _FIRM in w.profiles
                       and w.profiles[_FIRM]["as_of"] == _AFTER, DEADLINE, workers, second)  # fmt: skip
     logs = workers.logs()
-    assert done, f"no sweep after {DEADLINE} s: {watch.notices}\n{logs}"
+    assert done, (
+        f"no sweep after {DEADLINE} s: {watch.describe({_FIRM: after}, imposed + lifted)}{logs}"
+    )
     assert watch.notices == imposed + lifted, notices_diff(watch.notices, imposed + lifted) + logs
     notice = watch.notices[-1]
     assert notice["kind"] == "LIFTED"

@@ -104,7 +104,9 @@ def test_sigkilled_workers_leave_exactly_the_oracle_profiles_and_notices_each_on
                 DEADLINE, workers, last,
             )  # fmt: skip
             logs = f"kills (folded, lag): {kills}\n{workers.logs()}"
-            assert done, f"not the oracle after {DEADLINE} s (lag {watch.lag()})\n{logs}"
+            assert done, (
+                f"not the oracle after {DEADLINE} s: {watch.describe(profiles, notices)}{logs}"
+            )
             assert watch.profiles == profiles, profiles_diff(watch.profiles, profiles) + logs
             assert Counter(map(canonical, watch.notices)) == want, (
                 notices_diff(watch.notices, notices) + logs

@@ -147,7 +147,7 @@ def test_state_codec_round_trips_and_refuses_foreign_classes() -> None:
         def __reduce__(self) -> tuple[Any, ...]:
             return (print, ("pwned",))
 
-    with pytest.raises(pickle.UnpicklingError, match="builtins.print"):
+    with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print"):
         state_codec.loads(pickle.dumps(Evil()))
     with pytest.raises(pickle.UnpicklingError, match="expected a Profile"):
         state_codec.loads(pickle.dumps({"a": 1}))
