@@ -1,0 +1,137 @@
+"""``zjcredit sink`` and ``zjcredit sink rebuild``.
+
+Example::
+
+    $ zjcredit sink                     # until Ctrl-C / SIGTERM
+    $ zjcredit sink rebuild             # drop the read model, rebuild it from the topics
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from sink.service import Sink, SinkOptions
+from zjcredit.errors import ZjcreditError
+from zjcredit.settings import Settings, redact_url
+from zjcredit.stack import resolve_endpoints
+from zjcredit.topics import TopicOutcome, create_topics, project_topics
+
+__all__ = ["sink_group"]
+
+_REPORT_EVERY_S = 30.0
+
+
+def _options(settings: Settings, **overrides: Any) -> SinkOptions:
+    endpoints = resolve_endpoints(settings, need_kafka=True, need_database=True)
+    assert endpoints.database_url is not None
+    for spec, outcome, actual in create_topics(
+        endpoints.bootstrap_servers, project_topics(settings)
+    ):
+        if outcome is TopicOutcome.MISMATCH:
+            raise ZjcreditError(
+                f"topic {spec.name} has {actual} partitions, expected {spec.partitions}"
+            )
+    return SinkOptions(
+        endpoints.bootstrap_servers, endpoints.database_url, settings.topic_prefix, **overrides
+    )
+
+
+def _line(sink: Sink) -> str:
+    t = sink.totals
+    return (
+        f"sink batches={t.batches} enterprise={t.rows['enterprise']} "
+        f"notice={t.rows['notice']} event={t.rows['event']} skipped={t.skipped} "
+        f"dead_letters={t.dead_letters} retries={t.retries}"
+    )
+
+
+async def _run(sink: Sink, before: Callable[[], Awaitable[None]] | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, sink.stop)
+
+    async def report() -> None:
+        while True:
+            await asyncio.sleep(_REPORT_EVERY_S)
+            click.echo(_line(sink), err=True)
+
+    reporter = asyncio.create_task(report())
+    try:
+        if before is not None:
+            await before()
+        await sink.run()
+    finally:
+        reporter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reporter
+    click.echo(_line(sink), err=True)
+
+
+@click.group("sink", invoke_without_command=True)
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics here.")
+@click.pass_context
+def sink_group(ctx: click.Context, metrics_port: int | None) -> None:
+    """Write the profiles, notices and event history into PostgreSQL, exactly once.
+
+    Resumes from the offsets stored in PostgreSQL. Several sinks share the work as one
+    consumer group. Ctrl-C or SIGTERM stops after the batch in hand.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    settings: Settings = ctx.obj
+    options = _options(settings)
+    if metrics_port is not None:
+        start_http_server(metrics_port)
+    click.echo(
+        f"sink group={options.group_id} kafka={options.bootstrap_servers} "
+        f"postgres={redact_url(options.database_url)}",
+        err=True,
+    )
+    asyncio.run(_run(Sink(options, say=lambda s: click.echo(s, err=True))))
+
+
+@sink_group.command("rebuild")
+@click.pass_obj
+def rebuild(settings: Settings) -> None:
+    """Drop the read model and rebuild it from the topics, from the beginning.
+
+    Refuses while a sink is running (stop it first); exits when every partition is
+    consumed up to where it ended at the start. Then start `zjcredit sink` again: it
+    continues from where the rebuild stopped.
+    """
+    import asyncpg  # noqa: PLC0415
+
+    from sink.migrate import drop, migrate  # noqa: PLC0415
+    from sink.service import SINK_LOCK  # noqa: PLC0415
+
+    options = _options(
+        settings,
+        group=f"{settings.topic_prefix}.sink-rebuild-{uuid.uuid4().hex[:8]}",
+        until_caught_up=True,
+    )
+
+    async def reset() -> None:
+        conn = await asyncpg.connect(options.database_url)
+        try:
+            if not await conn.fetchval("select pg_try_advisory_lock($1)", SINK_LOCK):
+                raise ZjcreditError("a sink is running against this database: stop it first")
+            await drop(conn)
+            await migrate(conn)
+            await conn.execute("select pg_advisory_unlock($1)", SINK_LOCK)
+        finally:
+            await conn.close()
+        click.echo(
+            "read model dropped and recreated; consuming every topic from the beginning", err=True
+        )
+
+    asyncio.run(_run(Sink(options, say=lambda s: click.echo(s, err=True)), before=reset))
+    click.echo("rebuilt: start `zjcredit sink` to keep it current", err=True)

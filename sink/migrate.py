@@ -1,0 +1,86 @@
+"""Plain SQL migrations (``sink/migrations/NNNN_name.sql``), applied in order at start.
+
+Each file runs in its own transaction together with its row in ``credit.schema_migration``,
+so a migration is applied entirely or not at all. A session advisory lock serialises
+runners: two processes starting at once (two sinks, a sink and the query service) apply
+each migration once, and running again applies nothing. The read model lives in the
+schema ``credit``; :func:`drop` removes it whole (``zjcredit sink rebuild``).
+
+Example::
+
+    applied = await migrate(conn)       # ["0001_read_model"] the first time, then []
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import asyncpg
+
+__all__ = ["MIGRATIONS", "SCHEMA", "drop", "migrate", "pending"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SCHEMA = "credit"
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_LOCK_KEY = 0x7A6A_6372  # "zjcr": one advisory lock for every migration runner
+
+
+def _files() -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if match is None:
+            raise ValueError(f"{path.name}: migrations are named NNNN_lower_snake.sql")
+        found.append((int(match.group(1)), path))
+    versions = [v for v, _ in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise ValueError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return found
+
+
+async def pending(conn: asyncpg.Connection) -> list[str]:
+    """Names of the migrations not yet applied."""
+    exists = await conn.fetchval("select to_regclass($1) is not null", f"{SCHEMA}.schema_migration")
+    applied = set()
+    if exists:
+        applied = {r[0] for r in await conn.fetch(f"select version from {SCHEMA}.schema_migration")}
+    return [p.stem for v, p in _files() if v not in applied]
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply the missing migrations, in order; return the names applied by this call."""
+    applied: list[str] = []
+    await conn.execute("select pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        await conn.execute(
+            f"create schema if not exists {SCHEMA};"
+            f"create table if not exists {SCHEMA}.schema_migration ("
+            " version integer primary key, name text not null,"
+            " applied_at timestamptz not null default now())"
+        )
+        done = {r[0] for r in await conn.fetch(f"select version from {SCHEMA}.schema_migration")}
+        for version, path in _files():
+            if version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute(f"set local search_path = {SCHEMA}, public")
+                await conn.execute(path.read_text(encoding="utf-8"))
+                await conn.execute(
+                    f"insert into {SCHEMA}.schema_migration (version, name) values ($1, $2)",
+                    version,
+                    path.stem,
+                )
+            applied.append(path.stem)
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", _LOCK_KEY)
+    return applied
+
+
+async def drop(conn: asyncpg.Connection) -> None:
+    """Remove the whole read model (tables, stored offsets, migration records)."""
+    await conn.execute("select pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        await conn.execute(f"drop schema if exists {SCHEMA} cascade")
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", _LOCK_KEY)

@@ -1,0 +1,393 @@
+"""The sink process: Kafka topics -> the PostgreSQL read model, exactly once.
+
+It consumes (read_committed) the profiles and penalties topics, and the four source
+topics for the event history, as one consumer group. Per partition, each fetched batch
+becomes one PostgreSQL transaction holding its rows *and* the partition's next offset
+(:mod:`sink.writer`). On every assignment the consumer seeks to the offsets stored in
+PostgreSQL, never to Kafka's committed offsets: a crash anywhere replays exactly what
+was not committed to the database.
+
+Faults:
+
+- PostgreSQL down or failing over (connection errors, class 08/57, serialization
+  failures): consumption pauses, the batch is retried with exponential backoff (0.5 s to
+  30 s), each attempt is logged and counted; nothing is dropped. A partition revoked
+  meanwhile is left to its new owner.
+- A row PostgreSQL refuses (class 22 data exception, 23 constraint): the batch is
+  written record by record, each in a savepoint; the refused record goes to the
+  dead-letter topic with the SQLSTATE and message (stage ``sink``), and the rest commits.
+- A message that cannot be decoded: the worker has already dead-lettered bad *input*
+  messages, so the sink skips those (counted); a bad profile or notice is dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+
+from schemas.codec import Codec
+from schemas.errors import ContractError
+from schemas.events import SOURCES, validate_event
+from schemas.registry import ManifestRegistry
+from schemas.sectors import load_catalog
+from sink import rows as r
+from sink.metrics import SinkMetrics
+from sink.migrate import SCHEMA, migrate
+from sink.writer import STORE_OFFSET, Batch, prepare, write_batch
+
+__all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions"]
+
+log = logging.getLogger("zjcredit.sink")
+
+RETRIABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,  # class 08
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cannot connect now
+    asyncpg.exceptions.TransactionRollbackError,  # class 40: serialization, deadlock
+    asyncpg.exceptions.InterfaceError,  # the connection was closed under us
+)
+REFUSED: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.DataError,  # class 22
+    asyncpg.exceptions.IntegrityConstraintViolationError,  # class 23
+)
+SINK_LOCK = 0x7A6A_736B  # "zjsk": held by a running sink; rebuild needs it free
+
+
+@dataclass(frozen=True)
+class SinkOptions:
+    """How a sink runs (``zjcredit sink`` flags).
+
+    Attributes:
+        bootstrap_servers: Kafka, ``host:port[,...]``.
+        database_url: PostgreSQL (``DATABASE_URL``).
+        topic_prefix: the project's topic prefix.
+        group: consumer group (default ``<prefix>.sink``).
+        max_records: most records fetched per poll (all partitions together).
+        until_caught_up: stop once every partition reaches the end it had at start
+            (``sink rebuild``); else run until stopped.
+    """
+
+    bootstrap_servers: str
+    database_url: str
+    topic_prefix: str
+    group: str = ""
+    max_records: int = 10_000
+    until_caught_up: bool = False
+    roles: tuple[str, ...] = ("profiles", "penalties", *SOURCES)
+
+    @property
+    def group_id(self) -> str:
+        return self.group or f"{self.topic_prefix}.sink"
+
+
+@dataclass
+class _Totals:
+    batches: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: {"enterprise": 0, "notice": 0, "event": 0})
+    skipped: int = 0
+    dead_letters: int = 0
+    retries: int = 0
+
+
+class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
+    """On assignment, position every partition at the offset stored in PostgreSQL."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        log.info("revoked %s", _names(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.sink.seek_to_stored(list(assigned))
+
+
+def _names(tps: Any) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(tps)) or "nothing"
+
+
+class Sink:
+    """One sink process. ``await Sink(options).run()``; ``stop()`` ends it after a batch."""
+
+    def __init__(
+        self,
+        options: SinkOptions,
+        metrics: SinkMetrics | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.metrics = metrics or SinkMetrics.default()
+        self.say = say or log.info
+        self.codec = Codec(ManifestRegistry.load())
+        self.catalog = load_catalog()
+        self.roles = {f"{options.topic_prefix}.{role}": role for role in options.roles}
+        self.totals = _Totals()
+        self._stop = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._end: dict[TopicPartition, int] = {}
+        self._positions: dict[TopicPartition, int] = {}  # next offset stored, per partition
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- connections ------------------------------------------------------------------
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            conn = await asyncpg.connect(self.options.database_url, timeout=10)
+            try:
+                await migrate(conn)
+                await prepare(conn)
+                # Holding this for the process's life tells `sink rebuild` we are running.
+                await conn.execute("select pg_advisory_lock_shared($1)", SINK_LOCK)
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def seek_to_stored(self, assigned: Sequence[TopicPartition]) -> None:
+        """Position ``assigned`` at their stored offsets (the beginning if none)."""
+        consumer = self._consumer
+        assert consumer is not None
+        stored = await self._with_retries(
+            lambda conn: conn.fetch(
+                f'select topic, "partition", next_offset from {SCHEMA}.sink_offset '
+                "where topic = any($1::text[])",
+                sorted({tp.topic for tp in assigned}),
+            )
+        )
+        offsets = {TopicPartition(t, p): o for t, p, o in stored}
+        for tp in assigned:
+            if tp in offsets:
+                consumer.seek(tp, offsets[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
+        self.say(f"assigned {_names(assigned)}: resuming from PostgreSQL's stored offsets")
+
+    async def _with_retries(self, action: Callable[[asyncpg.Connection], Any]) -> Any:
+        """Run ``action(conn)``; on a retriable failure pause, back off, reconnect, retry."""
+        delay = 0.5
+        paused = False
+        try:
+            while True:
+                try:
+                    result = await action(await self._connection())
+                    self.metrics.set_database_up(True)
+                    return result
+                except RETRIABLE as error:
+                    await self._drop_connection()
+                    self.metrics.on_retry()
+                    self.metrics.set_database_up(False)
+                    self.totals.retries += 1
+                    if not paused and self._consumer is not None:
+                        self._consumer.pause(*self._consumer.assignment())
+                        paused = True
+                    log.warning(
+                        "PostgreSQL unavailable (%s: %s); retrying in %.1f s",
+                        type(error).__name__,
+                        error,
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+        finally:
+            if paused and self._consumer is not None:
+                self._consumer.resume(*self._consumer.assignment())
+
+    # -- the loop ---------------------------------------------------------------------
+    async def run(self) -> _Totals:
+        """Consume until stopped (or caught up, with ``until_caught_up``)."""
+        o = self.options
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=o.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=o.bootstrap_servers,
+            group_id=o.group_id,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 << 20,
+        )
+        await self._with_retries(lambda conn: conn.fetchval("select 1"))
+        await self._producer.start()
+        await self._consumer.start()
+        try:
+            self._consumer.subscribe(topics=sorted(self.roles), listener=_Seeker(self))
+            if o.until_caught_up:
+                await self._remember_ends()
+            while not self._stop.is_set():
+                fetched = await self._consumer.getmany(timeout_ms=500, max_records=o.max_records)
+                for tp, records in fetched.items():
+                    await self._handle(tp, records)
+                self.metrics.observe_lag(self._consumer, self._positions)
+                if o.until_caught_up and await self._caught_up():
+                    break
+        finally:
+            await self._consumer.stop()
+            await self._producer.stop()
+            if self._conn is not None:
+                await self._conn.close()
+        return self.totals
+
+    async def _remember_ends(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        parts = []
+        for topic in self.roles:
+            for p in consumer.partitions_for_topic(topic) or await self._partitions(topic):
+                parts.append(TopicPartition(topic, p))
+        self._end = await consumer.end_offsets(parts)
+
+    async def _partitions(self, topic: str) -> set[int]:
+        consumer = self._consumer
+        assert consumer is not None
+        await consumer._client.force_metadata_update()  # partitions before any assignment
+        return consumer.partitions_for_topic(topic) or set()
+
+    async def _caught_up(self) -> bool:
+        """Every partition consumed up to the end it had at start (positions, not stored
+        offsets: a transaction's commit marker takes an offset no record has)."""
+        consumer = self._consumer
+        assert consumer is not None
+        assigned = consumer.assignment()
+        if not assigned:
+            return False
+        for tp, end in self._end.items():
+            if end > 0 and (tp not in assigned or await consumer.position(tp) < end):
+                return False
+        return True
+
+    async def _handle(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        started = time.perf_counter()
+        batch, bad = self._batch(tp, records)
+        if bad:
+            await self._dead_letter(bad)
+        if self._consumer is not None and tp not in self._consumer.assignment():
+            return  # revoked while we fetched: the new owner starts from the stored offset
+        try:
+            written = await self._with_retries(lambda conn: write_batch(conn, batch))
+        except REFUSED as error:
+            log.warning(
+                "partition=%r offset=%d PostgreSQL refused a row (%s); writing one by one",
+                f"{tp.topic}[{tp.partition}]",
+                records[0].offset,
+                error,
+            )
+            written = await self._with_retries(
+                lambda conn: self._write_one_by_one(conn, tp, records)
+            )
+        self._positions[tp] = batch.next_offset
+        self._count(batch, written, time.perf_counter() - started)
+
+    def _count(self, batch: Batch, written: dict[str, int], seconds: float) -> None:
+        self.totals.batches += 1
+        for table, n in written.items():
+            self.totals.rows[table] += n
+        now = dt.datetime.now(dt.UTC)
+        reported = [p.enterprise[19] for p in batch.profiles] + [e[5] for e in batch.events]
+        self.metrics.on_batch(
+            written, batch.row_count(), seconds, [(now - t).total_seconds() for t in reported]
+        )
+
+    async def _write_one_by_one(
+        self, conn: asyncpg.Connection, tp: TopicPartition, records: Sequence[Any]
+    ) -> dict[str, int]:
+        written = {"enterprise": 0, "notice": 0, "event": 0}
+        refused: list[tuple[Any, str, str]] = []
+        async with conn.transaction():
+            for record in records:
+                single, bad = self._batch(tp, [record])
+                if bad:
+                    continue
+                try:
+                    async with conn.transaction():  # a savepoint
+                        got = await write_batch(conn, single, store_offset=False)
+                except REFUSED as error:
+                    refused.append(
+                        (record, f"refused_{getattr(error, 'sqlstate', '?')}", str(error))
+                    )
+                    continue
+                for table, n in got.items():
+                    written[table] += n
+            await self._dead_letter(refused)
+            await conn.execute(STORE_OFFSET, tp.topic, tp.partition, records[-1].offset + 1)
+        return written
+
+    def _batch(
+        self, tp: TopicPartition, records: Sequence[Any]
+    ) -> tuple[Batch, list[tuple[Any, str, str]]]:
+        """Decode ``records`` into rows; return the batch and what must be dead-lettered."""
+        role = self.roles[tp.topic]
+        batch = Batch(tp.topic, tp.partition, records[-1].offset + 1)
+        bad: list[tuple[Any, str, str]] = []
+        for record in records:
+            try:
+                value, writer = self.codec.decode(record.value or b"")
+            except ContractError as error:
+                if role in SOURCES:
+                    self.totals.skipped += 1  # the worker dead-lettered it already
+                else:
+                    bad.append((record, error.reason, str(error)))
+                continue
+            if role == "profiles":
+                batch.profiles.append(r.profile_rows(value))
+            elif role == "penalties":
+                row, measures = r.notice_rows(value)
+                batch.notices.append(row)
+                batch.notice_measures.extend(measures)
+            elif self._accepted(role, writer.subject, value, record.key):
+                batch.events.append(r.event_row(role, value, tp.topic, tp.partition, record.offset))
+            else:
+                self.totals.skipped += 1
+        return batch, bad
+
+    def _accepted(self, role: str, subject: str, event: dict[str, Any], key: bytes | None) -> bool:
+        """The worker's acceptance rules: the history holds exactly the events it folded."""
+        if subject != role:
+            return False
+        try:
+            validate_event(role, event, self.catalog)
+        except ContractError:
+            return False
+        return key == str(event["uscc"]).encode()
+
+    async def _dead_letter(self, bad: Sequence[tuple[Any, str, str]]) -> None:
+        producer = self._producer
+        assert producer is not None
+        now = dt.datetime.now(dt.UTC)
+        for record, reason, message in bad:
+            letter = {
+                "reason": reason,
+                "message": message,
+                "stage": "sink",
+                "source_topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "key": record.key,
+                "value": record.value,
+                "failed_at": now,
+            }
+            await producer.send_and_wait(
+                f"{self.options.topic_prefix}.deadletters",
+                self.codec.encode("deadletters", letter),
+                key=record.key,
+            )
+            self.metrics.on_dead_letter(reason)
+            self.totals.dead_letters += 1

@@ -1,0 +1,163 @@
+"""One batch of one partition -> one PostgreSQL transaction: rows and the next offset.
+
+Rows go in by ``COPY`` into temporary tables, then one ``INSERT ... SELECT ... ON
+CONFLICT`` per table, so a batch costs a handful of statements whatever its size:
+
+- profiles: upserted only where the incoming ``version`` is newer than the stored one;
+  the children (listings, measures, tax grades, trademarks) of exactly those enterprises
+  are replaced;
+- notices: inserted once per ``notice_id`` (a replayed notice is the same notice); an
+  ``IMPOSED`` notice turns ``lifted`` when its listing's ``LIFTED`` notice is stored;
+- events: inserted once per ``event_id``;
+
+and in the same transaction ``sink_offset`` gets the partition's next offset, which is
+where the sink resumes (BRIEF principle 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from sink import rows as r
+from sink.migrate import SCHEMA
+
+__all__ = ["STORE_OFFSET", "Batch", "prepare", "write_batch"]
+
+_CHILDREN = {
+    "listing": r.LISTING,
+    "penalty_measure": r.PENALTY_MEASURE,
+    "tax_grade": r.TAX_GRADE,
+    "trademark": r.TRADEMARK,
+}
+_TEMP = {
+    "enterprise": r.ENTERPRISE,
+    **_CHILDREN,
+    "notice": r.NOTICE,
+    "notice_measure": r.NOTICE_MEASURE,
+    "event": r.EVENT,
+}
+
+
+@dataclass
+class Batch:
+    """The rows one partition's batch produced, and where the partition resumes."""
+
+    topic: str
+    partition: int
+    next_offset: int
+    profiles: list[r.ProfileRows] = field(default_factory=list)
+    notices: list[r.Row] = field(default_factory=list)
+    notice_measures: list[r.Row] = field(default_factory=list)
+    events: list[r.Row] = field(default_factory=list)
+
+    def row_count(self) -> int:
+        return len(self.profiles) + len(self.notices) + len(self.events)
+
+
+async def prepare(conn: asyncpg.Connection) -> None:
+    """Create this connection's temporary tables (emptied at every commit)."""
+    for table in _TEMP:
+        await conn.execute(
+            f"create temp table if not exists tmp_{table} "
+            f"(like {SCHEMA}.{table} including defaults) on commit delete rows"
+        )
+
+
+def _cols(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+_UPSERT_ENTERPRISE = f"""
+insert into {SCHEMA}.enterprise ({_cols(r.ENTERPRISE)})
+select {_cols(r.ENTERPRISE)} from tmp_enterprise
+on conflict (uscc) do update set
+    {", ".join(f'"{c}" = excluded."{c}"' for c in r.ENTERPRISE[1:])}, committed_at = now()
+where {SCHEMA}.enterprise.version < excluded.version
+returning uscc
+"""
+_INSERT_NOTICES = f"""
+insert into {SCHEMA}.notice ({_cols(r.NOTICE)}) select {_cols(r.NOTICE)} from tmp_notice
+on conflict (notice_id) do nothing
+"""
+_INSERT_NOTICE_MEASURES = f"""
+insert into {SCHEMA}.notice_measure ({_cols(r.NOTICE_MEASURE)})
+select {_cols(r.NOTICE_MEASURE)} from tmp_notice_measure on conflict do nothing
+"""
+_LIFT = f"""
+update {SCHEMA}.notice i set status = 'lifted', lifted_at = l.effective_at
+from {SCHEMA}.notice l
+where i.uscc = any($1::text[]) and i.kind = 'IMPOSED' and i.status = 'active'
+  and l.kind = 'LIFTED' and l.uscc = i.uscc and l.sector = i.sector
+  and l.decision_no = i.decision_no and l.listed_on is not distinct from i.listed_on
+"""
+_INSERT_EVENTS = f"""
+insert into {SCHEMA}.event ({_cols(r.EVENT)}) select {_cols(r.EVENT)} from tmp_event
+on conflict (event_id) do nothing
+"""
+STORE_OFFSET = f"""
+insert into {SCHEMA}.sink_offset (topic, "partition", next_offset) values ($1, $2, $3)
+on conflict (topic, "partition") do update set next_offset = excluded.next_offset
+"""
+
+
+async def _copy(conn: asyncpg.Connection, table: str, records: list[r.Row]) -> None:
+    if records:
+        await conn.copy_records_to_table(f"tmp_{table}", records=records, columns=_TEMP[table])
+
+
+async def _write_profiles(conn: asyncpg.Connection, profiles: list[r.ProfileRows]) -> int:
+    newest: dict[str, r.ProfileRows] = {}
+    for p in profiles:  # one row per enterprise: the highest version in the batch
+        old = newest.get(p.enterprise[0])
+        if old is None or old.enterprise[16] < p.enterprise[16]:
+            newest[p.enterprise[0]] = p
+    await _copy(conn, "enterprise", [p.enterprise for p in newest.values()])
+    changed = [row[0] for row in await conn.fetch(_UPSERT_ENTERPRISE)]
+    if not changed:
+        return 0
+    keep = set(changed)
+    chosen = [p for uscc, p in newest.items() if uscc in keep]
+    children = {
+        "listing": [x for p in chosen for x in p.listings],
+        "penalty_measure": [x for p in chosen for x in p.measures],
+        "tax_grade": [x for p in chosen for x in p.tax_grades],
+        "trademark": [x for p in chosen for x in p.trademarks],
+    }
+    for table, records in children.items():
+        await conn.execute(f"delete from {SCHEMA}.{table} where uscc = any($1::text[])", changed)
+        if records:
+            await conn.copy_records_to_table(
+                table, schema_name=SCHEMA, records=records, columns=_CHILDREN[table]
+            )
+    return len(changed)
+
+
+async def write_batch(
+    conn: asyncpg.Connection, batch: Batch, *, store_offset: bool = True
+) -> dict[str, int]:
+    """Write ``batch`` and its next offset in one transaction; rows written per table.
+
+    ``store_offset=False`` writes the rows only (a record written alone, in a savepoint,
+    when PostgreSQL refused the batch).
+    """
+    written = {"enterprise": 0, "notice": 0, "event": 0}
+    async with conn.transaction():
+        if batch.profiles:
+            written["enterprise"] = await _write_profiles(conn, batch.profiles)
+        if batch.notices:
+            await _copy(conn, "notice", batch.notices)
+            await _copy(conn, "notice_measure", batch.notice_measures)
+            status = await conn.execute(_INSERT_NOTICES)
+            written["notice"] = int(status.split()[-1])
+            await conn.execute(_INSERT_NOTICE_MEASURES)
+            await conn.execute(_LIFT, sorted({n[2] for n in batch.notices}))
+        if batch.events:
+            await _copy(conn, "event", batch.events)
+            status = await conn.execute(_INSERT_EVENTS)
+            written["event"] = int(status.split()[-1])
+        if store_offset:
+            await conn.execute(STORE_OFFSET, batch.topic, batch.partition, batch.next_offset)
+    return written
