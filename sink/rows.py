@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 __all__ = [
     "ENTERPRISE",
@@ -117,6 +118,7 @@ EVENT = (
 )
 
 Row = tuple[Any, ...]
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
 
 
 def _plain(value: Any) -> Any:
@@ -134,10 +136,10 @@ def _plain(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
-    """The canonical JSON text of a decoded record (sorted keys, no spaces, UTF-8 text)."""
-    return json.dumps(
-        value, default=_plain, ensure_ascii=False, sort_keys=True, separators=(",", ":")
-    )
+    """The canonical JSON text of a decoded record: sorted keys, no spaces, UTF-8 text,
+    ISO 8601 dates and UTC times (``Z``), decimals as strings. orjson, because the
+    stdlib's ``json`` with a ``default`` hook cost about as much as decoding the Avro."""
+    return orjson.dumps(value, default=_plain, option=_OPTIONS).decode()
 
 
 @dataclass

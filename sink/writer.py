@@ -74,7 +74,8 @@ _UPSERT_ENTERPRISE = f"""
 insert into {SCHEMA}.enterprise ({_cols(r.ENTERPRISE)})
 select {_cols(r.ENTERPRISE)} from tmp_enterprise
 on conflict (uscc) do update set
-    {", ".join(f'"{c}" = excluded."{c}"' for c in r.ENTERPRISE[1:])}, committed_at = now()
+    {", ".join(f'"{c}" = excluded."{c}"' for c in r.ENTERPRISE[1:])},
+    committed_at = clock_timestamp()
 where {SCHEMA}.enterprise.version < excluded.version
 returning uscc
 """

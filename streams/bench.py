@@ -49,7 +49,13 @@ from zjcredit.settings import Settings
 from zjcredit.stack.process import free_port
 from zjcredit.topics import create_topics, project_topics
 
-__all__ = ["GOAL_VS_NAIVE", "WorkerBench", "run_worker_bench"]
+__all__ = [
+    "GOAL_VS_NAIVE",
+    "WorkerBench",
+    "fresh_events",
+    "province_profiles",
+    "run_worker_bench",
+]
 
 GOAL_VS_NAIVE = 3.0
 Say = Callable[[str], None]
@@ -274,7 +280,7 @@ def _freshness(
 
     rate = max(200.0, min(worker_rate / 2, 5000.0))
     count = int(rate * 15)
-    rows = _fresh_rows(work, max(200, count // 7), count)
+    rows = fresh_events(work, max(200, count // 7), count)
     codec = Codec(ManifestRegistry.load())
     consumer = KafkaConsumer(
         f"{prefix}.profiles",
@@ -323,7 +329,7 @@ def _freshness(
     return statistics.median(samples), q[98], sent_rate
 
 
-def _fresh_rows(work: Path, firms: int, count: int) -> list[tuple[str, dict[str, Any]]]:
+def fresh_events(work: Path, firms: int, count: int) -> list[tuple[str, dict[str, Any]]]:
     """Events of firms the worker has not seen (another seed), interleaved by source."""
     report = generate(firms, seed=8, out_dir=work / "fresh")
     registry, catalog = ManifestRegistry.load(), load_catalog()
@@ -339,3 +345,24 @@ def _fresh_rows(work: Path, firms: int, count: int) -> list[tuple[str, dict[str,
     mixed = [e for group in zip(*per_source, strict=False) for e in group]
     mixed += [e for events in per_source for e in events[len(min(per_source, key=len)) :]]
     return mixed[:count]
+
+
+def province_profiles(work: Path, enterprises: int) -> list[tuple[bytes, bytes]]:
+    """``(key, frame)`` of the final profile of every firm of a generated province."""
+    from streams.core import SourceEvent, fold, render  # noqa: PLC0415
+
+    report = generate(enterprises, seed=7, out_dir=work / "province")
+    registry, catalog = ManifestRegistry.load(), load_catalog()
+    now = dt.datetime.now(dt.UTC)
+    events = []
+    for source in SOURCES:
+        parser = RowParser(source, registry.latest(source), catalog)
+        for row in read_rows(report.paths[source]):
+            if row.fields is not None:
+                events.append(SourceEvent(source, parser.parse(row.fields, now)))
+    profiles, _ = fold(events, HORIZON)
+    codec = Codec(registry)
+    return [
+        (uscc.encode(), codec.encode("profiles", render(p, HORIZON)))
+        for uscc, p in profiles.items()
+    ]

@@ -216,6 +216,43 @@ def bench_worker(settings: Settings, enterprises: int) -> None:
     )
 
 
+@bench.command("sink")
+@click.option("--enterprises", default=20_000, show_default=True, help="Province size.")
+@click.pass_obj
+def bench_sink(settings: Settings, enterprises: int) -> None:
+    """Sink rows/s beside raw COPY of the same rows; pipeline freshness under load."""
+    from sink.bench import GOAL, run_sink_bench  # noqa: PLC0415
+
+    with _stack_for_bench(settings) as (bootstrap, database_url):
+        r = run_sink_bench(settings, bootstrap, database_url, enterprises, say=click.echo)
+    click.echo(f"profiles      {r.profiles:,}")
+    click.echo(f"sink          {r.sink_rate:,.0f} rows/s (topic -> read model, exactly-once)")
+    click.echo(f"raw COPY      {r.copy_rate:,.0f} rows/s (same rows, same tables, same server)")
+    click.echo(
+        f"freshness     p50={r.freshness_p50_ms:.0f} ms p99={r.freshness_p99_ms:.0f} ms "
+        f"(reported -> row committed, {r.fresh_rows} firms at {r.steady_rate:,.0f} events/s)"
+    )
+    click.echo(f"sink ratio={r.ratio:.2f} goal={GOAL:.2f}")
+
+
+@contextlib.contextmanager
+def _stack_for_bench(settings: Settings) -> Iterator[tuple[str, str]]:
+    """The configured or running Kafka + PostgreSQL, else embedded ones for the bench."""
+    try:
+        endpoints = resolve_endpoints(settings, need_database=True)
+    except ZjcreditError:
+        endpoints = None
+    if endpoints is not None and endpoints.database_url:
+        yield endpoints.bootstrap_servers, endpoints.database_url
+        return
+    local = LocalStack(replace(settings, kafka_port=0, postgres_port=0))
+    try:
+        started = local.start()
+        yield started.bootstrap_servers, started.database_url
+    finally:
+        local.stop()
+
+
 @contextlib.contextmanager
 def _kafka_for_bench(settings: Settings) -> Iterator[str]:
     """The configured or running broker, else an embedded one for the bench's duration."""

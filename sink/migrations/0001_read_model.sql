@@ -25,7 +25,7 @@ create table enterprise (
     as_of             date not null,
     updated_at        timestamptz not null,
     last_reported_at  timestamptz not null,
-    committed_at      timestamptz not null default now(),
+    committed_at      timestamptz not null default clock_timestamp(),  -- when written, for freshness
     profile           jsonb not null
 );
 -- Name search on Chinese names: trigram GIN (the cluster's C.UTF-8 ctype keeps CJK
