@@ -105,6 +105,7 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
         self.sink = sink
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.sink.forget(revoked)
         log.info("revoked %s", _names(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
@@ -137,6 +138,10 @@ class Sink:
         self._producer: AIOKafkaProducer | None = None
         self._end: dict[TopicPartition, int] = {}
         self._positions: dict[TopicPartition, int] = {}  # next offset stored, per partition
+        # Where each assigned partition must continue: set when it is positioned at its
+        # stored offset. A fetch from before that (aiokafka starts fetching as soon as a
+        # partition is assigned, while we still read PostgreSQL) is dropped, not written.
+        self._next: dict[TopicPartition, int] = {}
 
     def stop(self) -> None:
         self._stop.set()
@@ -178,6 +183,7 @@ class Sink:
                 consumer.seek(tp, offsets[tp])
             else:
                 await consumer.seek_to_beginning(tp)
+            self._next[tp] = offsets.get(tp, 0)
         self.say(f"assigned {_names(assigned)}: resuming from PostgreSQL's stored offsets")
 
     async def _with_retries(self, action: Callable[[asyncpg.Connection], Any]) -> Any:
@@ -274,7 +280,14 @@ class Sink:
                 return False
         return True
 
+    def forget(self, revoked: Any) -> None:
+        for tp in revoked:
+            self._next.pop(tp, None)
+
     async def _handle(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+        expected = self._next.get(tp)
+        if expected is None or records[0].offset < expected:
+            return  # fetched before the partition was positioned at its stored offset
         started = time.perf_counter()
         batch, bad = self._batch(tp, records)
         if bad:
@@ -293,7 +306,7 @@ class Sink:
             written = await self._with_retries(
                 lambda conn: self._write_one_by_one(conn, tp, records)
             )
-        self._positions[tp] = batch.next_offset
+        self._positions[tp] = self._next[tp] = batch.next_offset
         self._count(batch, written, time.perf_counter() - started)
 
     def _count(self, batch: Batch, written: dict[str, int], seconds: float) -> None:
