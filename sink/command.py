@@ -76,8 +76,15 @@ async def _run(sink: Sink, before: Callable[[], Awaitable[None]] | None = None) 
 
 @click.group("sink", invoke_without_command=True)
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics here.")
+@click.option(
+    "--decode-workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="Processes decoding batches while PostgreSQL writes (0: in the sink).",
+)
 @click.pass_context
-def sink_group(ctx: click.Context, metrics_port: int | None) -> None:
+def sink_group(ctx: click.Context, metrics_port: int | None, decode_workers: int) -> None:
     """Write the profiles, notices and event history into PostgreSQL, exactly once.
 
     Resumes from the offsets stored in PostgreSQL. Several sinks share the work as one
@@ -88,7 +95,7 @@ def sink_group(ctx: click.Context, metrics_port: int | None) -> None:
     from prometheus_client import start_http_server  # noqa: PLC0415
 
     settings: Settings = ctx.obj
-    options = _options(settings)
+    options = _options(settings, decode_workers=decode_workers)
     if metrics_port is not None:
         start_http_server(metrics_port)
     click.echo(

@@ -25,8 +25,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import multiprocessing as mp
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,11 +36,9 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from schemas.codec import Codec
-from schemas.errors import ContractError
-from schemas.events import SOURCES, validate_event
+from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
-from schemas.sectors import load_catalog
-from sink import rows as r
+from sink.convert import Converted, convert
 from sink.metrics import SinkMetrics
 from sink.migrate import SCHEMA, migrate
 from sink.writer import STORE_OFFSET, Batch, prepare, write_batch
@@ -74,6 +74,7 @@ class SinkOptions:
         max_records: most records fetched per poll (all partitions together).
         until_caught_up: stop once every partition reaches the end it had at start
             (``sink rebuild``); else run until stopped.
+        decode_workers: processes decoding batches while PostgreSQL writes (0: inline).
     """
 
     bootstrap_servers: str
@@ -82,6 +83,7 @@ class SinkOptions:
     group: str = ""
     max_records: int = 10_000
     until_caught_up: bool = False
+    decode_workers: int = 0
     roles: tuple[str, ...] = ("profiles", "penalties", *SOURCES)
 
     @property
@@ -129,7 +131,6 @@ class Sink:
         self.metrics = metrics or SinkMetrics.default()
         self.say = say or log.info
         self.codec = Codec(ManifestRegistry.load())
-        self.catalog = load_catalog()
         self.roles = {f"{options.topic_prefix}.{role}": role for role in options.roles}
         self.totals = _Totals()
         self._stop = asyncio.Event()
@@ -142,6 +143,7 @@ class Sink:
         # stored offset. A fetch from before that (aiokafka starts fetching as soon as a
         # partition is assigned, while we still read PostgreSQL) is dropped, not written.
         self._next: dict[TopicPartition, int] = {}
+        self._pool: ProcessPoolExecutor | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -232,6 +234,10 @@ class Sink:
             max_partition_fetch_bytes=4 << 20,
         )
         await self._with_retries(lambda conn: conn.fetchval("select 1"))
+        if o.decode_workers > 0:
+            self._pool = ProcessPoolExecutor(
+                o.decode_workers, mp_context=mp.get_context("forkserver")
+            )
         await self._producer.start()
         await self._consumer.start()
         try:
@@ -240,14 +246,22 @@ class Sink:
                 await self._remember_ends()
             while not self._stop.is_set():
                 fetched = await self._consumer.getmany(timeout_ms=500, max_records=o.max_records)
-                for tp, records in fetched.items():
-                    await self._handle(tp, records)
+                ready = [(tp, recs) for tp, recs in fetched.items() if self._positioned(tp, recs)]
+                # Every partition's batch is decoding in the pool while earlier ones are
+                # written: per partition, batches are still written in order.
+                jobs = [
+                    (tp, recs, asyncio.ensure_future(self._convert(tp, recs))) for tp, recs in ready
+                ]
+                for tp, recs, job in jobs:
+                    await self._handle(tp, recs, await job)
                 self.metrics.observe_lag(self._consumer, self._positions)
                 if o.until_caught_up and await self._caught_up():
                     break
         finally:
             await self._consumer.stop()
             await self._producer.stop()
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
             if self._conn is not None:
                 await self._conn.close()
         return self.totals
@@ -284,14 +298,26 @@ class Sink:
         for tp in revoked:
             self._next.pop(tp, None)
 
-    async def _handle(self, tp: TopicPartition, records: Sequence[Any]) -> None:
+    def _positioned(self, tp: TopicPartition, records: Sequence[Any]) -> bool:
         expected = self._next.get(tp)
-        if expected is None or records[0].offset < expected:
-            return  # fetched before the partition was positioned at its stored offset
+        # A fetch from before the partition was positioned at its stored offset is dropped.
+        return expected is not None and records[0].offset >= expected
+
+    async def _convert(self, tp: TopicPartition, records: Sequence[Any]) -> Converted:
+        raw = [(x.offset, x.key, x.value) for x in records]
+        args = (self.roles[tp.topic], tp.topic, tp.partition, raw)
+        if self._pool is None:
+            return convert(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, convert, *args)
+
+    async def _handle(
+        self, tp: TopicPartition, records: Sequence[Any], converted: Converted
+    ) -> None:
         started = time.perf_counter()
-        batch, bad = self._batch(tp, records)
+        batch, bad, skipped = converted
+        self.totals.skipped += skipped
         if bad:
-            await self._dead_letter(bad)
+            await self._dead_letter([(records[i], reason, msg) for i, reason, msg in bad])
         if self._consumer is not None and tp not in self._consumer.assignment():
             return  # revoked while we fetched: the new owner starts from the stored offset
         try:
@@ -326,7 +352,8 @@ class Sink:
         refused: list[tuple[Any, str, str]] = []
         async with conn.transaction():
             for record in records:
-                single, bad = self._batch(tp, [record])
+                raw = [(record.offset, record.key, record.value)]
+                single, bad, _ = convert(self.roles[tp.topic], tp.topic, tp.partition, raw)
                 if bad:
                     continue
                 try:
@@ -342,44 +369,6 @@ class Sink:
             await self._dead_letter(refused)
             await conn.execute(STORE_OFFSET, tp.topic, tp.partition, records[-1].offset + 1)
         return written
-
-    def _batch(
-        self, tp: TopicPartition, records: Sequence[Any]
-    ) -> tuple[Batch, list[tuple[Any, str, str]]]:
-        """Decode ``records`` into rows; return the batch and what must be dead-lettered."""
-        role = self.roles[tp.topic]
-        batch = Batch(tp.topic, tp.partition, records[-1].offset + 1)
-        bad: list[tuple[Any, str, str]] = []
-        for record in records:
-            try:
-                value, writer = self.codec.decode(record.value or b"")
-            except ContractError as error:
-                if role in SOURCES:
-                    self.totals.skipped += 1  # the worker dead-lettered it already
-                else:
-                    bad.append((record, error.reason, str(error)))
-                continue
-            if role == "profiles":
-                batch.profiles.append(r.profile_rows(value))
-            elif role == "penalties":
-                row, measures = r.notice_rows(value)
-                batch.notices.append(row)
-                batch.notice_measures.extend(measures)
-            elif self._accepted(role, writer.subject, value, record.key):
-                batch.events.append(r.event_row(role, value, tp.topic, tp.partition, record.offset))
-            else:
-                self.totals.skipped += 1
-        return batch, bad
-
-    def _accepted(self, role: str, subject: str, event: dict[str, Any], key: bytes | None) -> bool:
-        """The worker's acceptance rules: the history holds exactly the events it folded."""
-        if subject != role:
-            return False
-        try:
-            validate_event(role, event, self.catalog)
-        except ContractError:
-            return False
-        return key == str(event["uscc"]).encode()
 
     async def _dead_letter(self, bad: Sequence[tuple[Any, str, str]]) -> None:
         producer = self._producer
