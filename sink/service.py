@@ -54,6 +54,7 @@ RETRIABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cannot connect now
     asyncpg.exceptions.TransactionRollbackError,  # class 40: serialization, deadlock
     asyncpg.exceptions.InterfaceError,  # the connection was closed under us
+    asyncpg.exceptions.InternalClientError,  # a shutdown's FATAL read while idle, then a query
 )
 REFUSED: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.DataError,  # class 22
@@ -111,7 +112,10 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
         log.info("revoked %s", _names(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self.sink.seek_to_stored(list(assigned))
+        # Only noted here: aiokafka calls this while a batch may be in flight on the
+        # sink's one connection, and must not wait on PostgreSQL (session timeout).
+        # The loop positions them before it handles anything of theirs.
+        self.sink.to_position.update(assigned)
 
 
 def _names(tps: Any) -> str:
@@ -143,6 +147,7 @@ class Sink:
         # stored offset. A fetch from before that (aiokafka starts fetching as soon as a
         # partition is assigned, while we still read PostgreSQL) is dropped, not written.
         self._next: dict[TopicPartition, int] = {}
+        self.to_position: set[TopicPartition] = set()  # assigned, not yet positioned
         self._pool: ProcessPoolExecutor | None = None
 
     def stop(self) -> None:
@@ -180,12 +185,15 @@ class Sink:
             )
         )
         offsets = {TopicPartition(t, p): o for t, p, o in stored}
+        current = consumer.assignment()
+        assigned = [tp for tp in assigned if tp in current]  # revoked meanwhile: skip
         for tp in assigned:
             if tp in offsets:
                 consumer.seek(tp, offsets[tp])
             else:
                 await consumer.seek_to_beginning(tp)
             self._next[tp] = offsets.get(tp, 0)
+            self.to_position.discard(tp)
         self.say(f"assigned {_names(assigned)}: resuming from PostgreSQL's stored offsets")
 
     async def _with_retries(self, action: Callable[[asyncpg.Connection], Any]) -> Any:
@@ -245,6 +253,8 @@ class Sink:
             if o.until_caught_up:
                 await self._remember_ends()
             while not self._stop.is_set():
+                if self.to_position:
+                    await self.seek_to_stored(sorted(self.to_position))
                 fetched = await self._consumer.getmany(timeout_ms=500, max_records=o.max_records)
                 ready = [(tp, recs) for tp, recs in fetched.items() if self._positioned(tp, recs)]
                 # Every partition's batch is decoding in the pool while earlier ones are
@@ -297,6 +307,7 @@ class Sink:
     def forget(self, revoked: Any) -> None:
         for tp in revoked:
             self._next.pop(tp, None)
+            self.to_position.discard(tp)
 
     def _positioned(self, tp: TopicPartition, records: Sequence[Any]) -> bool:
         expected = self._next.get(tp)

@@ -105,6 +105,9 @@ on conflict (topic, "partition") do update set next_offset = excluded.next_offse
 
 
 async def _copy(conn: asyncpg.Connection, table: str, records: list[r.Row]) -> None:
+    # Emptied first: a record written alone in a savepoint (after a refused batch) must
+    # not carry every earlier record of the transaction along with it.
+    await conn.execute(f"truncate tmp_{table}")
     if records:
         await conn.copy_records_to_table(f"tmp_{table}", records=records, columns=_TEMP[table])
 

@@ -170,7 +170,7 @@ class KafkaBroker(ManagedServer):
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(config)],
+             f"--cluster-id={cluster_id}", "-c", str(config)],  # the id may start with "-"
             capture_output=True, text=True, check=False, timeout=300,
         )  # fmt: skip
         if result.returncode != 0:

@@ -30,6 +30,9 @@ def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
     """Return ``preferred`` if it can be bound on ``host``, else a free port from the OS."""
     for candidate in (preferred, 0) if preferred else (0,):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As the servers bind: a port whose old connections linger in TIME_WAIT (a
+            # server restarted on its own port) is free for them, so it is free here.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, candidate))
             except OSError:
