@@ -297,10 +297,14 @@ class Sink:
         consumer = self._consumer
         assert consumer is not None
         assigned = consumer.assignment()
-        if not assigned:
+        if not assigned or self.to_position:
             return False
         for tp, end in self._end.items():
-            if end > 0 and (tp not in assigned or await consumer.position(tp) < end):
+            if end == 0:
+                continue
+            # Positioned at its stored offset first: before that, the position is where
+            # aiokafka started on its own, and what it fetched there was dropped.
+            if tp not in assigned or tp not in self._next or await consumer.position(tp) < end:
                 return False
         return True
 
