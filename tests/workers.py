@@ -265,6 +265,9 @@ class Watch:
         self.input_parts = [
             TopicPartition(t, p) for t in self.inputs for p in self.offsets.partitions_for_topic(t)
         ]
+        outputs = (self.profiles_topic, self.penalties_topic, self.deadletters_topic)
+        counts = {len(t.parts) for t in outputs} | {len(self.input_parts) // len(self.inputs)}
+        assert len(counts) == 1, f"the topics of {prefix} are not co-partitioned: {counts}"
 
     def read(self) -> None:
         """Take in what was committed since the last call."""
@@ -275,23 +278,33 @@ class Watch:
         self.notices += [codec.decode(r.value)[0] for r in self.penalties_topic.read()]
         self.dead_letters += [codec.decode(r.value)[0] for r in self.deadletters_topic.read()]
 
-    def lag(self) -> int:
-        """Input messages the worker group has not committed yet (all four sources)."""
+    def lags(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """``(topic, partition) -> (committed, end)`` of every input partition behind."""
         end = self.offsets.end_offsets(self.input_parts)
         try:
             committed = self.admin.list_group_offsets({self.group: None}).get(self.group, {})
         except KafkaError:  # e.g. no coordinator yet: a fresh broker makes its offsets topic
             committed = {}
         done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
-        return sum(end[tp] - done.get(tp, 0) for tp in self.input_parts)
+        return {
+            (tp.topic, tp.partition): (done.get(tp, 0), end[tp])
+            for tp in self.input_parts
+            if done.get(tp, 0) < end[tp]
+        }
+
+    def lag(self) -> int:
+        """Input messages the worker group has not committed yet (all four sources)."""
+        return sum(end - committed for committed, end in self.lags().values())
 
     def describe(
         self, profiles: Mapping[str, Mapping[str, Any]], notices: Iterable[Mapping[str, Any]]
     ) -> str:
         """Where the committed outputs stand against the expected ones (for a failure)."""
         letters = Counter(d["reason"] for d in self.dead_letters)
+        behind = {f"{t}[{p}]": f"{c}/{e}" for (t, p), (c, e) in self.lags().items()}
         return (
-            f"lag {self.lag()}, dead letters {dict(letters)}\n"
+            f"input committed/end where behind: {behind or 'none'}; "
+            f"dead letters {dict(letters)}\n"
             f"{profiles_diff(self.profiles, profiles)}\n{notices_diff(self.notices, notices)}"
         )
 
