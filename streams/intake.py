@@ -35,6 +35,8 @@ async def batches(stream: Any, max_size: int, within: float) -> AsyncIterator[Se
         while len(events) < max_size:
             try:
                 events.append(queue.get_nowait())
+            except StopAsyncIteration:  # stopping while the batch fills: Kafka redelivers it
+                return
             except asyncio.QueueEmpty:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
