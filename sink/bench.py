@@ -24,7 +24,6 @@ import contextlib
 import datetime as dt
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from sink import rows as r
 from sink.metrics import SinkMetrics
 from sink.migrate import SCHEMA, drop, migrate
 from sink.service import Sink, SinkOptions
+from streams.bench import run_process as _process
 from zjcredit.settings import Settings
 from zjcredit.topics import create_topics, project_topics
 
@@ -210,26 +210,6 @@ async def _time_copy(database_url: str, rows: list[r.ProfileRows]) -> float:
         return len(rows) / (time.perf_counter() - started)
     finally:
         await conn.close()
-
-
-@contextlib.contextmanager
-def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield
-        except Exception:
-            sys.stderr.write(log.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def _wait_for(log: Path, text: str, limit_s: float = 120.0) -> None:

@@ -54,6 +54,7 @@ __all__ = [
     "WorkerBench",
     "fresh_events",
     "province_profiles",
+    "run_process",
     "run_worker_bench",
 ]
 
@@ -216,7 +217,7 @@ def _time_peer(bootstrap: str, prefix: str, partitions: int, events: int, work: 
         "BENCH_DATA_DIR": str(work / "peer"),
         "BENCH_METRICS_PORT": str(port),
     }
-    with _process(
+    with run_process(
         [sys.executable, "-m", "streams.bench_peer", "-L", "uvloop", "worker", "-l", "warn"],
         env,
         work / "peer.log",
@@ -225,7 +226,9 @@ def _time_peer(bootstrap: str, prefix: str, partitions: int, events: int, work: 
 
 
 @contextlib.contextmanager
-def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[float]:
+def run_process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[float]:
+    """Run ``argv`` in its own session, logging to ``log``; yield its start time; stop it
+    after (SIGTERM, then SIGKILL); print the log's tail if the body failed."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -259,7 +262,7 @@ def _worker(env: dict[str, str], group: str, log: Path) -> Iterator[tuple[int, f
         "--loglevel",
         "info",
     ]
-    with _process(argv, env, log) as started:
+    with run_process(argv, env, log) as started:
         yield port, started
 
 
