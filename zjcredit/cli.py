@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -233,6 +234,55 @@ def bench_sink(settings: Settings, enterprises: int) -> None:
         f"(reported -> row committed, {r.fresh_rows} firms at {r.steady_rate:,.0f} events/s)"
     )
     click.echo(f"sink ratio={r.ratio:.2f} goal={GOAL:.2f}")
+
+
+@bench.command("query")
+@click.option("--enterprises", default=1_000_000, show_default=True, help="Profiles loaded.")
+@click.option("--seconds", default=10.0, show_default=True, help="Length of each timed round.")
+@click.pass_obj
+def bench_query(settings: Settings, enterprises: int, seconds: float) -> None:
+    """GET /v1/enterprises/{uscc} p50/p99 and req/s beside raw asyncpg lookups; search p99."""
+    from query.bench import (  # noqa: PLC0415
+        GOAL_P99_MS,
+        GOAL_RATIO,
+        GOAL_SEARCH_P99_MS,
+        run_query_bench,
+    )
+
+    with _postgres_for_bench(settings) as database_url:
+        r = run_query_bench(database_url, enterprises, seconds=seconds, say=click.echo)
+    click.echo(f"enterprises   {r.loaded.enterprises:,} ({r.loaded.templates} templates)")
+    click.echo(f"raw asyncpg   {r.raw.rate:,.0f} lookups/s p50={r.raw.p50_ms:.2f} ms "
+               f"p99={r.raw.p99_ms:.2f} ms ({r.clients} connections, prepared)")  # fmt: skip
+    click.echo(f"API           {r.api.rate:,.0f} requests/s p50={r.api.p50_ms:.2f} ms "
+               f"p99={r.api.p99_ms:.2f} ms (goal p99 < {GOAL_P99_MS:.0f} ms, "
+               f"{r.clients} clients)")  # fmt: skip
+    click.echo(f"name search   {r.search.rate:,.0f} requests/s p50={r.search.p50_ms:.2f} ms "
+               f"p99={r.search.p99_ms:.2f} ms "
+               f"(goal p99 < {GOAL_SEARCH_P99_MS:.0f} ms)")  # fmt: skip
+    click.echo(f"query ratio={r.ratio:.2f} goal={GOAL_RATIO:.2f} p99_ms={r.api.p99_ms:.1f}")
+
+
+@contextlib.contextmanager
+def _postgres_for_bench(settings: Settings) -> Iterator[str]:
+    """The configured or running PostgreSQL, else an embedded one for the bench's duration."""
+    from zjcredit.stack.postgres import EmbeddedPostgres  # noqa: PLC0415
+
+    try:
+        url = resolve_endpoints(settings, need_kafka=False).database_url
+    except ZjcreditError:
+        url = ""
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="zjcredit-bench-") as folder:
+        root = Path(folder)
+        root.chmod(0o755)  # run as root, the server runs as an unprivileged user
+        server = EmbeddedPostgres(work_dir=root / "postgres", port=0)
+        try:
+            yield server.start()
+        finally:
+            server.stop()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,256 @@
+"""``zjcredit bench query``: profile lookups over HTTP beside raw asyncpg point lookups.
+
+In one run, on one PostgreSQL server, in a scratch database created for the run and
+dropped after it:
+
+- **load**: ``--enterprises N`` synthetic profiles (:mod:`query.bench_load`: a few hundred
+  real profiles folded by the pure core, varied in code and name) are COPYed in, with
+  their child rows; indexes are built after;
+- **raw**: 8 asyncpg connections run the service's own point lookup
+  (``select profile::text from credit.enterprise where uscc = $1``, a prepared statement)
+  over a random sample of the loaded codes, back to back: the database's limit as seen
+  from Python;
+- **API**: ``query.app.create_app`` on uvicorn (uvloop, httptools) in its own process;
+  8 keep-alive HTTP/1.1 connections ask ``GET /v1/enterprises/{uscc}`` for the same
+  codes, back to back, each request timed from send to the last byte of the body;
+- **search**: the same 8 connections ask ``GET /v1/enterprises?q=<trade name + industry
+  word>`` (e.g. ``鑫盛纺织``) of sampled firms.
+
+Raw and API alternate, twice each, after a warm-up pass over the sample; the best round
+of each counts. The HTTP client is a minimal one on asyncio streams (no parsing beyond
+status line, headers and ``Content-Length``) so that the client costs as little as
+asyncpg's does; it runs on uvloop like the raw loop. Last line:
+``query ratio=<api req/s / raw lookups/s> goal=0.30 p99_ms=<API p99>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import uvloop
+
+from query.bench_load import Loaded, load_enterprises, make_templates
+from streams.bench import run_process
+from zjcredit.stack.process import free_port
+
+__all__ = ["GOAL_P99_MS", "GOAL_RATIO", "GOAL_SEARCH_P99_MS", "QueryBench", "run_query_bench"]
+
+GOAL_RATIO = 0.30
+GOAL_P99_MS = 10.0
+GOAL_SEARCH_P99_MS = 50.0
+Say = Callable[[str], None]
+_LOOKUP = "select profile::text from credit.enterprise where uscc = $1"
+_TEMPLATES = 400
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Requests completed in a timed window and their latencies (ms)."""
+
+    count: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    @classmethod
+    def of(cls, samples: list[float], seconds: float) -> Latency:
+        q = statistics.quantiles(samples, n=100)
+        return cls(len(samples), seconds, statistics.median(samples) * 1e3, q[98] * 1e3)
+
+
+@dataclass(frozen=True)
+class QueryBench:
+    loaded: Loaded
+    clients: int
+    raw: Latency
+    api: Latency
+    search: Latency
+
+    @property
+    def ratio(self) -> float:
+        return self.api.rate / self.raw.rate
+
+
+def run_query_bench(
+    database_url: str, enterprises: int, *, clients: int = 8, seconds: float = 10.0,
+    say: Say = print,
+) -> QueryBench:  # fmt: skip
+    """Load ``enterprises`` profiles into a scratch database; time raw, API and search."""
+    with _scratch_database(database_url) as scratch:
+        say(f"folding {_TEMPLATES} template profiles with the pure core ...")
+        templates = make_templates(_TEMPLATES)
+        say(f"loading {enterprises:,} enterprises (COPY, from {len(templates)} templates) ...")
+        loaded = asyncio.run(load_enterprises(scratch, templates, enterprises))
+        rows = sum(loaded.rows.values())
+        say(f"loaded {rows:,} rows in {loaded.seconds:.1f} s "
+            f"({enterprises / loaded.seconds:,.0f} enterprises/s), indexes and analyze "
+            f"{loaded.index_seconds:.1f} s")  # fmt: skip
+        codes = loaded.codes
+        paths = [f"/v1/enterprises/{c}" for c in codes]
+        searches = [f"/v1/enterprises?q={urllib.parse.quote(t)}" for t in loaded.terms]
+        with _server(scratch) as port:
+            _run(_raw(scratch, codes, clients, None))  # warm-up: the sample's pages in cache
+            _run(_http(port, paths[:2000], clients, None))
+            raws, apis = [], []
+            for round_ in (1, 2):
+                raws.append(_run(_raw(scratch, codes, clients, seconds)))
+                say(f"round {round_}: raw asyncpg  {raws[-1].rate:,.0f} lookups/s "
+                    f"p50={raws[-1].p50_ms:.2f} ms p99={raws[-1].p99_ms:.2f} ms")  # fmt: skip
+                apis.append(_run(_http(port, paths, clients, seconds)))
+                say(f"round {round_}: API          {apis[-1].rate:,.0f} requests/s "
+                    f"p50={apis[-1].p50_ms:.2f} ms p99={apis[-1].p99_ms:.2f} ms")  # fmt: skip
+            search = _run(_http(port, searches, clients, seconds))
+            say(f"search       {search.rate:,.0f} requests/s p50={search.p50_ms:.2f} ms "
+                f"p99={search.p99_ms:.2f} ms")  # fmt: skip
+    return QueryBench(loaded, clients, _best(raws), _best(apis), search)
+
+
+def _best(rounds: list[Latency]) -> Latency:
+    return max(rounds, key=lambda x: x.rate)
+
+
+def _run(work: Awaitable[Latency]) -> Latency:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(work)  # type: ignore[arg-type]
+
+
+async def _clients(
+    clients: int, items: Sequence[str], seconds: float | None,
+    make: Callable[[], Awaitable[Callable[[str], Awaitable[None]]]],
+) -> Latency:  # fmt: skip
+    """``clients`` workers, each with its own connection (``make``), over ``items``:
+    until ``seconds`` have passed (cycling), or once through ``items`` if None."""
+    calls = [await make() for _ in range(clients)]
+    samples: list[list[float]] = [[] for _ in range(clients)]
+    started = time.perf_counter()
+    deadline = started + (seconds or float("inf"))
+
+    async def worker(k: int) -> None:
+        call, mine = calls[k], samples[k]
+        i = k
+        while time.perf_counter() < deadline and (seconds is not None or i < len(items)):
+            began = time.perf_counter()
+            await call(items[i % len(items)])
+            mine.append(time.perf_counter() - began)
+            i += clients
+
+    await asyncio.gather(*(worker(k) for k in range(clients)))
+    elapsed = time.perf_counter() - started
+    return Latency.of([x for s in samples for x in s], elapsed)
+
+
+async def _raw(database_url: str, codes: Sequence[str], clients: int,
+               seconds: float | None) -> Latency:  # fmt: skip
+    conns: list[asyncpg.Connection] = []
+
+    async def make() -> Callable[[str], Awaitable[None]]:
+        conn = await asyncpg.connect(database_url)
+        conns.append(conn)
+        statement = await conn.prepare(_LOOKUP)
+
+        async def call(code: str) -> None:
+            if await statement.fetchval(code) is None:
+                raise RuntimeError(f"raw lookup: {code} not found")
+
+        return call
+
+    try:
+        return await _clients(clients, codes, seconds, make)
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
+async def _http(port: int, paths: Sequence[str], clients: int,
+                seconds: float | None) -> Latency:  # fmt: skip
+    writers: list[asyncio.StreamWriter] = []
+
+    async def make() -> Callable[[str], Awaitable[None]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writers.append(writer)
+
+        async def call(path: str) -> None:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = head[9:12]
+            length = None
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if length is None:
+                raise RuntimeError(f"GET {path}: no Content-Length in {head[:200]!r}")
+            body = await reader.readexactly(length)
+            if status != b"200":
+                raise RuntimeError(f"GET {path}: HTTP {status.decode()}: {body[:300]!r}")
+
+        return call
+
+    try:
+        return await _clients(clients, paths, seconds, make)
+    finally:
+        for writer in writers:
+            writer.close()
+
+
+@contextlib.contextmanager
+def _server(database_url: str) -> Iterator[int]:
+    """The query service on uvicorn in its own process; its port once it answers."""
+    port = free_port()
+    code = (
+        "import sys, uvicorn\n"
+        "from query.app import create_app\n"
+        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]),"
+        " loop='uvloop', http='httptools', access_log=False, log_level='warning')\n"
+    )
+    log = Path(tempfile.gettempdir()) / f"zjcredit-bench-query-{port}.log"
+    argv = [sys.executable, "-c", code, database_url, str(port)]
+    with run_process(argv, dict(os.environ), log):
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the query service did not answer; see {log}") from None
+                time.sleep(0.2)
+        yield port
+    log.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _scratch_database(database_url: str) -> Iterator[str]:
+    """A database created for the run on the same server (dropped after)."""
+    name = f"zjcredit_bench_{uuid.uuid4().hex[:8]}"
+    base, _, _ = database_url.rpartition("/")
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'create database "{name}"'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        asyncio.run(admin(f'drop database if exists "{name}" with (force)'))
