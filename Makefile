@@ -5,12 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install jars stack test test-unit check fmt clean
+.PHONY: help install jars browser stack test test-unit check fmt clean
 
 help:
 	@echo "make stack   start a real Kafka broker and PostgreSQL until Ctrl-C"
 	@echo "make test    install everything and run all tests (unit, property, integration, e2e)"
 	@echo "make check   ruff (format + lint) and mypy"
+	@echo "make browser apt-get install chromium, chromium-driver and a CJK font if missing"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +25,28 @@ install: $(STAMP)
 jars: $(STAMP)
 	$(BIN)/python -c "from zjcredit.settings import Settings; from zjcredit.stack import ensure_jars; print(ensure_jars(Settings.from_env().cache_dir))"
 
+# The browser test's headless Chromium, its WebDriver and a CJK font (Debian packages),
+# installed when missing. Without root or apt-get it says so and the test is skipped.
+BROWSER_PACKAGES := chromium chromium-driver fonts-noto-cjk
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && \
+	    fc-list :lang=zh family 2>/dev/null | grep -q .; then \
+	  echo "browser: chromium, chromedriver and a CJK font are installed"; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "browser: chromium, chromedriver or a CJK font is missing and this is not root" \
+	       "on Debian; run: sudo apt-get install -y $(BROWSER_PACKAGES)" \
+	       "(until then the browser test is skipped)"; \
+	else \
+	  echo "browser: apt-get install $(BROWSER_PACKAGES) ..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; } || \
+	  echo "browser: apt-get failed (offline?); the browser test will be skipped"; \
+	fi
+
 stack: $(STAMP)
 	$(BIN)/zjcredit stack up
 
-test: jars
+test: jars browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)

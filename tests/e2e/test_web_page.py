@@ -1,0 +1,233 @@
+"""The web page in headless Chromium, against ``zjcredit serve`` on a filled read model.
+
+A person searches a Chinese name, opens the profile and sees the score, the grade, the
+tax-grade chart, the listings in force and the joint penalties; a malformed code, an
+unknown code and a database that is down each give their message. The read model is the
+sink's rows of a generated province folded by the pure core (what the sink writes for
+those profiles), copied into a fresh database. A screenshot of the profile is saved under
+``artifacts/`` (path printed).
+
+Chromium, chromedriver and a CJK font are Debian packages that ``make browser`` (a
+dependency of ``make test``) installs as root; without them the test is skipped and says
+how to get them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from schemas.codec import Codec
+from schemas.registry import ManifestRegistry
+from sink import rows as r
+from sink.migrate import SCHEMA, migrate
+from tests.readmodel import create_database, drop_database
+from tests.workers import ZJCREDIT
+from zjcredit.stack import Endpoints
+from zjcredit.stack.process import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+GRADE_ZH = {"EXCELLENT": "优秀", "GOOD": "良好", "FAIR": "中等", "POOR": "较差"}
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="no /usr/bin/chromium or /usr/bin/chromedriver: `make browser` installs chromium, "
+    "chromium-driver and fonts-noto-cjk (Debian, as root)",
+)
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the dev extra) is missing")
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Firm:
+    """The listed enterprise the test looks up, as the pure fold rendered it."""
+
+    profile: dict[str, Any]
+    term: str  # what the person types: part of the Chinese name
+
+
+def _province_rows(firms: int) -> list[r.ProfileRows]:
+    from streams.bench import province_profiles  # noqa: PLC0415
+
+    codec = Codec(ManifestRegistry.load())
+    with tempfile.TemporaryDirectory(prefix="zjcredit-web-") as folder:
+        frames = province_profiles(Path(folder), firms)
+    return [r.profile_rows(codec.decode(frame)[0]) for _, frame in frames]
+
+
+async def _fill(database_url: str, profiles: list[r.ProfileRows]) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await migrate(conn)
+        tables = {
+            "enterprise": (r.ENTERPRISE, [p.enterprise for p in profiles]),
+            "listing": (r.LISTING, [x for p in profiles for x in p.listings]),
+            "penalty_measure": (r.PENALTY_MEASURE, [x for p in profiles for x in p.measures]),
+            "tax_grade": (r.TAX_GRADE, [x for p in profiles for x in p.tax_grades]),
+            "trademark": (r.TRADEMARK, [x for p in profiles for x in p.trademarks]),
+        }
+        for table, (columns, records) in tables.items():
+            await conn.copy_records_to_table(
+                table, schema_name=SCHEMA, columns=columns, records=records
+            )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def read_model(stack: Endpoints) -> Iterator[tuple[str, Firm]]:
+    """A fresh database holding a 400-firm province; the listed firm to look up."""
+    import orjson  # noqa: PLC0415
+
+    rows = _province_rows(400)
+    profiles = [orjson.loads(p.enterprise[-1]) for p in rows]
+    listed = [
+        p
+        for p in profiles
+        if p["blacklist"] and p["penalties"] and len(p["tax_grades"]) >= 2 and p["name"]
+    ]
+    assert listed, "the generated province has no listed firm with tax grades"
+    firm = listed[0]
+    name = f"web_{uuid.uuid4().hex[:8]}"
+    url = create_database(stack.database_url, name)
+    try:
+        asyncio.run(_fill(url, rows))
+        yield url, Firm(firm, firm["name"][2:6])
+    finally:
+        drop_database(stack.database_url, name)
+
+
+@contextlib.contextmanager
+def _serve(database_url: str, log: Path) -> Iterator[str]:
+    """``zjcredit serve`` on a free port; its base URL once it answers (any status)."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "ZJCREDIT_DATABASE_URL": database_url}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [ZJCREDIT, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answers (503 when its database is down)
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"zjcredit serve did not answer:\n{log.read_text()[-3000:]}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                "--window-size=1280,1800", "--lang=zh-CN"):  # fmt: skip
+        options.add_argument(arg)
+    service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(20)
+    yield driver
+    driver.quit()
+
+
+def _wait(driver: Any, seconds: float = 10) -> Any:
+    return WebDriverWait(driver, seconds)
+
+
+def _message(driver: Any) -> str:
+    box = _wait(driver).until(ec.visibility_of_element_located((By.ID, "message")))
+    return str(box.text)
+
+
+def test_search_a_chinese_name_open_the_profile_see_grade_listings_and_penalties(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path, capsys: Any
+) -> None:
+    database_url, firm = read_model
+    p = firm.profile
+    with _serve(database_url, open_tmp_path / "serve.log") as base:
+        browser.get(base + "/")
+        assert "信用浙江" in browser.title
+        box = browser.find_element(By.ID, "q")
+        box.send_keys(firm.term)
+        browser.find_element(By.ID, "go").click()
+
+        row = _wait(browser).until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#rows tr[data-uscc="{p["uscc"]}"]')))  # fmt: skip
+        cells = row.find_elements(By.TAG_NAME, "td")
+        assert cells[0].text == p["name"]
+        assert cells[1].text == p["uscc"]
+        assert GRADE_ZH[p["grade"]] in cells[3].text
+
+        cells[0].find_element(By.TAG_NAME, "a").click()
+        _wait(browser).until(ec.text_to_be_present_in_element((By.ID, "profile-name"), p["name"]))
+        assert browser.find_element(By.ID, "profile-uscc").text == p["uscc"]
+        assert browser.find_element(By.ID, "profile-score").text.startswith(str(p["score"]))
+        assert GRADE_ZH[p["grade"]] in browser.find_element(By.ID, "profile-grade").text
+        assert browser.find_element(By.ID, "profile-tax").text == p["tax_grade"]
+        dots = browser.find_elements(By.CSS_SELECTOR, "#tax-chart circle")
+        assert len(dots) == len(p["tax_grades"])
+        listings = browser.find_element(By.ID, "listings").text
+        for x in p["blacklist"]:
+            assert x["decision_no"] in listings
+        penalties = browser.find_element(By.ID, "penalties").text
+        for m in p["penalties"]:
+            assert m["measure"] in penalties
+        # The page asks for a CJK font first; the machine must have it, or the names are boxes.
+        assert browser.execute_script("return document.fonts.check('16px \"Noto Sans CJK SC\"')"), (
+            "no Noto Sans CJK SC font: `make browser` installs fonts-noto-cjk"
+        )
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "web-page-profile.png"
+        assert browser.save_screenshot(str(shot))
+        with capsys.disabled():
+            print(f"\nscreenshot of the profile page: {shot}")
+
+        browser.get(base + "/#uscc=91330100716105852G")  # the check character is wrong
+        text = _message(browser)
+        assert "输入有误" in text
+        assert "check_char" in text
+        browser.get(base + "/#uscc=91330100716105852F")  # valid, but not in this province
+        assert "未找到该企业" in _message(browser)
+
+
+def test_a_database_that_is_down_is_a_clear_message_on_the_page(
+    browser: Any, open_tmp_path: Path
+) -> None:
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/zjcredit"
+    with _serve(dead, open_tmp_path / "serve-dead.log") as base:
+        browser.get(base + "/#q=" + "杭州")
+        text = _message(browser)
+    assert "服务暂时不可用" in text
+    assert "Service unavailable" in text
