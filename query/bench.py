@@ -10,7 +10,7 @@ dropped after it:
   (``select profile::text from credit.enterprise where uscc = $1``, a prepared statement)
   over a random sample of the loaded codes, back to back: the database's limit as seen
   from Python;
-- **API**: ``query.app.create_app`` on uvicorn (uvloop, httptools) in its own process;
+- **API**: ``zjcredit serve`` (the app on uvicorn, uvloop, httptools) in its own process;
   8 keep-alive HTTP/1.1 connections ask ``GET /v1/enterprises/{uscc}`` for the same
   codes, back to back, each request timed from send to the last byte of the body;
 - **search**: the same 8 connections ask ``GET /v1/enterprises?q=<trade name + industry
@@ -212,17 +212,12 @@ async def _http(port: int, paths: Sequence[str], clients: int,
 
 @contextlib.contextmanager
 def _server(database_url: str) -> Iterator[int]:
-    """The query service on uvicorn in its own process; its port once it answers."""
+    """``zjcredit serve`` on the scratch database in its own process; its port once it answers."""
     port = free_port()
-    code = (
-        "import sys, uvicorn\n"
-        "from query.app import create_app\n"
-        "uvicorn.run(create_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]),"
-        " loop='uvloop', http='httptools', access_log=False, log_level='warning')\n"
-    )
     log = Path(tempfile.gettempdir()) / f"zjcredit-bench-query-{port}.log"
-    argv = [sys.executable, "-c", code, database_url, str(port)]
-    with run_process(argv, dict(os.environ), log):
+    argv = [str(Path(sys.executable).with_name("zjcredit")), "serve", "--port", str(port)]
+    env = {**os.environ, "DATABASE_URL": database_url, "ZJCREDIT_DATABASE_URL": database_url}
+    with run_process(argv, env, log):
         deadline = time.monotonic() + 60
         while True:
             try:
