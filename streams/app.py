@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.types import Message as FaustMessage
 from kafka.partitioner.default import murmur2
 
 from schemas.codec import Codec
@@ -43,9 +44,11 @@ from schemas.registry import ManifestRegistry
 from streams import state_codec
 from streams.batch import BatchProcessor, Message, PartitionResult
 from streams.clock import Clock
+from streams.continuity import Continuity, Received
 from streams.core import Profile, load_rules, next_due
 from streams.intake import batches
 from streams.metrics import WorkerMetrics
+from streams.pending import PendingStates
 from streams.transactions import PartitionRevoked, Record, TransactionalSender
 
 __all__ = ["WorkerOptions", "build_app"]
@@ -100,28 +103,38 @@ class _Folder:
         }
         self.changelog = table.changelog_topic.get_topic_name()
         self.processor = BatchProcessor(Codec(ManifestRegistry.load()), load_rules())
-        self.sender = TransactionalSender(app)
+        # States sent but not yet committed: read first, promoted on commit.
+        self.pending: PendingStates[Profile] = PendingStates(table.data)
+        self.sender = TransactionalSender(app, self.pending)
+        self.continuity = Continuity(options.bootstrap_servers, options.id)
         # partition -> key -> planned end date: what the sweep must look at. Rebuilt from
         # the Table after a rebalance (recovered keys come without it).
         self.due: dict[int, dict[bytes, dt.date]] = {}
-        self.due_stale = True
+        self.rebalanced = True
         self.totals = {"events": 0, "profiles": 0, "notices": 0, "dead_letters": 0}
-
-    def _lookup(self, key: bytes) -> Profile | None:
-        return self.table.data.get(key)  # type: ignore[no-any-return]
 
     async def handle(self, events: Sequence[Any]) -> None:
         started = time.perf_counter()
+        if self.rebalanced:
+            await self._after_rebalance()
+        received: list[Received] = [
+            (m.topic, m.partition, m.offset, m.key, m.value)
+            for m in (event.message for event in events)
+        ]
+        continuity = self.continuity
+        fixes = (continuity.repaired, continuity.dropped)
+        admitted, repaired = await continuity.admit(received)
+        self.metrics.on_input_fixes(continuity.repaired - fixes[0], continuity.dropped - fixes[1])
         messages, ticks = [], []
-        for event in events:
-            m = event.message
-            role = self.roles[m.topic]
+        for topic, partition, offset, key, value in admitted:
+            role = self.roles[topic]
             if role == "ticks":
-                ticks.append((m.topic, m.partition, m.value))
+                ticks.append((topic, partition, value))
             else:
-                messages.append(Message(role, m.topic, m.partition, m.offset, m.key, m.value))
+                messages.append(Message(role, topic, partition, offset, key, value))
         now = dt.datetime.now(dt.UTC)
-        results = self.processor.process(messages, self._lookup, self.options.clock.today(), now)
+        today = self.options.clock.today()
+        results = self.processor.process(messages, self.pending.get, today, now)
         topic_of = {m.partition: m.topic for m in messages}
         deliveries: list[asyncio.Future[Any]] = []
         profiles = 0
@@ -132,6 +145,12 @@ class _Folder:
         # All partitions' records are in flight together; a failed one fails its
         # transaction too, so the worker stops here rather than go on past it.
         await asyncio.gather(*deliveries)
+        for topic, partition, offset, key, value in repaired:
+            # Read by Continuity, not delivered by Faust: ack them to its consumer, which
+            # otherwise waits for them forever and never commits these partitions.
+            self.app.consumer.ack(
+                FaustMessage(topic, partition, offset, 0.0, 0, None, key, value, None)
+            )
         self.metrics.on_batch(time.perf_counter() - started, profiles)
 
     async def _commit(
@@ -148,7 +167,7 @@ class _Folder:
         ]
         records += [(self.outputs[o.role], o.key, o.value, None) for o in result.outputs]
         try:
-            deliveries += await self.sender.send(input_topic, partition, records)
+            deliveries += await self.sender.send(input_topic, partition, records, result.states)
         except PartitionRevoked as revoked:
             log.warning(
                 "partition=%s revoked mid-batch: its outputs are left to the new owner", revoked
@@ -156,7 +175,6 @@ class _Folder:
             return 0
         due = self.due.setdefault(partition, {})
         for key, state in result.states.items():
-            self.table.data[key] = state
             when = next_due(state)
             if when is None:
                 due.pop(key, None)
@@ -191,15 +209,12 @@ class _Folder:
                 "partition=%r ignoring a malformed tick %r", f"{tick_topic}[{partition}]", value
             )
             return 0
-        if self.due_stale:
-            self._rebuild_due()
         due = self.due.get(partition, {})
         keys = [k for k, when in due.items() if when <= as_of]
         if not keys:
             return 0
-        result = self.processor.sweep(
-            ((k, self.table.data[k]) for k in keys if k in self.table.data), as_of
-        )
+        found = ((k, self.pending.get(k)) for k in keys)
+        result = self.processor.sweep(((k, s) for k, s in found if s is not None), as_of)
         log.info(
             "partition=%r sweep as_of=%s lifted profiles=%d",
             f"{tick_topic}[{partition}]",
@@ -208,18 +223,52 @@ class _Folder:
         )
         return await self._commit(tick_topic, partition, result, deliveries)
 
-    def _rebuild_due(self) -> None:
-        """Index the owned states with a planned end ahead (after recovery/rebalance)."""
+    async def _after_rebalance(self) -> None:
+        """Re-check offsets; reload a Table partition Faust left empty; re-index the sweep."""
+        self.rebalanced = False
+        self.continuity.reset()
+        owned = {tp.partition for tp in self.app.consumer.assignment() if tp.topic in self.roles}
+        counts = self._reindex(owned)
+        for partition in sorted(owned - set(counts)):
+            # Faust (under exactly_once) can skip a partition's recovery when it reads
+            # the changelog's end as -1 (docs/streams.md): read it ourselves.
+            records = await self.continuity.changelog(self.changelog, partition)
+            for key, value in records:
+                if value is None:
+                    self.table.data.pop(key, None)
+                else:
+                    self.table.data[key] = state_codec.loads(value)
+            if records:
+                log.warning(
+                    "partition=%d the Table was not recovered: reloaded %d changelog "
+                    "records ourselves", partition, len(records),
+                )  # fmt: skip
+                self._reindex(owned)
+
+    def _reindex(self, owned: set[int]) -> dict[int, int]:
+        """Forget states of partitions not owned; index the sweep; count states per partition.
+
+        A revoked partition's states leave memory: its next owner (perhaps this worker
+        again) recovers them from the changelog.
+        """
         n = self.options.partitions
         self.due = {}
-        for key, state in self.table.data.items():
+        counts: dict[int, int] = {}
+        unowned = []
+        for key, state in self.pending.items():
+            # The changelog partition of a key is its input partition, which our
+            # producers (and Kafka's default partitioner) choose by murmur2 of the key.
+            partition = (murmur2(key) & 0x7FFFFFFF) % n
+            if partition not in owned:
+                unowned.append(key)
+                continue
+            counts[partition] = counts.get(partition, 0) + 1
             when = next_due(state)
             if when is not None:
-                # The changelog partition of a key is its input partition, which our
-                # producers (and Kafka's default partitioner) choose by murmur2 of the key.
-                partition = (murmur2(key) & 0x7FFFFFFF) % n
                 self.due.setdefault(partition, {})[key] = when
-        self.due_stale = False
+        for key in unowned:
+            self.table.data.pop(key, None)
+        return counts
 
     def progress_line(self) -> str:
         t = self.totals
@@ -262,15 +311,19 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
 
     @app.agent(inputs, name="fold")
     async def fold(stream: Any) -> None:
-        folder.sender.check()
-        async for events in batches(stream, options.batch_size, options.batch_within):
-            try:
-                await folder.handle(events)
-            except Exception:
-                if app.should_stop:  # shutting down mid-batch: Kafka redelivers it
-                    log.info("stopping: a batch of %d events is left for redelivery", len(events))
-                    return
-                raise
+        folder.sender.install()
+        await folder.continuity.start()
+        try:
+            async for events in batches(stream, options.batch_size, options.batch_within):
+                try:
+                    await folder.handle(events)
+                except Exception:
+                    if app.should_stop:  # shutting down mid-batch: Kafka redelivers it
+                        log.info("stopping: %d events are left for redelivery", len(events))
+                        return
+                    raise
+        finally:
+            await folder.continuity.stop()
 
     @app.timer(options.tick_interval, on_leader=True)  # type: ignore[untyped-decorator]
     async def tick() -> None:
@@ -285,7 +338,7 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
 
     @app.on_rebalance_complete.connect
     def _rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        folder.due_stale = True
+        folder.rebalanced = True
 
     app.folder = folder  # type: ignore[attr-defined]  # for tests and the bench
     return app

@@ -1,7 +1,7 @@
 """Stream-worker metrics, declared once, behind hooks.
 
-The worker calls ``on_events``, ``on_notices``, ``on_dead_letter``, ``on_batch``; only this
-module touches prometheus_client. Tests pass a fresh ``CollectorRegistry``.
+The worker calls ``on_events``, ``on_notices``, ``on_dead_letter``, ``on_input_fixes``,
+``on_batch``; only this module touches prometheus_client. Tests pass a fresh ``CollectorRegistry``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,13 @@ class WorkerMetrics:
             "Profiles written to the profiles topic",
             registry=registry,
         )
+        self._continuity = Counter(
+            "zjcredit_worker_input_fixes_total",
+            "Input messages Faust skipped (read by the worker itself: repaired) or "
+            "delivered again (dropped); see streams/continuity.py",
+            ["fix"],
+            registry=registry,
+        )
         self._latency = Histogram(
             "zjcredit_worker_batch_latency_seconds",
             "From taking a batch of messages to their outputs handed to the transaction",
@@ -75,6 +82,10 @@ class WorkerMetrics:
 
     def on_dead_letter(self, reason: str) -> None:
         self._dead.labels(reason).inc()
+
+    def on_input_fixes(self, repaired: int, dropped: int) -> None:
+        self._continuity.labels("repaired").inc(repaired)
+        self._continuity.labels("dropped").inc(dropped)
 
     def on_batch(self, seconds: float, profiles: int) -> None:
         self._latency.observe(seconds)

@@ -11,17 +11,25 @@ transactions.
 So the worker sends through the partition's transactional producer itself, holding that
 transaction's lock for the whole group of records: the Table changelog record, the
 profile and the notices of an enterprise always commit together, with the offsets of the
-events that made them or a later commit. This touches two private attributes of
-faust's aiokafka Producer (``_transaction_producers``, ``_trn_locks``); :meth:`check`
+events that made them or a later commit. This touches private attributes of faust's
+aiokafka Producer (``_transaction_producers``, ``_trn_locks``) and of aiokafka's
+producer (``_txn_manager``); :meth:`check`
 fails at start-up, loudly, if a Faust upgrade moves them, and the crash test
 (tests/integration/test_worker_crash.py) guards the behaviour.
+
+The Table states sent with the records are staged in :class:`streams.pending.PendingStates`
+under the same lock, and :meth:`TransactionalSender.install` hooks Faust's producer so
+that they reach the Table only when their transaction commits, and are dropped when
+Faust gives the transaction up (its producer stopped at a rebalance, or fenced).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from streams.pending import PendingStates
 
 __all__ = ["PartitionRevoked", "Record", "TransactionalSender"]
 
@@ -36,8 +44,10 @@ class PartitionRevoked(Exception):  # noqa: N818 - a state, not a fault
 class TransactionalSender:
     """Send groups of records in the transaction that owns an input partition."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, pending: PendingStates[Any]) -> None:
         self.app = app
+        self.pending = pending
+        self.commits = 0  # transactions committed since start (tests read it)
 
     @property
     def _producer(self) -> Any:
@@ -53,17 +63,63 @@ class TransactionalSender:
                     "supported by streams/transactions.py (tested with 0.15.x)"
                 )
 
+    def install(self) -> None:
+        """Hook Faust's producer: promote staged states on commit, drop them on stop.
+
+        Faust's own ``commit_transactions`` (faust/transport/drivers/aiokafka.py), with
+        the promotion added under the transaction's lock: nothing can be sent into the
+        transaction between its commit and the promotion.
+        """
+        self.check()
+        producer = self._producer
+        stop_transaction = producer.stop_transaction
+        pending = self.pending
+
+        async def commit_transactions(
+            tid_to_offset_map: Any, group_id: str, start_new_transaction: bool = True
+        ) -> None:
+            for tid, offsets in tid_to_offset_map.items():
+                async with producer._trn_locks.get(tid) or asyncio.Lock():
+                    txp = producer._transaction_producers.get(tid)
+                    if txp is None:
+                        # Stopped at a rebalance: the next owner's producer aborts the
+                        # transaction, and its states are gone with it.
+                        pending.discard(tid)
+                        continue
+                    if not txp._txn_manager.is_in_transaction():
+                        # Faust's last commit at shutdown leaves no transaction open, and
+                        # a commit after it raised IllegalOperation and hung the worker.
+                        await txp.begin_transaction()
+                    await txp.send_offsets_to_transaction(offsets, group_id)
+                    await txp.commit_transaction()
+                    pending.promote(tid)
+                    self.commits += 1
+                    if start_new_transaction:
+                        await txp.begin_transaction()
+
+        async def stop(tid: str) -> None:
+            pending.discard(tid)
+            await stop_transaction(tid)
+
+        producer.commit_transactions = commit_transactions
+        producer.stop_transaction = stop
+
     def transactional_id(self, input_topic: str, partition: int) -> str:
         group = self.app.assignor.group_for_topic(input_topic)
         return f"{self.app.conf.id}-{group}-{partition}"
 
     async def send(
-        self, input_topic: str, partition: int, records: Sequence[Record]
+        self,
+        input_topic: str,
+        partition: int,
+        records: Sequence[Record],
+        states: Mapping[bytes, Any],
     ) -> list[asyncio.Future[Any]]:
         """Hand ``records`` to the transaction of ``input_topic[partition]``, all together.
 
-        Returns the delivery futures: await them to learn the broker's answer (the
-        transaction's commit waits for them anyway). Raises PartitionRevoked if this
+        ``states`` (the Table states among the records) are staged as pending in the
+        same step. Returns the delivery futures: await them to learn the broker's answer
+        (the transaction's commit waits for them anyway). Raises PartitionRevoked if this
         worker no longer owns the partition.
         """
         if not records:
@@ -73,9 +129,12 @@ class TransactionalSender:
         txp = producer._transaction_producers.get(tid)
         lock = producer._trn_locks.get(tid)
         if txp is None or lock is None:
+            self.pending.discard(tid)
             raise PartitionRevoked(f"{input_topic}[{partition}]")
         async with lock:  # no commit of this transaction can split the group
-            return [
+            futures = [
                 await txp.send(topic, value, key=key, partition=part)
                 for topic, key, value, part in records
             ]
+            self.pending.stage(tid, states)
+            return futures

@@ -5,14 +5,16 @@ count to an output topic, all under ``processing_guarantee="exactly_once"``: rea
 the output with read_committed must show every count exactly once, and a restart must
 continue from the counts restored from the changelog.
 
-It works the way the stream worker does: the changelog record and the output go in the
-input partition's transaction together (``streams/transactions.py``), and the state is
-keyed by the facts it has seen (here: each record's partition and offset), so a record
-processed again after a restart changes nothing. Neither alone is enough, as this test
-found: Faust's own path (``table[key] += 1`` + ``topic.send``) sends the output outside
-any transaction (faust-streaming#177) and can put the buffered changelog record in the
-next transaction; and since an event is acked only after its transaction may already
-have committed, a plain counter counts a record twice across a restart (26).
+It works the way the stream worker does, with the worker's own parts:
+
+- the changelog record and the output go in the input partition's transaction together
+  (``streams/transactions.py``): Faust's own path (``table[key] += 1`` + ``topic.send``)
+  sends the output outside any transaction (faust-streaming#177) and can put the
+  buffered changelog record in the next transaction;
+- the new count is pending until that transaction commits (``streams/pending.py``): a
+  rebalance that aborts it must not leave the count in memory;
+- every input offset is counted once (``streams/continuity.py``): Faust can deliver a
+  record again after a restart or a rebalance, or skip one.
 
 Configured by environment: BROKER, APP_ID, IN_TOPIC, OUT_TOPIC, DATA_DIR, PARTITIONS.
 """
@@ -21,7 +23,10 @@ import asyncio
 import os
 
 import faust
+from faust.types import Message
 
+from streams.continuity import Continuity
+from streams.pending import PendingStates
 from streams.transactions import TransactionalSender
 
 app = faust.App(
@@ -42,22 +47,35 @@ counts = app.Table(
     "counts", default=None, partitions=int(os.environ["PARTITIONS"]),
     key_type=bytes, value_type=bytes,
 )  # fmt: skip
-sender = TransactionalSender(app)
+pending = PendingStates(counts.data)
+sender = TransactionalSender(app, pending)
+continuity = Continuity(os.environ["BROKER"], os.environ["APP_ID"])
+
+
+@app.on_rebalance_complete.connect
+def rebalanced(sender, /, *args, signal, **kwargs):  # type: ignore[no-untyped-def]
+    continuity.reset()
 
 
 @app.agent(source)
 async def count(stream):  # type: ignore[no-untyped-def]
+    sender.install()
+    await continuity.start()
     changelog = counts.changelog_topic.get_topic_name()
     async for event in stream.events():
         m = event.message
-        value = str(int(counts.data.get(m.key) or b"0") + 1).encode()
-        records = [
-            (changelog, m.key, value, m.partition),
-            (os.environ["OUT_TOPIC"], m.key, value, None),
-        ]
-        deliveries = await sender.send(m.topic, m.partition, records)
-        counts.data[m.key] = value
-        await asyncio.gather(*deliveries)
+        admitted, repaired = await continuity.admit(
+            [(m.topic, m.partition, m.offset, m.key, m.value)]
+        )
+        for topic, partition, _, key, _ in admitted:
+            value = str(int(pending.get(key) or b"0") + 1).encode()
+            records = [
+                (changelog, key, value, partition),
+                (os.environ["OUT_TOPIC"], key, value, None),
+            ]
+            await asyncio.gather(*await sender.send(topic, partition, records, {key: value}))
+        for topic, partition, offset, key, value in repaired:  # as the worker does
+            app.consumer.ack(Message(topic, partition, offset, 0.0, 0, None, key, value, None))
 
 
 if __name__ == "__main__":

@@ -111,15 +111,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=60)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="KNOWN DEFECT (open): a rebalance while the restarted app settles its group "
-    "stops the partition's transactional producer, so the open transaction is aborted, "
-    "but the in-memory Table already holds its state: a record is then skipped (24) as "
-    "already seen. The stream worker shares this hole (its in-memory state is updated "
-    "when records are sent, not when their transaction commits); SIGKILL restarts are "
-    "safe (tests/integration/test_worker_crash.py). Fails about half the runs here.",
-)
 def test_exactly_once_table_counts_survive_a_restart(
     bootstrap_servers: str,
     new_topic: Callable[..., str],
