@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from faust.types import Message as FaustMessage
 from kafka.partitioner.default import murmur2
 
@@ -148,8 +149,11 @@ class _Folder:
         for topic, partition, offset, key, value in repaired:
             # Read by Continuity, not delivered by Faust: ack them to its consumer, which
             # otherwise waits for them forever and never commits these partitions.
+            # (aiokafka's TopicPartition, as on Faust's own messages: aiokafka's commit
+            # refuses Faust's TP.)
+            tp = TopicPartition(topic, partition)
             self.app.consumer.ack(
-                FaustMessage(topic, partition, offset, 0.0, 0, None, key, value, None)
+                FaustMessage(topic, partition, offset, 0.0, 0, None, key, value, None, tp=tp)
             )
         self.metrics.on_batch(time.perf_counter() - started, profiles)
 

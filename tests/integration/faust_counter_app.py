@@ -23,6 +23,7 @@ import asyncio
 import os
 
 import faust
+from aiokafka import TopicPartition
 from faust.types import Message
 
 from streams.continuity import Continuity
@@ -75,7 +76,10 @@ async def count(stream):  # type: ignore[no-untyped-def]
             ]
             await asyncio.gather(*await sender.send(topic, partition, records, {key: value}))
         for topic, partition, offset, key, value in repaired:  # as the worker does
-            app.consumer.ack(Message(topic, partition, offset, 0.0, 0, None, key, value, None))
+            tp = TopicPartition(topic, partition)
+            app.consumer.ack(
+                Message(topic, partition, offset, 0.0, 0, None, key, value, None, tp=tp)
+            )
 
 
 if __name__ == "__main__":
