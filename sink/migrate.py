@@ -6,6 +6,10 @@ runners: two processes starting at once (two sinks, a sink and the query service
 each migration once, and running again applies nothing. The read model lives in the
 schema ``credit``; :func:`drop` removes it whole (``zjcredit sink rebuild``).
 
+The query service keeps its own tables (API keys) in another schema with another
+folder of migrations, applied by the same code (``folder=``, ``schema=``), so that
+``drop`` (a rebuild of the read model) never touches them.
+
 Example::
 
     applied = await migrate(conn)       # ["0001_read_model"] the first time, then []
@@ -26,9 +30,9 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_KEY = 0x7A6A_6372  # "zjcr": one advisory lock for every migration runner
 
 
-def _files() -> list[tuple[int, Path]]:
+def _files(folder: Path = MIGRATIONS) -> list[tuple[int, Path]]:
     found = []
-    for path in sorted(MIGRATIONS.glob("*.sql")):
+    for path in sorted(folder.glob("*.sql")):
         match = _NAME.match(path.name)
         if match is None:
             raise ValueError(f"{path.name}: migrations are named NNNN_lower_snake.sql")
@@ -39,35 +43,40 @@ def _files() -> list[tuple[int, Path]]:
     return found
 
 
-async def pending(conn: asyncpg.Connection) -> list[str]:
+async def pending(
+    conn: asyncpg.Connection, *, folder: Path = MIGRATIONS, schema: str = SCHEMA
+) -> list[str]:
     """Names of the migrations not yet applied."""
-    exists = await conn.fetchval("select to_regclass($1) is not null", f"{SCHEMA}.schema_migration")
+    exists = await conn.fetchval("select to_regclass($1) is not null", f"{schema}.schema_migration")
     applied = set()
     if exists:
-        applied = {r[0] for r in await conn.fetch(f"select version from {SCHEMA}.schema_migration")}
-    return [p.stem for v, p in _files() if v not in applied]
+        applied = {r[0] for r in await conn.fetch(f"select version from {schema}.schema_migration")}
+    return [p.stem for v, p in _files(folder) if v not in applied]
 
 
-async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Apply the missing migrations, in order; return the names applied by this call."""
+async def migrate(
+    conn: asyncpg.Connection, *, folder: Path = MIGRATIONS, schema: str = SCHEMA
+) -> list[str]:
+    """Apply the missing migrations of ``folder`` to ``schema``, in order; return the
+    names applied by this call."""
     applied: list[str] = []
     await conn.execute("select pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(
-            f"create schema if not exists {SCHEMA};"
-            f"create table if not exists {SCHEMA}.schema_migration ("
+            f"create schema if not exists {schema};"
+            f"create table if not exists {schema}.schema_migration ("
             " version integer primary key, name text not null,"
             " applied_at timestamptz not null default now())"
         )
-        done = {r[0] for r in await conn.fetch(f"select version from {SCHEMA}.schema_migration")}
-        for version, path in _files():
+        done = {r[0] for r in await conn.fetch(f"select version from {schema}.schema_migration")}
+        for version, path in _files(folder):
             if version in done:
                 continue
             async with conn.transaction():
-                await conn.execute(f"set local search_path = {SCHEMA}, public")
+                await conn.execute(f"set local search_path = {schema}, public")
                 await conn.execute(path.read_text(encoding="utf-8"))
                 await conn.execute(
-                    f"insert into {SCHEMA}.schema_migration (version, name) values ($1, $2)",
+                    f"insert into {schema}.schema_migration (version, name) values ($1, $2)",
                     version,
                     path.stem,
                 )

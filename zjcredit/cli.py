@@ -323,12 +323,16 @@ def _kafka_for_bench(settings: Settings) -> Iterator[str]:
 def _register_stage_commands() -> None:
     # The stages own their commands; the shell only mounts them.
     from producers.generator import generate_command  # noqa: PLC0415
+    from query.command import keys_group, query_command, serve_command  # noqa: PLC0415
     from sink.command import sink_group  # noqa: PLC0415
     from streams.worker import worker_command  # noqa: PLC0415
 
     cli.add_command(generate_command)
     cli.add_command(worker_command)
     cli.add_command(sink_group)
+    cli.add_command(serve_command)
+    cli.add_command(query_command)
+    cli.add_command(keys_group)
 
 
 _register_stage_commands()

@@ -50,6 +50,12 @@ class Settings:
             5432; 0 = any].
         kafka_heap: maximum Java heap of the embedded broker [``ZJCREDIT_KAFKA_HEAP``, ``512m``].
         api_port: port of the query service [``ZJCREDIT_API_PORT``, 8000].
+        api_host: address ``zjcredit serve`` listens on [``ZJCREDIT_API_HOST``,
+            ``127.0.0.1``; ``0.0.0.0`` for every interface].
+        api_url: the query service ``zjcredit query`` talks to [``ZJCREDIT_API_URL``,
+            ``http://127.0.0.1:<api_port>``].
+        api_key: the API key ``zjcredit query`` sends [``ZJCREDIT_API_KEY``]; ``None``:
+            the public role. Never printed.
     """
 
     kafka_bootstrap_servers: str | None = None
@@ -64,6 +70,9 @@ class Settings:
     postgres_port: int = 5432
     kafka_heap: str = "512m"
     api_port: int = 8000
+    api_host: str = "127.0.0.1"
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +91,10 @@ class Settings:
         data = _first(env, "ZJCREDIT_DATA_DIR")
         cache_dir = _cache_dir(cache, xdg)
         run = _first(env, "ZJCREDIT_RUN_DIR")
+        api_port = _int(env, "ZJCREDIT_API_PORT", 8000, low=0, high=65535)
+        api_url = (_first(env, "ZJCREDIT_API_URL") or f"http://127.0.0.1:{api_port}").rstrip("/")
+        if urlsplit(api_url).scheme not in ("http", "https"):
+            raise ConfigError(f"ZJCREDIT_API_URL={api_url!r}: expected http://host:port")
         return cls(
             kafka_bootstrap_servers=_first(
                 env, "ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
@@ -96,7 +109,10 @@ class Settings:
             kafka_port=_int(env, "ZJCREDIT_KAFKA_PORT", 9092, low=0, high=65535),
             postgres_port=_int(env, "ZJCREDIT_POSTGRES_PORT", 5432, low=0, high=65535),
             kafka_heap=heap,
-            api_port=_int(env, "ZJCREDIT_API_PORT", 8000, low=0, high=65535),
+            api_port=api_port,
+            api_host=_first(env, "ZJCREDIT_API_HOST") or "127.0.0.1",
+            api_url=api_url,
+            api_key=_first(env, "ZJCREDIT_API_KEY"),
         )
 
     def redacted_database_url(self) -> str | None:

@@ -1,0 +1,57 @@
+"""Who is calling: the API key of a request, as a role (FastAPI dependencies).
+
+The key comes in ``X-API-Key`` or ``Authorization: Bearer``; none is the public role. An
+unknown or revoked key is 401 on every route, public ones included, so that a mistyped
+key never silently turns a bank into the public. Declared as OpenAPI security schemes
+(not header parameters), so the docs page offers them and fuzzers leave them alone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from query.errors import Forbidden, Unauthorized
+from query.keys import role_of_key
+from query.roles import Role
+from query.services import Services
+
+__all__ = ["Caller", "HistoryReader", "caller", "history_reader"]
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
+_bearer = HTTPBearer(auto_error=False, description="the same API key, as a bearer token")
+
+
+async def caller(
+    request: Request,
+    api_key: Annotated[str | None, Depends(_api_key)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Role:
+    """The caller's role: public without a key; 401 for a key that is not valid."""
+    key = api_key or (bearer.credentials if bearer is not None else None)
+    if not key:
+        if request.headers.get("authorization"):
+            raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
+        return Role.PUBLIC
+    services: Services = request.app.state.services
+    found, role = services.keys.get(key)
+    if not found:
+        async with services.db.connection() as conn:
+            role = await role_of_key(conn, key)
+        services.keys.put(key, role)
+    if role is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    return role
+
+
+async def history_reader(role: Annotated[Role, Depends(caller)]) -> Role:
+    """Departments and admins only: 403 for the others."""
+    if not role.sees_history:
+        raise Forbidden(f"the {role.value} role may not read event histories")
+    return role
+
+
+Caller = Annotated[Role, Depends(caller)]
+HistoryReader = Annotated[Role, Depends(history_reader)]

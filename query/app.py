@@ -1,0 +1,162 @@
+"""The query service's ASGI app: :func:`create_app`.
+
+Routes: ``/v1/...`` (query/routes.py), the Schema Registry paths (query/registry_routes.py),
+``/healthz``, ``/metrics``, the web page at ``/`` and its files at ``/static``. Every
+error, whatever raised it, answers the one JSON error shape (docs/query.md); a bug is a
+500 whose body says nothing more (its traceback goes to the log, never to the client).
+
+Example::
+
+    app = create_app("postgresql://postgres@127.0.0.1:5432/zjcredit")
+    uvicorn.run(app, port=8000)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException
+
+from query import registry_routes, routes
+from query.db import Database
+from query.errors import DatabaseUnavailable, QueryError, error_body
+from query.keys import KeyCache
+from query.metrics import MetricsMiddleware, QueryMetrics
+from query.models import ApiError, Health
+from query.services import Services
+from schemas.registry import ManifestRegistry
+from schemas.sectors import load_catalog
+
+__all__ = ["WEB_DIR", "create_app"]
+
+WEB_DIR = Path(__file__).with_name("web")
+_log = logging.getLogger("zjcredit.query")
+_PLACEHOLDER = (
+    '<!doctype html><meta charset="utf-8"><title>信用浙江 Credit Zhejiang</title>'
+    "<h1>信用浙江 Credit Zhejiang</h1><p>The web page is not installed; the API is at "
+    '<a href="/docs">/docs</a>.</p>'
+)
+
+
+def create_app(
+    database: str | Database,
+    *,
+    topic_prefix: str = "zjcredit",
+    registry: CollectorRegistry | None = None,
+    key_cache_ttl: float = 10.0,
+    web_dir: Path = WEB_DIR,
+) -> FastAPI:
+    """The app over the read model at ``database`` (a URL, or a :class:`Database`).
+
+    Args:
+        database: ``postgresql://...`` (a pool is made on first use; migrations applied),
+            or a ready :class:`~query.db.Database`.
+        topic_prefix: names the registry's subjects (``<prefix>.<role>-value``); the
+            ``ZJCREDIT_TOPIC_PREFIX`` setting.
+        registry: where the metrics live (default: a fresh one per app, so that apps in
+            one process do not collide).
+        key_cache_ttl: seconds an API key lookup is remembered (default 10).
+        web_dir: the web page's folder (default ``query/web``).
+    """
+    metrics = QueryMetrics(registry if registry is not None else CollectorRegistry())
+    db = database if isinstance(database, Database) else Database(database)
+    db.on_state = metrics.on_database
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await db.close()
+
+    app = FastAPI(
+        title="信用浙江 Credit Zhejiang query service",
+        version="1",
+        description="Enterprise credit profiles, key-sector blacklists, joint-penalty "
+        "checklists and the schema registry. Roles and errors: docs/query.md.",
+        lifespan=lifespan,
+    )
+    app.state.services = Services(
+        db=db,
+        catalog=load_catalog(),
+        registry=ManifestRegistry.load(),
+        topic_prefix=topic_prefix,
+        keys=KeyCache(ttl=key_cache_ttl),
+        metrics=metrics,
+    )
+    app.include_router(routes.router)
+    app.include_router(registry_routes.router)
+    _operations(app, metrics, web_dir)
+    _error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _operations(app: FastAPI, metrics: QueryMetrics, web_dir: Path) -> None:
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: {"model": ApiError, "description": "PostgreSQL is unavailable"}},
+        tags=["operations"],
+    )
+    async def healthz(request: Request) -> Response:
+        services: Services = request.app.state.services
+        await services.db.fetchval("select 1")
+        return routes.json_response(Health(status="ok", database="up"))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> Response:
+        page = web_dir / "index.html"
+        # The page is another part of the project; until it is there, say where the API is.
+        return FileResponse(page) if page.is_file() else HTMLResponse(_PLACEHOLDER)
+
+    if web_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=web_dir), name="static")
+
+
+def _error_handlers(app: FastAPI) -> None:
+    async def query_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, QueryError)
+        headers = {"Retry-After": "5"} if isinstance(error, DatabaseUnavailable) else None
+        if error.status == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="zjcredit"'}
+        return JSONResponse(error.body(), error.status, headers=headers)
+
+    async def invalid_request(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        details = [_detail(e) for e in error.errors()]
+        message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        return JSONResponse(error_body(422, "invalid_parameter", message, details=details), 422)
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        body = error_body(error.status_code, code, str(error.detail))
+        return JSONResponse(body, error.status_code, headers=error.headers)
+
+    async def bug(request: Request, error: Exception) -> Response:
+        _log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = error_body(500, "internal_error", "internal error; the service log has the details")
+        return JSONResponse(body, 500)
+
+    app.add_exception_handler(QueryError, query_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, bug)
+
+
+def _detail(error: Any) -> dict[str, str]:
+    # loc is ("query", "size") or ("path", "uscc"): the parameter's name is what a caller sent.
+    loc = [str(part) for part in error.get("loc", ())[1:]] or ["request"]
+    return {"field": ".".join(loc), "rule": str(error.get("type")), "message": str(error["msg"])}

@@ -1,0 +1,81 @@
+"""A small HTTP client of the query service, for ``zjcredit query`` and scripts.
+
+Example::
+
+    client = ApiClient("http://127.0.0.1:8000", key=None)
+    profile = client.enterprise("91330100716105852F")
+    page = client.search("美兴", size=10)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from query.errors import QueryError
+
+__all__ = ["ApiClient", "ApiError"]
+
+
+class ApiError(QueryError):
+    """The service answered an error (its JSON body is in ``answer``), or did not answer."""
+
+    def __init__(self, message: str, status: int = 0, body: dict[str, Any] | None = None) -> None:
+        super().__init__(message, error=(body or {}).get("error", "unreachable"))
+        self.http_status = status
+        self.answer = body or {}
+
+
+class ApiClient:
+    """``url``: the service (``ZJCREDIT_API_URL``); ``key``: an API key, or None (public)."""
+
+    def __init__(self, url: str, key: str | None = None, timeout: float = 10.0) -> None:
+        headers = {"X-API-Key": key} if key else {}
+        self._http = httpx.Client(base_url=url, headers=headers, timeout=timeout)
+        self.url = url
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, **params: Any) -> Any:
+        """The JSON answer of ``GET path``; ApiError for an error answer or none at all."""
+        query = {k: v for k, v in params.items() if v is not None}
+        try:
+            response = self._http.get(path, params=query)
+        except httpx.HTTPError as error:
+            raise ApiError(
+                f"the query service at {self.url} did not answer ({type(error).__name__}): "
+                "is `zjcredit serve` running? (ZJCREDIT_API_URL)"
+            ) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.is_error:
+            if isinstance(body, dict) and "message" in body:
+                raise ApiError(f"{response.status_code} {body.get('error')}: {body['message']}",
+                               response.status_code, body)  # fmt: skip
+            raise ApiError(f"{response.status_code} from {self.url}{path}", response.status_code)
+        return body
+
+    def enterprise(self, uscc: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.get(f"/v1/enterprises/{quote(uscc, safe='')}")
+        return body
+
+    def search(self, q: str, *, page: int = 1, size: int = 20) -> dict[str, Any]:
+        body: dict[str, Any] = self.get("/v1/enterprises", q=q, page=page, size=size)
+        return body
+
+    def history(self, uscc: str, *, page: int = 1, size: int = 20) -> dict[str, Any]:
+        body: dict[str, Any] = self.get(
+            f"/v1/enterprises/{quote(uscc, safe='')}/history", page=page, size=size
+        )
+        return body

@@ -1,0 +1,169 @@
+"""``zjcredit serve``, ``zjcredit query`` and ``zjcredit keys``.
+
+Example::
+
+    $ zjcredit serve                                   # the API on ZJCREDIT_API_PORT (8000)
+    $ zjcredit keys create --role bank --name "宁波银行 credit desk"
+    $ ZJCREDIT_API_KEY=zjc_... zjcredit query 91330100716105852F
+    $ zjcredit query --name 美兴 --json
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from query.render import profile_lines, search_lines
+from zjcredit.settings import Settings, redact_url
+from zjcredit.stack import resolve_endpoints
+
+__all__ = ["keys_group", "query_command", "serve_command"]
+
+T = TypeVar("T")
+
+
+@click.command("serve")
+@click.option("--port", type=int, default=None, help="Port (default: ZJCREDIT_API_PORT, 8000).")
+@click.option("--host", default=None, help="Address (default: ZJCREDIT_API_HOST, 127.0.0.1).")
+@click.pass_obj
+def serve_command(settings: Settings, port: int | None, host: str | None) -> None:
+    """Run the query service (HTTP API, registry paths, web page) until Ctrl-C."""
+    import uvicorn  # noqa: PLC0415
+
+    from query.app import create_app  # noqa: PLC0415
+
+    url = resolve_endpoints(settings, need_kafka=False, need_database=True).database_url
+    host = host or settings.api_host
+    port = settings.api_port if port is None else port
+    click.echo(f"query service http://{host}:{port}/ (API /docs, metrics /metrics) "
+               f"postgres={redact_url(url)}", err=True)  # fmt: skip
+    app = create_app(url, topic_prefix=settings.topic_prefix)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
+    # the handler it found: make that handler a clean exit, so a stop is exit status 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools")  # fmt: skip
+    click.echo("query service stopped", err=True)
+
+
+def _exit_cleanly(signum: int, frame: object) -> NoReturn:
+    raise SystemExit(0)
+
+
+@click.command("query")
+@click.argument("uscc", required=False)
+@click.option("--name", "name", default=None, help="Search by a part of the Chinese name.")
+@click.option("--history", is_flag=True, help="The event history (department and admin keys).")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--size", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON, for scripts.")
+@click.pass_obj
+def query_command(settings: Settings, uscc: str | None, *, name: str | None, history: bool,
+                  page: int, size: int, as_json: bool) -> None:  # fmt: skip
+    """Look up an enterprise by credit code USCC, or search with --name.
+
+    Talks to the query service at ZJCREDIT_API_URL with the key in ZJCREDIT_API_KEY (none:
+    the public role). An error answer ends with its message and exit status 2.
+    """
+    from query.client import ApiClient  # noqa: PLC0415
+
+    if (uscc is None) == (name is None):
+        raise click.UsageError("give a credit code, or --name TEXT (not both)")
+    with ApiClient(settings.api_url, settings.api_key) as client:
+        if name is not None:
+            body = client.search(name, page=page, size=size)
+            lines = search_lines(body)
+        elif history:
+            assert uscc is not None
+            body = client.history(uscc, page=page, size=size)
+            lines = _history_lines(body)
+        else:
+            assert uscc is not None
+            body = client.enterprise(uscc)
+            lines = profile_lines(body)
+    if as_json:
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        click.echo("\n".join(lines))
+
+
+def _history_lines(page: dict[str, Any]) -> list[str]:
+    from query.render import table  # noqa: PLC0415
+
+    lines = [f"事件 {page['total']} events (page {page['page']}, newest first)"]
+    return lines + table(
+        ["发生 Occurred", "来源 Source", "类型 Type", "部门 Dept"],
+        [[e["occurred_at"], e["source"], e["event_type"], e.get("department") or "—"]
+         for e in page["items"]],
+    )  # fmt: skip
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """API keys of the query service (stored hashed in PostgreSQL)."""
+
+
+def _with_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    import asyncpg  # noqa: PLC0415
+
+    from query.db import migrate_all  # noqa: PLC0415
+
+    url = resolve_endpoints(settings, need_kafka=False, need_database=True).database_url
+
+    async def run() -> T:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            await migrate_all(conn, read_model=False)
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@keys_group.command("create")
+@click.option("--role", type=click.Choice(["bank", "department", "admin"]), required=True)
+@click.option("--name", required=True, help="Who holds the key, e.g. a bank's credit desk.")
+@click.pass_obj
+def keys_create(settings: Settings, role: str, name: str) -> None:
+    """Make a key; it is printed once, here, and only its sha256 is stored."""
+    from query.keys import create_key  # noqa: PLC0415
+    from query.roles import Role  # noqa: PLC0415
+
+    key_id, key = _with_database(settings, lambda conn: create_key(conn, name, Role(role)))
+    click.echo(key)
+    click.echo(f"key {key_id} for {role} ({name}): keep it now, it cannot be shown again; "
+               f"use it as ZJCREDIT_API_KEY or the X-API-Key header", err=True)  # fmt: skip
+
+
+@keys_group.command("list")
+@click.pass_obj
+def keys_list(settings: Settings) -> None:
+    """Every key: id, role, holder, created, revoked (never the key itself)."""
+    from query.keys import list_keys  # noqa: PLC0415
+    from query.render import table  # noqa: PLC0415
+
+    keys = _with_database(settings, list_keys)
+    rows = [[k.key_id, k.role.value, k.name, k.created_at.strftime("%Y-%m-%d %H:%M"),
+             k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else "—"]
+            for k in keys]  # fmt: skip
+    click.echo("\n".join(table(["id", "role", "name", "created", "revoked"], rows, indent="")))
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def keys_revoke(settings: Settings, key_id: str) -> None:
+    """Revoke the key KEY_ID (as `keys list` shows it); the service refuses it within 10 s."""
+    from query.keys import revoke_key  # noqa: PLC0415
+    from zjcredit.errors import ZjcreditError  # noqa: PLC0415
+
+    if not _with_database(settings, lambda conn: revoke_key(conn, key_id)):
+        raise ZjcreditError(f"no key {key_id!r} in force (see `zjcredit keys list`)")
+    click.echo(f"revoked {key_id}", err=True)

@@ -1,0 +1,138 @@
+"""The query service's PostgreSQL: a lazily made asyncpg pool, failures as 503.
+
+The pool is made on first use, not at start, so the service starts (and answers 503 on
+``/healthz``) while PostgreSQL is still down, and recovers by itself when it is back.
+On its first connection it applies the migrations (the read model's and the service's
+own API keys, ``sink/migrate.py``) unless told not to.
+
+PostgreSQL being unavailable is recognised by the error's class, never its text:
+connection errors (SQLSTATE class 08, refused or reset sockets, timeouts), operator
+intervention (57: shutdown, failover), insufficient resources (53: too many
+connections), and a read model not there (42P01 / 3F000: not migrated, or being
+rebuilt). Each becomes :class:`~query.errors.DatabaseUnavailable`.
+
+Example::
+
+    db = Database("postgresql://postgres@127.0.0.1:5432/zjcredit")
+    rows = await db.fetch("select uscc from credit.enterprise limit $1", 5)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from query.errors import DatabaseUnavailable
+from sink.migrate import migrate
+
+__all__ = ["ACCESS_MIGRATIONS", "ACCESS_SCHEMA", "UNAVAILABLE", "Database", "migrate_all"]
+
+ACCESS_SCHEMA = "access"
+ACCESS_MIGRATIONS = Path(__file__).with_name("migrations")
+
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # "connection is closed", "pool is closing"
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.UndefinedTableError,
+    asyncpg.exceptions.InvalidSchemaNameError,
+)
+
+
+async def migrate_all(conn: asyncpg.Connection, *, read_model: bool = True) -> list[str]:
+    """Apply the read model's migrations (unless ``read_model`` is False) and the API keys'."""
+    applied = await migrate(conn) if read_model else []
+    return applied + await migrate(conn, folder=ACCESS_MIGRATIONS, schema=ACCESS_SCHEMA)
+
+
+class Database:
+    """A lazily made pool over ``url``.
+
+    Args:
+        url: ``postgresql://...`` of the read model.
+        max_size: connections at most (default 8: a 2-core server gains nothing from more).
+        timeout: seconds to connect, and for each statement (default 5).
+        apply_migrations: apply the migrations on the first connection (default True).
+        on_state: told True after each successful use of PostgreSQL, False after a failure
+            (the service's ``zjcredit_query_database_up``).
+    """
+
+    def __init__(self, url: str, *, max_size: int = 8, timeout: float = 5.0,
+                 apply_migrations: bool = True,
+                 on_state: Callable[[bool], None] = lambda up: None) -> None:  # fmt: skip
+        self.url = url
+        self.on_state = on_state
+        self.max_size = max_size
+        self.timeout = timeout
+        self.apply_migrations = apply_migrations
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                try:
+                    pool = await asyncpg.create_pool(
+                        self.url, min_size=1, max_size=self.max_size,
+                        timeout=self.timeout, command_timeout=self.timeout,
+                    )  # fmt: skip
+                    if self.apply_migrations:
+                        try:
+                            async with pool.acquire() as conn:
+                                await migrate_all(conn)
+                        except BaseException:
+                            pool.terminate()
+                            raise
+                except UNAVAILABLE as error:
+                    self.on_state(False)
+                    raise _unavailable(error) from None
+                self._pool = pool
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; DatabaseUnavailable if PostgreSQL fails us meanwhile."""
+        pool = await self.pool()
+        try:
+            async with pool.acquire(timeout=self.timeout) as conn:
+                yield conn
+        except UNAVAILABLE as error:
+            self.on_state(False)
+            raise _unavailable(error) from None
+        self.on_state(True)
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self.connection() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            with contextlib.suppress(*UNAVAILABLE):
+                await asyncio.wait_for(pool.close(), self.timeout)
+
+
+def _unavailable(error: BaseException) -> DatabaseUnavailable:
+    if isinstance(error, asyncpg.exceptions.UndefinedTableError | asyncpg.InvalidSchemaNameError):
+        return DatabaseUnavailable("the read model is not there yet (not migrated, or rebuilding)")
+    # The class name only: a connection error's text can carry host names and users.
+    return DatabaseUnavailable(f"PostgreSQL is unavailable ({type(error).__name__})")

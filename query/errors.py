@@ -1,0 +1,120 @@
+"""The query service's errors: each is one HTTP status and one JSON body.
+
+::
+
+    ZjcreditError
+    └── QueryError                 an answer other than 2xx, with status and error code
+        ├── Unauthorized           401: unknown or revoked API key
+        ├── Forbidden              403: the role may not use the route
+        ├── NotFound               404: no such enterprise, route, subject, version or schema
+        ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
+        └── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
+
+Every error body has one shape (docs/query.md): ``status``, ``error`` (a stable
+snake_case code), ``error_code`` (Confluent Schema Registry style, which its clients
+read), ``message`` and ``details``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from zjcredit.errors import ZjcreditError
+
+__all__ = [
+    "DatabaseUnavailable",
+    "Forbidden",
+    "InvalidParameter",
+    "NotFound",
+    "QueryError",
+    "Unauthorized",
+    "error_body",
+]
+
+
+def error_body(
+    status: int,
+    error: str,
+    message: str,
+    *,
+    error_code: int | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of every error answer."""
+    return {
+        "status": status,
+        "error": error,
+        "error_code": error_code if error_code is not None else status * 100,
+        "message": message,
+        "details": details or [],
+    }
+
+
+class QueryError(ZjcreditError):
+    """An error answer. ``error`` and ``error_code`` default per class."""
+
+    status: ClassVar[int] = 500
+    error: str = "internal_error"
+    error_code: int = 50000
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error: str | None = None,
+        error_code: int | None = None,
+        details: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if error is not None:
+            self.error = error
+        self.error_code = error_code if error_code is not None else self.status * 100
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        return error_body(
+            self.status,
+            self.error,
+            self.message,
+            error_code=self.error_code,
+            details=self.details,
+        )
+
+
+class Unauthorized(QueryError):  # noqa: N818 - named as the HTTP status
+    status = 401
+    error = "unauthorized"
+
+
+class Forbidden(QueryError):  # noqa: N818 - named as the HTTP status
+    status = 403
+    error = "forbidden"
+
+
+class NotFound(QueryError):  # noqa: N818 - named as the HTTP status
+    status = 404
+    error = "not_found"
+
+
+class InvalidParameter(QueryError, ValueError):  # noqa: N818 - named as the HTTP status
+    status = 422
+    error = "invalid_parameter"
+
+    @classmethod
+    def one(cls, field: str, rule: str, message: str, *, error: str | None = None,
+            error_code: int | None = None) -> InvalidParameter:  # fmt: skip
+        """The error for one parameter breaking one rule."""
+        return cls(
+            f"{field}: {message}",
+            error=error,
+            error_code=error_code,
+            details=[{"field": field, "rule": rule, "message": message}],
+        )
+
+
+class DatabaseUnavailable(QueryError):  # noqa: N818 - named as the HTTP status
+    """PostgreSQL is down, failing over, out of connections, or not migrated yet."""
+
+    status = 503
+    error = "database_unavailable"

@@ -1,0 +1,277 @@
+"""The API's response bodies as pydantic models: they are the OpenAPI schema.
+
+Handlers build these from the read model and answer with their JSON; schemathesis checks
+every answer against the schema generated from them. Money is a decimal string (never a
+float), dates ``YYYY-MM-DD``, times ISO 8601 UTC. docs/query.md shows each as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ApiError",
+    "Arrears",
+    "CreditLine",
+    "EnterpriseSummary",
+    "ErrorDetail",
+    "Factor",
+    "Health",
+    "HistoryEvent",
+    "ListingItem",
+    "Page",
+    "PenaltyItem",
+    "PriorityItem",
+    "Profile",
+    "ProfileListing",
+    "ProfileMeasure",
+    "RegistrySchema",
+    "RegistrySubjectVersion",
+    "SchemaById",
+    "Stats",
+    "TaxGradeEntry",
+    "TaxPaid",
+    "TrademarkSummary",
+    "Zjtx",
+]
+
+Money = Annotated[str, Field(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["1835852.55"])]
+Grade = Literal["EXCELLENT", "GOOD", "FAIR", "POOR"]
+TaxGrade = Literal["A", "B", "M", "C", "D"]
+RoleName = Literal["public", "bank", "department", "admin"]
+ZjtxLevel = Literal["PROVINCIAL", "NATIONAL"]
+T = TypeVar("T")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ErrorDetail(_Model):
+    field: str
+    rule: str
+    message: str
+
+
+class ApiError(_Model):
+    """Every error answer, on every path."""
+
+    status: int
+    error: str = Field(description="stable snake_case code, e.g. invalid_credit_code")
+    error_code: int = Field(description="Confluent Schema Registry style code, e.g. 40403")
+    message: str
+    details: list[ErrorDetail]
+
+
+class Zjtx(_Model):
+    level: ZjtxLevel
+    year: int
+    active: bool
+
+
+class Factor(_Model):
+    code: str
+    label: str
+    points: int
+    facts: str | None = Field(description="null where they quote amounts the role may not see")
+
+
+class TaxGradeEntry(_Model):
+    year: int
+    grade: TaxGrade
+    score: str | None
+    direct_judgement: bool
+    repaired: bool
+
+
+class TrademarkSummary(_Model):
+    registered: int
+    well_known: int
+    active_pledges: int
+    pledged_amount: Money
+    infringement_penalties: int
+
+
+class ProfileListing(_Model):
+    sector: str
+    sector_name: str
+    decision_no: str
+    department: str
+    department_name: str
+    listed_on: dt.date
+    planned_end_on: dt.date | None
+    reason: str | None
+
+
+class ProfileMeasure(_Model):
+    sector: str
+    decision_no: str
+    measure_code: str
+    measure: str
+    department: str
+    department_name: str
+
+
+class TaxPaid(_Model):
+    year: int
+    amount: Money
+
+
+class Arrears(_Model):
+    outstanding: Money
+    overdue_since: dt.date | None
+
+
+class CreditLine(_Model):
+    eligible: bool
+    amount: Money | None
+    multiple: str | None
+    rate_tier: str | None
+    reason: str | None
+
+
+class Profile(_Model):
+    """``GET /v1/enterprises/{uscc}``: one enterprise's credit profile, as the role sees it."""
+
+    uscc: str
+    name: str | None
+    status: str
+    city_code: str | None
+    city: str | None
+    district_code: str | None
+    industry_section: str | None
+    industry_code: str | None
+    size_class: str | None
+    established_on: dt.date | None
+    zjtx: Zjtx | None
+    score: int
+    grade: Grade
+    grade_zh: str
+    rules_version: str
+    factors: list[Factor]
+    tax_grade: TaxGrade | None
+    tax_grades: list[TaxGradeEntry]
+    trademarks: TrademarkSummary
+    blacklist: list[ProfileListing]
+    penalties: list[ProfileMeasure]
+    tax_paid: list[TaxPaid] | None = Field(description="bank, department, admin; else null")
+    arrears: Arrears | None = Field(description="bank, department, admin; else null")
+    credit_line: CreditLine | None = Field(description="bank, department, admin; else null")
+    as_of: dt.date
+    updated_at: dt.datetime
+    version: int
+    role: RoleName
+    hidden: list[str] = Field(description="fields null because the role may not see them")
+
+
+class EnterpriseSummary(_Model):
+    uscc: str
+    name: str | None
+    status: str
+    city_code: str | None
+    city: str | None
+    score: int
+    grade: Grade
+    grade_zh: str
+    tax_grade: TaxGrade | None
+    listed_sectors: list[str]
+    zjtx_level: ZjtxLevel | None
+
+
+class HistoryEvent(_Model):
+    event_id: str
+    source: str
+    event_type: str
+    department: str | None
+    occurred_at: dt.datetime
+    reported_at: dt.datetime
+    payload: dict[str, Any]
+
+
+class ListingItem(_Model):
+    uscc: str
+    name: str | None
+    city_code: str | None
+    city: str | None
+    sector: str
+    sector_name: str
+    decision_no: str
+    department: str
+    department_name: str
+    listed_on: dt.date
+    planned_end_on: dt.date | None
+    reason: str | None
+    in_force: bool
+    ended_on: dt.date | None
+    ground: str | None
+
+
+class PenaltyItem(_Model):
+    uscc: str
+    name: str | None
+    sector: str
+    sector_name: str
+    decision_no: str
+    measure_code: str
+    measure: str
+    department: str
+    department_name: str
+
+
+class PriorityItem(_Model):
+    uscc: str
+    name: str | None
+    city_code: str | None
+    city: str | None
+    zjtx_level: ZjtxLevel
+    score: int
+    grade: Grade
+    grade_zh: str
+    tax_grade: TaxGrade | None
+    listed_sectors: list[str]
+
+
+class Page(_Model, Generic[T]):
+    """One page of a list, in the route's stable order."""
+
+    items: list[T]
+    page: int
+    size: int
+    total: int
+
+
+class Stats(_Model):
+    enterprises: int
+    by_grade: dict[str, int]
+    by_city: dict[str, int]
+    by_tax_grade: dict[str, int] = Field(description="'none': not rated")
+    by_sector: dict[str, int] = Field(description="listings in force per key sector")
+    zjtx: dict[str, int]
+    penalty_measures: int
+    as_of: dt.date | None
+
+
+class Health(_Model):
+    status: Literal["ok"]
+    database: Literal["up"]
+
+
+class SchemaById(_Model):
+    schema_: str = Field(alias="schema", description="the Avro schema as a JSON string")
+    schemaType: Literal["AVRO"] = "AVRO"  # noqa: N815 - Confluent's field name
+
+
+class RegistrySubjectVersion(_Model):
+    subject: str
+    version: int
+
+
+class RegistrySchema(_Model):
+    subject: str
+    version: int
+    id: int
+    schema_: str = Field(alias="schema")
+    schemaType: Literal["AVRO"] = "AVRO"  # noqa: N815 - Confluent's field name

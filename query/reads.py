@@ -1,0 +1,232 @@
+"""The read model's queries, one function per route; each returns plain dicts for the
+response models (query/models.py). SQL text is constant; every value is a $n parameter.
+
+Pages are ``limit``/``offset`` in an order that ends with a unique key, so pages never
+overlap while the data is unchanged; ``count(*) over ()`` gives the total in the same
+statement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from query.db import Database
+from query.roles import GRADE_ZH, city_name, department_name, sector_name
+from schemas.sectors import SectorCatalog
+from schemas.uscc import ZHEJIANG_CITIES
+
+__all__ = [
+    "enterprise_exists",
+    "history",
+    "listings",
+    "penalties",
+    "priority",
+    "profile",
+    "search",
+    "stats",
+]
+
+Page = tuple[list[dict[str, Any]], int]
+
+_SUMMARY = "uscc, name, status, city_code, score, grade, tax_grade, listed_sectors, zjtx_level"
+
+
+class _Where:
+    """A ``where`` clause of constant fragments for the filters given, values as $n.
+
+    Only the filters in use are in the statement: ``($1 is null or col = $1)`` would let
+    PostgreSQL's generic plan (from the 6th execution of a prepared statement) ignore the
+    indexes.
+    """
+
+    def __init__(self, *always: str) -> None:
+        self.parts = list(always)
+        self.args: list[Any] = []
+
+    def add(self, fragment: str, value: Any) -> None:
+        """``fragment`` has one ``{}`` where the value goes; a None value adds nothing."""
+        if value is not None:
+            self.args.append(value)
+            self.parts.append(fragment.format(f"${len(self.args)}"))
+
+    def sql(self) -> str:
+        return " where " + " and ".join(self.parts) if self.parts else ""
+
+    def page(self, limit: int, offset: int) -> tuple[str, list[Any]]:
+        n = len(self.args)
+        return f" limit ${n + 1} offset ${n + 2}", [*self.args, limit, offset]
+
+
+def _summary(r: Any) -> dict[str, Any]:
+    return {
+        **{k: v for k, v in r.items() if k != "total"},
+        "city": city_name(r["city_code"]),
+        "grade_zh": GRADE_ZH[r["grade"]],
+        "listed_sectors": list(r["listed_sectors"]),
+    }
+
+
+def _total(rows: list[Any]) -> int:
+    return int(rows[0]["total"]) if rows else 0
+
+
+async def profile(db: Database, uscc: str) -> dict[str, Any] | None:
+    """The stored profile (canonical JSON: decimals as strings, ISO dates) or None."""
+    text = await db.fetchval("select profile::text from credit.enterprise where uscc = $1", uscc)
+    return orjson.loads(text) if text is not None else None
+
+
+async def enterprise_exists(db: Database, uscc: str) -> bool:
+    return bool(await db.fetchval("select true from credit.enterprise where uscc = $1", uscc))
+
+
+async def search(db: Database, *, q: str | None, uscc: str | None, city: str | None,
+                 grade: str | None, sector: str | None, limit: int,
+                 offset: int) -> Page:  # fmt: skip
+    where = _Where()
+    if q is not None:
+        # pg_trgm serves LIKE '%...%' from the name's trigram index; the text's own
+        # wildcards are escaped so that they match themselves.
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.add("name ilike {}", f"%{escaped}%")
+    where.add("uscc = {}", uscc)
+    where.add("city_code = {}", city)
+    where.add("grade = {}", grade)
+    where.add("listed_sectors @> array[{}::text]", sector)
+    limit_sql, args = where.page(limit, offset)
+    rows = await db.fetch(
+        f"select {_SUMMARY}, count(*) over () as total from credit.enterprise"
+        f"{where.sql()} order by uscc{limit_sql}",
+        *args,
+    )
+    return [_summary(r) for r in rows], _total(rows)
+
+
+async def history(db: Database, uscc: str, *, limit: int, offset: int) -> Page:
+    rows = await db.fetch(
+        "select event_id::text, source, event_type, occurred_at, reported_at,"
+        " payload::text as payload, count(*) over () as total from credit.event"
+        " where uscc = $1 order by occurred_at desc, reported_at desc, event_id"
+        " limit $2 offset $3",
+        uscc, limit, offset,
+    )  # fmt: skip
+    items = []
+    for r in rows:
+        payload = orjson.loads(r["payload"])
+        items.append({
+            "event_id": r["event_id"], "source": r["source"], "event_type": r["event_type"],
+            "department": payload.get("department"), "occurred_at": r["occurred_at"],
+            "reported_at": r["reported_at"], "payload": payload,
+        })  # fmt: skip
+    return items, _total(rows)
+
+
+async def listings(db: Database, catalog: SectorCatalog, *, sector: str | None,
+                   city: str | None, active: bool, limit: int, offset: int) -> Page:  # fmt: skip
+    where = _Where()
+    where.add("l.in_force = {}", active)
+    where.add("l.sector = {}", sector)
+    where.add("e.city_code = {}", city)
+    limit_sql, args = where.page(limit, offset)
+    rows = await db.fetch(
+        "select l.uscc, e.name, e.city_code, l.sector, l.decision_no, l.department,"
+        " l.listed_on, l.planned_end_on, l.reason, l.in_force, l.ended_on, l.ground,"
+        " count(*) over () as total"
+        f" from credit.listing l join credit.enterprise e using (uscc){where.sql()}"
+        f" order by l.listed_on desc, l.uscc, l.sector, l.decision_no{limit_sql}",
+        *args,
+    )
+    items = [
+        {**{k: v for k, v in r.items() if k != "total"},
+         "city": city_name(r["city_code"]), "sector_name": sector_name(catalog, r["sector"]),
+         "department_name": department_name(catalog, r["department"])}
+        for r in rows
+    ]  # fmt: skip
+    return items, _total(rows)
+
+
+async def penalties(db: Database, catalog: SectorCatalog, *, department: str | None,
+                    uscc: str | None, limit: int, offset: int) -> Page:  # fmt: skip
+    where = _Where()
+    where.add("m.department = {}", department)
+    where.add("m.uscc = {}", uscc)
+    limit_sql, args = where.page(limit, offset)
+    rows = await db.fetch(
+        "select m.uscc, e.name, m.sector, m.decision_no, m.measure_code, m.measure,"
+        " m.department, count(*) over () as total"
+        f" from credit.penalty_measure m join credit.enterprise e using (uscc){where.sql()}"
+        " order by m.department, m.uscc, m.sector, m.decision_no, m.measure_code"
+        f"{limit_sql}",
+        *args,
+    )
+    items = [
+        {**{k: v for k, v in r.items() if k != "total"},
+         "sector_name": sector_name(catalog, r["sector"]),
+         "department_name": department_name(catalog, r["department"])}
+        for r in rows
+    ]  # fmt: skip
+    return items, _total(rows)
+
+
+async def priority(db: Database, *, city: str | None, level: str | None, limit: int,
+                   offset: int) -> Page:  # fmt: skip
+    where = _Where("zjtx_level is not null")
+    where.add("city_code = {}", city)
+    where.add("zjtx_level = {}", level)
+    limit_sql, args = where.page(limit, offset)
+    rows = await db.fetch(
+        f"select {_SUMMARY}, count(*) over () as total from credit.enterprise"
+        f"{where.sql()} order by zjtx_level = 'NATIONAL' desc, score desc, uscc{limit_sql}",
+        *args,
+    )
+    items = []
+    for r in rows:
+        item = _summary(r)
+        del item["status"]
+        items.append(item)
+    return items, _total(rows)
+
+
+_STATS = """
+select
+  (select count(*) from credit.enterprise) as enterprises,
+  (select coalesce(jsonb_object_agg(grade, n), '{}') from
+     (select grade, count(*) n from credit.enterprise group by grade) g) as by_grade,
+  (select coalesce(jsonb_object_agg(city_code, n), '{}') from
+     (select city_code, count(*) n from credit.enterprise
+      where city_code is not null group by city_code) c) as by_city,
+  (select coalesce(jsonb_object_agg(coalesce(tax_grade, 'none'), n), '{}') from
+     (select tax_grade, count(*) n from credit.enterprise group by tax_grade) t) as by_tax_grade,
+  (select coalesce(jsonb_object_agg(sector, n), '{}') from
+     (select sector, count(*) n from credit.listing where in_force group by sector) s)
+     as by_sector,
+  (select coalesce(jsonb_object_agg(zjtx_level, n), '{}') from
+     (select zjtx_level, count(*) n from credit.enterprise
+      where zjtx_level is not null group by zjtx_level) z) as zjtx,
+  (select count(*) from credit.penalty_measure) as penalty_measures,
+  (select max(as_of) from credit.enterprise) as as_of
+"""
+
+
+async def stats(db: Database, catalog: SectorCatalog) -> dict[str, Any]:
+    row = await db.fetchrow(_STATS)
+    assert row is not None
+    counted = {k: orjson.loads(row[k]) for k in
+               ("by_grade", "by_city", "by_tax_grade", "by_sector", "zjtx")}  # fmt: skip
+
+    # Every known value appears, 0 where there is none, so a client can draw a fixed axis.
+    def full(name: str, keys: Any) -> dict[str, int]:
+        return {**dict.fromkeys(keys, 0), **counted[name]}
+
+    return {
+        "enterprises": row["enterprises"],
+        "by_grade": full("by_grade", GRADE_ZH),
+        "by_city": full("by_city", ZHEJIANG_CITIES),
+        "by_tax_grade": full("by_tax_grade", ("A", "B", "M", "C", "D", "none")),
+        "by_sector": full("by_sector", catalog.sectors),
+        "zjtx": full("zjtx", ("PROVINCIAL", "NATIONAL")),
+        "penalty_measures": row["penalty_measures"],
+        "as_of": row["as_of"],
+    }

@@ -1,0 +1,250 @@
+"""The ``/v1`` routes: profiles, search, history, blacklist, penalties, 专精特新, stats.
+
+Handlers check their parameters (credit codes with the project's validator, cities,
+sectors and departments against the catalogs), read through query/reads.py and answer
+with the JSON of a response model. They answer a ready ``Response`` so that FastAPI
+does not encode the body a second time; the ``response_model`` still makes the schema.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from query import reads
+from query.access import Caller, HistoryReader
+from query.errors import InvalidParameter, NotFound
+from query.models import (
+    ApiError,
+    EnterpriseSummary,
+    HistoryEvent,
+    ListingItem,
+    Page,
+    PenaltyItem,
+    PriorityItem,
+    Profile,
+    Stats,
+)
+from query.roles import profile_view
+from query.services import Services
+from schemas.errors import InvalidCreditCode
+from schemas.sectors import load_catalog
+from schemas.uscc import ZHEJIANG_CITIES, validate
+
+__all__ = ["json_response", "router"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ApiError, "description": text}
+    for status, text in (
+        (401, "the API key is unknown or revoked"),
+        (403, "the role may not use this route"),
+        (404, "no such enterprise"),
+        (422, "a malformed credit code or parameter"),
+        (503, "PostgreSQL is unavailable"),
+    )
+}
+_CITY_NAMES = {
+    alias: code for code, (zh, en) in ZHEJIANG_CITIES.items() for alias in (code, zh, en.lower())
+}
+_CATALOG = load_catalog()
+
+router = APIRouter(prefix="/v1", responses=_ERRORS)
+
+Size = Annotated[int, Query(ge=1, le=100, description="items per page")]
+PageNo = Annotated[int, Query(ge=1, le=10_000, description="page number, from 1")]
+Uscc = Annotated[str, Path(description="unified social credit code (18 characters)")]
+City = Annotated[
+    str | None,
+    Query(description="city code (330100) or name (杭州, Hangzhou)",
+          json_schema_extra={"enum": sorted(_CITY_NAMES)}),
+]  # fmt: skip
+Sector = Annotated[
+    str | None,
+    Query(description="key-sector code", json_schema_extra={"enum": list(_CATALOG.sectors)}),
+]
+Department = Annotated[
+    str | None,
+    Query(description="department code", json_schema_extra={"enum": list(_CATALOG.departments)}),
+]
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    return Response(
+        model.model_dump_json(by_alias=True), status_code, media_type="application/json"
+    )
+
+
+def _page(item: type[BaseModel], items: list[dict[str, Any]], page: int, size: int,
+          total: int) -> Response:  # fmt: skip
+    body = {"items": items, "page": page, "size": size, "total": total}
+    return json_response(Page[item].model_validate(body))  # type: ignore[valid-type]
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def credit_code(raw: str, field: str = "uscc") -> str:
+    """The normalised code; 422 ``invalid_credit_code`` naming the failed rule."""
+    try:
+        return validate(raw).code
+    except InvalidCreditCode as error:
+        raise InvalidParameter.one(
+            field, error.reason, str(error), error="invalid_credit_code", error_code=42201
+        ) from None
+
+
+def _city(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    code = _CITY_NAMES.get(raw.strip().lower())
+    if code is None:
+        raise InvalidParameter.one(
+            "city", "enum", f"{raw!r} is not one of the 11 cities of Zhejiang (330100, 杭州, ...)"
+        )
+    return code
+
+
+def _member(field: str, raw: str | None, known: Any) -> str | None:
+    if raw is not None and raw not in known:
+        raise InvalidParameter.one(field, "enum", f"{raw!r} is not one of {', '.join(known)}")
+    return raw
+
+
+def _text(raw: str | None) -> str | None:
+    """A search text: trimmed; control characters refused (PostgreSQL refuses NUL)."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not text:
+        raise InvalidParameter.one("q", "empty", "the search text is empty")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InvalidParameter.one("q", "characters", "the search text has control characters")
+    return text
+
+
+@router.get("/enterprises/{uscc}", response_model=Profile, summary="An enterprise's profile")
+async def enterprise(request: Request, uscc: Uscc, role: Caller) -> Response:
+    services = _services(request)
+    code = credit_code(uscc)
+    stored = await reads.profile(services.db, code)
+    if stored is None:
+        raise NotFound(f"no enterprise with credit code {code}")
+    return json_response(Profile.model_validate(profile_view(stored, role, services.catalog)))
+
+
+@router.get("/enterprises", response_model=Page[EnterpriseSummary], summary="Search enterprises")
+async def search(
+    request: Request,
+    *,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=50, description="name substring, or a whole credit code"),
+    ] = None,
+    city: City = None,
+    grade: Literal["EXCELLENT", "GOOD", "FAIR", "POOR"] | None = None,
+    sector: Sector = None,
+    page: PageNo = 1,
+    size: Size = 20,
+    role: Caller,
+) -> Response:
+    text = _text(q)
+    uscc = None
+    if text is not None and len(text) == 18 and text.isascii():
+        # A whole credit code is looked up as a code, not as a name.
+        with contextlib.suppress(InvalidCreditCode):
+            uscc, text = validate(text).code, None
+    items, total = await reads.search(
+        _services(request).db, q=text, uscc=uscc, city=_city(city), grade=grade,
+        sector=_member("sector", sector, _CATALOG.sectors), limit=size,
+        offset=(page - 1) * size,
+    )  # fmt: skip
+    return _page(EnterpriseSummary, items, page, size, total)
+
+
+@router.get(
+    "/enterprises/{uscc}/history",
+    response_model=Page[HistoryEvent],
+    summary="An enterprise's event history, newest first (department, admin)",
+)
+async def history(
+    request: Request, uscc: Uscc, role: HistoryReader, page: PageNo = 1, size: Size = 20
+) -> Response:
+    db = _services(request).db
+    code = credit_code(uscc)
+    items, total = await reads.history(db, code, limit=size, offset=(page - 1) * size)
+    if not items and not await reads.enterprise_exists(db, code):
+        raise NotFound(f"no enterprise with credit code {code}")
+    return _page(HistoryEvent, items, page, size, total)
+
+
+@router.get("/blacklist", response_model=Page[ListingItem], summary="Key-sector listings")
+async def blacklist(
+    request: Request,
+    *,
+    sector: Sector = None,
+    city: City = None,
+    active: Annotated[bool, Query(description="true: in force; false: ended")] = True,
+    page: PageNo = 1,
+    size: Size = 20,
+    role: Caller,
+) -> Response:
+    services = _services(request)
+    items, total = await reads.listings(
+        services.db, services.catalog, sector=_member("sector", sector, _CATALOG.sectors),
+        city=_city(city), active=active, limit=size, offset=(page - 1) * size,
+    )  # fmt: skip
+    return _page(ListingItem, items, page, size, total)
+
+
+@router.get(
+    "/penalties",
+    response_model=Page[PenaltyItem],
+    summary="Joint-penalty checklist: measures in force, by department or enterprise",
+)
+async def penalties(
+    request: Request,
+    *,
+    department: Department = None,
+    uscc: Annotated[str | None, Query(description="only this enterprise")] = None,
+    page: PageNo = 1,
+    size: Size = 20,
+    role: Caller,
+) -> Response:
+    services = _services(request)
+    items, total = await reads.penalties(
+        services.db, services.catalog,
+        department=_member("department", department, _CATALOG.departments),
+        uscc=credit_code(uscc) if uscc is not None else None,
+        limit=size, offset=(page - 1) * size,
+    )  # fmt: skip
+    return _page(PenaltyItem, items, page, size, total)
+
+
+@router.get(
+    "/priority", response_model=Page[PriorityItem], summary="专精特新 enterprises and grades"
+)
+async def priority(
+    request: Request,
+    *,
+    city: City = None,
+    level: Literal["PROVINCIAL", "NATIONAL"] | None = None,
+    page: PageNo = 1,
+    size: Size = 20,
+    role: Caller,
+) -> Response:
+    items, total = await reads.priority(
+        _services(request).db, city=_city(city), level=level, limit=size,
+        offset=(page - 1) * size,
+    )  # fmt: skip
+    return _page(PriorityItem, items, page, size, total)
+
+
+@router.get("/stats", response_model=Stats, summary="Counts by grade, city, tax grade, sector")
+async def stats(request: Request, role: Caller) -> Response:
+    services = _services(request)
+    return json_response(Stats.model_validate(await reads.stats(services.db, services.catalog)))
