@@ -1,0 +1,460 @@
+"""The query service over HTTP, on a read model the real pipeline filled.
+
+Once for the module: a generated province is produced to fresh topics, ``zjcredit
+worker`` and ``zjcredit sink`` write it into a fresh database (tests/queryservice.py),
+then ``zjcredit serve`` runs over it as a subprocess, and ``zjcredit keys create`` makes
+a key per role. Then, over real HTTP:
+
+- every ``/v1`` route against the pure fold's profiles (tests/readmodel.py ``Expected``)
+  and direct SQL counts; stable pagination;
+- each role: what the public may not see is null and named; a bank sees amounts; only
+  departments and admins read history; a wrong or revoked key is 401, a role without
+  access 403;
+- each error in the one JSON shape: a malformed code (422 with the failed rule), unknown
+  code (404), bad parameters (422), unknown route (404);
+- the Schema Registry paths with confluent-kafka's ``SchemaRegistryClient`` and
+  ``AvroDeserializer`` decoding the topics' messages;
+- schemathesis against ``/openapi.json``: no 5xx, every answer as documented;
+- ``zjcredit query`` as a person and a script would use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
+
+from query.render import display_width
+from schemas.codec import Codec
+from schemas.registry import ManifestRegistry
+from tests.outputs import read_topic
+from tests.queryservice import FilledReadModel, QueryService, zjcredit
+from tests.readmodel import fetch
+from zjcredit.settings import Settings
+from zjcredit.stack import Endpoints
+
+FIRMS = 400
+SEED = 5  # this seed's province has listings in force and ended, and 专精特新 firms
+ERROR_KEYS = {"status", "error", "error_code", "message", "details"}
+
+
+@dataclass
+class Api:
+    """The module's service: its URL, one key per role, the read model it serves."""
+
+    url: str
+    keys: dict[str, str]
+    model: FilledReadModel
+    service: QueryService
+
+    def get(self, path: str, role: str = "public", **params: Any) -> httpx.Response:
+        headers = {"X-API-Key": self.keys[role]} if role != "public" else {}
+        return httpx.get(f"{self.url}{path}", params=params, headers=headers, timeout=30)
+
+    def sql(self, query: str, *args: Any) -> list[Any]:
+        return fetch(self.model.database_url, query, *args)
+
+
+@pytest.fixture(scope="module")
+def api(bootstrap_servers: str, settings: Settings, stack: Endpoints,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:  # fmt: skip
+    tmp = tmp_path_factory.mktemp("query")
+    model = FilledReadModel(bootstrap_servers, settings, stack.database_url, tmp,
+                            firms=FIRMS, seed=SEED)  # fmt: skip
+    service = None
+    try:
+        service = QueryService(model.database_url, model.prefix, tmp / "serve.log")
+        keys = {}
+        for role in ("bank", "department", "admin"):
+            made = zjcredit(["keys", "create", "--role", role, "--name", f"测试 {role}"],
+                            model.database_url, model.prefix)  # fmt: skip
+            assert made.returncode == 0, made.stderr
+            keys[role] = made.stdout.strip()
+        yield Api(service.url, keys, model, service)
+    finally:
+        if service is not None:
+            assert service.stop() == 0, service.logs()
+        model.close()
+
+
+def _error(response: httpx.Response, status: int, error: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert set(body) == ERROR_KEYS, body
+    assert (body["status"], body["error"]) == (status, error), body
+    assert "Traceback" not in response.text
+    return body
+
+
+def _listed(api: Api) -> str:
+    return next(u for u, p in api.model.expected.profiles.items() if p["blacklist"])
+
+
+# --- profiles and roles ------------------------------------------------------------------
+
+
+def test_the_public_profile_is_the_folds_without_amounts(api: Api) -> None:
+    uscc = _listed(api)
+    want = api.model.expected.profiles[uscc]
+
+    got = api.get(f"/v1/enterprises/{uscc}").json()
+
+    assert (got["uscc"], got["name"], got["score"], got["grade"], got["tax_grade"]) == (
+        uscc, want["name"], want["score"], want["grade"], want["tax_grade"],
+    )  # fmt: skip
+    assert got["city"]
+    assert got["grade_zh"] in ("优秀", "良好", "中等", "较差")
+    assert [(x["sector"], x["decision_no"]) for x in got["blacklist"]] == [
+        (x["sector"], x["decision_no"]) for x in want["blacklist"]
+    ]
+    assert all(x["sector_name"] != x["sector"] for x in got["blacklist"])
+    assert len(got["penalties"]) == len(want["penalties"]) > 0
+    assert sum(f["points"] for f in got["factors"]) == got["score"] or got["score"] in (0, 1000)
+    assert [g["year"] for g in got["tax_grades"]] == [g["year"] for g in want["tax_grades"]]
+    # Amounts are not public: null, named in `hidden`, and not quoted in the factors either.
+    assert got["role"] == "public"
+    assert got["tax_paid"] is got["arrears"] is got["credit_line"] is None
+    assert got["hidden"] == ["tax_paid", "arrears", "credit_line"]
+    assert all(f["facts"] is None for f in got["factors"] if f["code"] in ("tax_paid", "arrears"))
+    amounts = [str(t["amount"]) for t in want["tax_paid"]]
+    assert not any(a in json.dumps(got, ensure_ascii=False) for a in amounts)
+
+
+def test_a_bank_sees_tax_amounts_and_the_credit_line(api: Api) -> None:
+    uscc = next(u for u, p in api.model.expected.profiles.items()
+                if p["tax_paid"] and p["credit_line"] and p["credit_line"]["eligible"])  # fmt: skip
+    want = api.model.expected.profiles[uscc]
+
+    for role in ("bank", "department", "admin"):
+        got = api.get(f"/v1/enterprises/{uscc}", role).json()
+        assert got["role"] == role
+        assert got["hidden"] == []
+        assert [(t["year"], Decimal(t["amount"])) for t in got["tax_paid"]] == [
+            (t["year"], t["amount"]) for t in want["tax_paid"]
+        ]
+        assert Decimal(got["credit_line"]["amount"]) == want["credit_line"]["amount"]
+        assert Decimal(got["arrears"]["outstanding"]) == want["arrears_outstanding"]
+        assert any(f["facts"] for f in got["factors"] if f["code"] == "tax_paid")
+
+
+def test_the_key_may_come_as_a_bearer_token_and_codes_in_lower_case(api: Api) -> None:
+    uscc = _listed(api)
+    response = httpx.get(f"{api.url}/v1/enterprises/{uscc.lower()}",
+                         headers={"Authorization": f"Bearer {api.keys['bank']}"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["uscc"] == uscc
+    assert response.json()["role"] == "bank"
+
+
+def test_a_wrong_or_revoked_key_is_401_everywhere(api: Api) -> None:
+    made = zjcredit(["keys", "create", "--role", "admin", "--name", "revoked"],
+                    api.model.database_url, api.model.prefix)  # fmt: skip
+    key = made.stdout.strip()
+    key_id = key.split("_")[1]
+    listed = zjcredit(["keys", "list"], api.model.database_url, api.model.prefix)
+    assert key_id in listed.stdout
+    assert key not in listed.stdout
+    revoked = zjcredit(["keys", "revoke", key_id], api.model.database_url, api.model.prefix)
+    assert revoked.returncode == 0, revoked.stderr
+    again = zjcredit(["keys", "revoke", key_id], api.model.database_url, api.model.prefix)
+    assert again.returncode == 2
+    assert "no key" in again.stderr
+
+    for headers in ({"X-API-Key": "zjc_00000000_nope"}, {"X-API-Key": key},
+                    {"Authorization": f"Bearer {key}"}, {"Authorization": "Basic eDp5"}):  # fmt: skip
+        for path in ("/v1/stats", f"/v1/enterprises/{_listed(api)}"):
+            response = httpx.get(f"{api.url}{path}", headers=headers)
+            _error(response, 401, "unauthorized")
+            assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_history_is_for_departments_and_admins_newest_first(api: Api) -> None:
+    uscc = _listed(api)
+    want = [
+        e.event for items in api.model.events.values() for e in items if e.event["uscc"] == uscc
+    ]
+
+    for role in ("public", "bank"):
+        _error(api.get(f"/v1/enterprises/{uscc}/history", role), 403, "forbidden")
+    pages = [api.get(f"/v1/enterprises/{uscc}/history", "department", size=3).json()]
+    while pages[-1]["items"]:
+        pages.append(api.get(f"/v1/enterprises/{uscc}/history", "department", size=3,
+                             page=len(pages) + 1).json())  # fmt: skip
+    items = [e for p in pages for e in p["items"]]
+
+    assert pages[0]["total"] == len(want) == len(items)
+    assert Counter(e["event_id"] for e in items) == Counter(str(e["event_id"]) for e in want)
+    keys = [(e["occurred_at"], e["reported_at"]) for e in items]
+    assert keys == sorted(keys, reverse=True)
+    assert {e["source"] for e in items} >= {"enterprise", "blacklist"}
+    listed = next(e for e in items if e["event_type"] == "LISTED")
+    assert listed["department"]
+    assert listed["payload"]["sector"]
+    assert api.get(f"/v1/enterprises/{uscc}/history", "admin").status_code == 200
+    _error(api.get("/v1/enterprises/91330100716105852F/history", "admin"), 404, "not_found")
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+def test_search_by_a_chinese_name_substring_in_a_stable_order(api: Api) -> None:
+    name = next(p["name"] for p in api.model.expected.profiles.values() if p["name"])
+    q = name[2:4]  # two characters from the middle: the city prefix is too common
+    want = sorted(u for u, p in api.model.expected.profiles.items() if q in (p["name"] or ""))
+
+    first = api.get("/v1/enterprises", q=q, size=100).json()
+    got = [e["uscc"] for e in first["items"]]
+
+    assert first["total"] == len(want)
+    assert got == want[:100]
+    assert all(q in e["name"] for e in first["items"])
+    # Pages of 7 put together are the same list.
+    paged = []
+    for n in range(1, len(want) // 7 + 2):
+        paged += [
+            e["uscc"] for e in api.get("/v1/enterprises", q=q, size=7, page=n).json()["items"]
+        ]
+    assert paged == want
+    # A whole credit code searches by code.
+    exact = api.get("/v1/enterprises", q=want[0].lower()).json()
+    assert [e["uscc"] for e in exact["items"]] == [want[0]]
+
+
+def test_search_filters_by_city_grade_and_sector(api: Api) -> None:
+    profiles = api.model.expected.profiles
+    by_code = api.get("/v1/enterprises", city="330200", size=100).json()
+    by_name = api.get("/v1/enterprises", city="宁波", size=100).json()
+    assert by_code == by_name
+    assert by_code["total"] == sum(p["city_code"] == "330200" for p in profiles.values())
+    assert {e["city"] for e in by_code["items"]} == {"宁波"}
+
+    poor = api.get("/v1/enterprises", grade="POOR", size=100).json()
+    assert poor["total"] == sum(p["grade"] == "POOR" for p in profiles.values())
+    sector = profiles[_listed(api)]["blacklist"][0]["sector"]
+    listed = api.get("/v1/enterprises", sector=sector, size=100).json()
+    want = sorted(u for u, p in profiles.items() if sector in {x["sector"] for x in p["blacklist"]})
+    assert [e["uscc"] for e in listed["items"]] == want
+
+
+def test_blacklist_in_force_and_ended(api: Api) -> None:
+    profiles = api.model.expected.profiles
+    active = api.get("/v1/blacklist", size=100).json()
+    ended = api.get("/v1/blacklist", active="false", size=100).json()
+
+    assert active["total"] == sum(len(p["blacklist"]) for p in profiles.values()) > 0
+    assert ended["total"] == sum(len(p["blacklist_history"]) for p in profiles.values()) > 0
+    assert all(x["in_force"] and x["ended_on"] is None for x in active["items"])
+    assert all(not x["in_force"] and x["ended_on"] and x["ground"] for x in ended["items"])
+    dates = [x["listed_on"] for x in active["items"]]
+    assert dates == sorted(dates, reverse=True)
+    sector = active["items"][0]["sector"]
+    only = api.get("/v1/blacklist", sector=sector, size=100).json()
+    assert {x["sector"] for x in only["items"]} == {sector}
+
+
+def test_penalties_a_departments_checklist(api: Api) -> None:
+    rows = api.sql("select department, count(*) n from credit.penalty_measure group by 1")
+    department, n = max(((r["department"], r["n"]) for r in rows), key=lambda x: x[1])
+
+    checklist = api.get("/v1/penalties", department=department, size=100).json()
+
+    assert checklist["total"] == n
+    assert {x["department"] for x in checklist["items"]} == {department}
+    assert all(x["measure"] and x["department_name"] for x in checklist["items"])
+    uscc = _listed(api)
+    mine = api.get("/v1/penalties", uscc=uscc, size=100).json()
+    assert mine["total"] == len(api.model.expected.profiles[uscc]["penalties"])
+    everything = api.get("/v1/penalties", size=1).json()
+    assert everything["total"] == sum(r["n"] for r in rows)
+
+
+def test_priority_lists_the_specialised_smes_national_first(api: Api) -> None:
+    want = {u for u, p in api.model.expected.profiles.items() if p["zjtx"] and p["zjtx"]["active"]}
+    got = api.get("/v1/priority", size=100).json()
+
+    assert {x["uscc"] for x in got["items"]} == want
+    assert got["total"] == len(want) > 0
+    order = [(x["zjtx_level"] != "NATIONAL", -x["score"], x["uscc"]) for x in got["items"]]
+    assert order == sorted(order)
+
+
+def test_stats_count_the_whole_province(api: Api) -> None:
+    stats = api.get("/v1/stats").json()
+    profiles = api.model.expected.profiles.values()
+
+    assert stats["enterprises"] == FIRMS
+    assert stats["by_grade"] == {g: sum(p["grade"] == g for p in profiles)
+                                 for g in ("EXCELLENT", "GOOD", "FAIR", "POOR")}  # fmt: skip
+    assert sum(stats["by_city"].values()) == FIRMS
+    assert len(stats["by_city"]) == 11
+    assert sum(stats["by_sector"].values()) == sum(len(p["blacklist"]) for p in profiles)
+    assert stats["as_of"] == "2018-06-30"
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ("91330100716105852G", "check_char"),
+        ("91330000727215175G", "org_check"),
+        ("91330000I27215176K", "charset"),
+        ("9133010071610585", "length"),
+        ("Z1330100716105852F", "charset"),
+        ("01330100716105852F", "authority"),
+    ],
+)
+def test_a_malformed_credit_code_is_422_with_the_failed_rule(
+    api: Api, code: str, rule: str
+) -> None:
+    body = _error(api.get(f"/v1/enterprises/{code}"), 422, "invalid_credit_code")
+    assert body["details"][0]["rule"] == rule
+    assert body["details"][0]["field"] == "uscc"
+    body = _error(api.get("/v1/penalties", uscc=code), 422, "invalid_credit_code")
+    assert body["details"][0]["rule"] == rule
+
+
+def test_an_unknown_code_is_404_and_bad_parameters_422(api: Api) -> None:
+    _error(api.get("/v1/enterprises/91330100716105852F"), 404, "not_found")
+    _error(api.get("/v1/nothing-here"), 404, "not_found")
+    for path, params, field in [
+        ("/v1/enterprises", {"size": 0}, "size"),
+        ("/v1/enterprises", {"size": 101}, "size"),
+        ("/v1/enterprises", {"page": "abc"}, "page"),
+        ("/v1/enterprises", {"grade": "AAA"}, "grade"),
+        ("/v1/enterprises", {"city": "北京"}, "city"),
+        ("/v1/enterprises", {"sector": "nonsense"}, "sector"),
+        ("/v1/enterprises", {"q": "\x00"}, "q"),
+        ("/v1/blacklist", {"active": "perhaps"}, "active"),
+        ("/v1/penalties", {"department": "FBI"}, "department"),
+        ("/v1/priority", {"level": "CITY"}, "level"),
+    ]:
+        body = _error(api.get(path, **params), 422, "invalid_parameter")
+        assert body["details"][0]["field"] == field, body
+
+
+# --- registry, operations, web, CLI ---------------------------------------------------------
+
+
+def test_a_confluent_client_decodes_the_topics_through_the_registry_paths(api: Api) -> None:
+    from confluent_kafka.schema_registry import SchemaRegistryClient  # noqa: PLC0415
+    from confluent_kafka.schema_registry.avro import AvroDeserializer  # noqa: PLC0415
+    from confluent_kafka.serialization import MessageField, SerializationContext  # noqa: PLC0415
+
+    client = SchemaRegistryClient({"url": api.url})
+    deserialize = AvroDeserializer(client)
+    codec = Codec(ManifestRegistry.load())
+    prefix = api.model.prefix
+
+    subjects = client.get_subjects()
+    assert f"{prefix}.tax-value" in subjects
+    assert f"{prefix}.profiles-value" in subjects
+    latest = client.get_latest_version(f"{prefix}.penalties-value")
+    assert (latest.version, latest.schema_id) == (2, 8)
+    assert client.get_version(f"{prefix}.penalties-value", 1).schema_id == 6
+    assert client.get_versions(f"{prefix}.penalties-value") == [1, 2]
+    for role in ("tax", "blacklist", "profiles"):
+        topic = f"{prefix}.{role}"
+        records = read_topic(api.model.bootstrap_servers, topic)[:50]
+        assert records
+        for _, value in records:
+            ours, _ = codec.decode(value)
+            theirs = deserialize(value, SerializationContext(topic, MessageField.VALUE))
+            assert theirs == ours
+
+
+def test_health_metrics_openapi_and_the_web_page(api: Api) -> None:
+    assert api.get("/healthz").json() == {"status": "ok", "database": "up"}
+    metrics = api.get("/metrics").text
+    assert 'zjcredit_query_requests_total{method="GET",route="/v1/enterprises/{uscc}"' in metrics
+    assert "zjcredit_query_database_up 1.0" in metrics
+    spec = api.get("/openapi.json").json()
+    assert {"/v1/enterprises/{uscc}", "/v1/enterprises", "/v1/enterprises/{uscc}/history",
+            "/v1/blacklist", "/v1/penalties", "/v1/priority", "/v1/stats", "/schemas/ids/{schema_id}",
+            "/subjects", "/subjects/{subject}/versions/{version}", "/healthz"} <= set(spec["paths"])  # fmt: skip
+    assert api.get("/docs").status_code == 200
+    page = api.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+
+
+def test_zjcredit_query_prints_an_aligned_profile_and_json(api: Api) -> None:
+    uscc = _listed(api)
+    env = {"ZJCREDIT_API_URL": api.url}
+
+    shown = zjcredit(["query", uscc], api.model.database_url, api.model.prefix, env)
+
+    assert shown.returncode == 0, shown.stderr
+    # The labelled block: "  <label><spaces><value>"; every value starts in one column,
+    # counted in display cells (a Chinese character takes two).
+    block = shown.stdout.split("\n\n")[1].splitlines()
+    starts = set()
+    for line in block:
+        label = re.match(r"^  (.+?\S)\s{2,}\S", line)
+        assert label, line
+        starts.add(display_width(line[: label.end() - 1]))
+    assert len(block) >= 14, shown.stdout
+    assert len(starts) == 1, shown.stdout
+    assert "统一社会信用代码" in shown.stdout
+    assert uscc in shown.stdout
+    assert "失信名单" in shown.stdout
+    assert "(不公开 not shown" in shown.stdout
+
+    as_json = zjcredit(["query", uscc, "--json"], api.model.database_url, api.model.prefix,
+                       {**env, "ZJCREDIT_API_KEY": api.keys["bank"]})  # fmt: skip
+    assert json.loads(as_json.stdout)["role"] == "bank"
+
+    name = api.model.expected.profiles[uscc]["name"]
+    found = zjcredit(["query", "--name", name], api.model.database_url, api.model.prefix, env)
+    assert found.returncode == 0
+    assert uscc in found.stdout
+    assert "找到" in found.stdout
+    bad = zjcredit(["query", "91330100716105852G"], api.model.database_url, api.model.prefix, env)
+    assert bad.returncode == 2
+    assert "invalid_credit_code" in bad.stderr
+
+
+# --- fuzzing ---------------------------------------------------------------------------------
+
+# Examples per operation: 13 operations, about 10 s on 2 busy cores.
+FUZZ_EXAMPLES = 20
+
+
+def test_fuzzed_requests_get_no_5xx_and_documented_answers(api: Api) -> None:
+    """schemathesis generates requests (valid and invalid) from /openapi.json: no 5xx, and
+    every answer's status, content type and body are as the schema documents.
+
+    One test walking the operations (schemathesis' pytest fixture loader does not run
+    on this pytest), each under hypothesis with a fixed example budget.
+    """
+    schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 13  # 7 /v1 routes, 5 registry paths, /healthz
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        def call(case: Any) -> None:
+            case.call_and_validate(
+                checks=[
+                    checks.not_a_server_error,
+                    checks.status_code_conformance,
+                    checks.content_type_conformance,
+                    checks.response_schema_conformance,
+                ]
+            )
+
+        call()
