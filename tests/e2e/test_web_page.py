@@ -16,12 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,8 +30,8 @@ from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from sink import rows as r
 from sink.migrate import SCHEMA, migrate
+from tests.queryservice import QueryService
 from tests.readmodel import create_database, drop_database
-from tests.workers import ZJCREDIT
 from zjcredit.stack import Endpoints
 from zjcredit.stack.process import free_port
 
@@ -117,34 +112,12 @@ def read_model(stack: Endpoints) -> Iterator[tuple[str, Firm]]:
 
 @contextlib.contextmanager
 def _serve(database_url: str, log: Path) -> Iterator[str]:
-    """``zjcredit serve`` on a free port; its base URL once it answers (any status)."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "ZJCREDIT_DATABASE_URL": database_url}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [ZJCREDIT, "serve", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    base = f"http://127.0.0.1:{port}"
+    """``zjcredit serve`` (tests/queryservice.py) over ``database_url``; its base URL."""
+    service = QueryService(database_url, "zjcredit", log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except urllib.error.HTTPError:
-                break  # it answers (503 when its database is down)
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"zjcredit serve did not answer:\n{log.read_text()[-3000:]}")
-                time.sleep(0.2)
-        yield base
+        yield service.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        service.stop()
 
 
 @pytest.fixture(scope="module")
