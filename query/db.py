@@ -82,8 +82,10 @@ class Database:
         async with self._lock:
             if self._pool is None:
                 try:
+                    # min_size=0: no connection floor for asyncpg to restore (and log a
+                    # traceback about) every moment PostgreSQL is down.
                     pool = await asyncpg.create_pool(
-                        self.url, min_size=1, max_size=self.max_size,
+                        self.url, min_size=0, max_size=self.max_size,
                         timeout=self.timeout, command_timeout=self.timeout,
                     )  # fmt: skip
                     if self.apply_migrations:
