@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import click
@@ -52,7 +52,11 @@ def _line(sink: Sink) -> str:
     )
 
 
-async def _run(sink: Sink, before: Callable[[], Awaitable[None]] | None = None) -> None:
+async def _run(
+    sink: Sink,
+    before: Callable[[], Awaitable[None]] | None = None,
+    beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, sink.stop)
@@ -63,14 +67,19 @@ async def _run(sink: Sink, before: Callable[[], Awaitable[None]] | None = None) 
             click.echo(_line(sink), err=True)
 
     reporter = asyncio.create_task(report())
+    gauges: asyncio.Task[None] | None = None
+    if beside is not None:
+        gauges = asyncio.create_task(beside())
     try:
         if before is not None:
             await before()
         await sink.run()
     finally:
-        reporter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reporter
+        for task in (reporter, gauges):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     click.echo(_line(sink), err=True)
 
 
@@ -94,6 +103,8 @@ def sink_group(ctx: click.Context, metrics_port: int | None, decode_workers: int
         return
     from prometheus_client import start_http_server  # noqa: PLC0415
 
+    from sink.gauges import refresh_gauges  # noqa: PLC0415
+
     settings: Settings = ctx.obj
     options = _options(settings, decode_workers=decode_workers)
     if metrics_port is not None:
@@ -103,7 +114,13 @@ def sink_group(ctx: click.Context, metrics_port: int | None, decode_workers: int
         f"postgres={redact_url(options.database_url)}",
         err=True,
     )
-    asyncio.run(_run(Sink(options, say=lambda s: click.echo(s, err=True))))
+    sink = Sink(options, say=lambda s: click.echo(s, err=True))
+
+    # Read-model gauges (active listings by sector) only when someone scrapes them.
+    async def gauges() -> None:
+        await refresh_gauges(options.database_url, sink.metrics)
+
+    asyncio.run(_run(sink, beside=gauges if metrics_port is not None else None))
 
 
 @sink_group.command("rebuild")

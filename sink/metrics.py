@@ -65,6 +65,12 @@ class SinkMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self._listings = Gauge(
+            "zjcredit_sink_active_listings",
+            "Key-sector listings in force in the read model (counted every 15 s)",
+            ["sector"],
+            registry=registry,
+        )
 
     def on_batch(
         self, written: Mapping[str, int], records: int, seconds: float, freshness: Iterable[float]
@@ -91,6 +97,10 @@ class SinkMetrics:
             high = consumer.highwater(tp)
             if high is not None and tp in stored:
                 self._lag.labels(tp.topic, str(tp.partition)).set(max(0, high - stored[tp]))
+
+    def set_active_listings(self, counts: Mapping[str, int]) -> None:
+        for sector, n in counts.items():
+            self._listings.labels(sector).set(n)
 
 
 @functools.cache

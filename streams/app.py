@@ -345,4 +345,10 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
         folder.rebalanced = True
 
     app.folder = folder  # type: ignore[attr-defined]  # for tests and the bench
+
+    @app.timer(5.0)  # type: ignore[untyped-decorator]
+    async def lag() -> None:
+        # Per-partition consumer lag for /metrics (zjcredit_worker_consumer_lag).
+        metrics.observe_lag(app.consumer, folder.roles)
+
     return app

@@ -1,15 +1,17 @@
 """Stream-worker metrics, declared once, behind hooks.
 
 The worker calls ``on_events``, ``on_notices``, ``on_dead_letter``, ``on_input_fixes``,
-``on_batch``; only this module touches prometheus_client. Tests pass a fresh ``CollectorRegistry``.
+``on_batch``, ``observe_lag``; only this module touches prometheus_client. Tests pass a
+fresh ``CollectorRegistry``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["WorkerMetrics"]
 
@@ -70,6 +72,14 @@ class WorkerMetrics:
             registry=registry,
             buckets=_FRESHNESS_BUCKETS,
         )
+        self._lag = Gauge(
+            "zjcredit_worker_consumer_lag",
+            "Records in an input partition this worker has not read yet "
+            "(high watermark - next offset to read)",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self._lag_labels: set[tuple[str, str]] = set()
 
     def on_events(self, source: str, count: int, freshness: Iterable[float]) -> None:
         self._events.labels(source).inc(count)
@@ -90,6 +100,29 @@ class WorkerMetrics:
     def on_batch(self, seconds: float, profiles: int) -> None:
         self._latency.observe(seconds)
         self._profiles.inc(profiles)
+
+    def observe_lag(self, consumer: Any, topics: Iterable[str]) -> None:
+        """Set the lag of every assigned partition of ``topics`` from Faust's consumer.
+
+        Partitions no longer assigned drop out, so a rebalance leaves no stale series.
+        """
+        wanted = set(topics)
+        seen: set[tuple[str, str]] = set()
+        for tp in consumer.assignment():
+            if tp.topic not in wanted:
+                continue
+            high = consumer.highwater(tp)
+            if high is None:  # nothing fetched from this partition yet
+                continue
+            # Faust has no public read position: its last read offset, else the committed one.
+            read = consumer._read_offset.get(tp)
+            position = read + 1 if read is not None else consumer._committed_offset.get(tp) or 0
+            labels = (tp.topic, str(tp.partition))
+            self._lag.labels(*labels).set(max(0, high - position))
+            seen.add(labels)
+        for labels in self._lag_labels - seen:
+            self._lag.remove(*labels)
+        self._lag_labels = seen
 
 
 @functools.cache
