@@ -34,8 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from aiokafka import TopicPartition
-from faust.types import Message as FaustMessage
 from kafka.partitioner.default import murmur2
 
 from schemas.codec import Codec
@@ -47,6 +45,7 @@ from streams.batch import BatchProcessor, Message, PartitionResult
 from streams.clock import Clock
 from streams.continuity import Continuity, Received
 from streams.core import Profile, load_rules, next_due
+from streams.faust_acks import settle_repairs
 from streams.intake import batches
 from streams.metrics import WorkerMetrics
 from streams.pending import PendingStates
@@ -124,10 +123,10 @@ class _Folder:
         ]
         continuity = self.continuity
         fixes = (continuity.repaired, continuity.dropped)
-        admitted, repaired = await continuity.admit(received)
+        admission = await continuity.admit(received)
         self.metrics.on_input_fixes(continuity.repaired - fixes[0], continuity.dropped - fixes[1])
         messages, ticks = [], []
-        for topic, partition, offset, key, value in admitted:
+        for topic, partition, offset, key, value in admission.messages:
             role = self.roles[topic]
             if role == "ticks":
                 ticks.append((topic, partition, value))
@@ -146,15 +145,7 @@ class _Folder:
         # All partitions' records are in flight together; a failed one fails its
         # transaction too, so the worker stops here rather than go on past it.
         await asyncio.gather(*deliveries)
-        for topic, partition, offset, key, value in repaired:
-            # Read by Continuity, not delivered by Faust: ack them to its consumer, which
-            # otherwise waits for them forever and never commits these partitions.
-            # (aiokafka's TopicPartition, as on Faust's own messages: aiokafka's commit
-            # refuses Faust's TP.)
-            tp = TopicPartition(topic, partition)
-            self.app.consumer.ack(
-                FaustMessage(topic, partition, offset, 0.0, 0, None, key, value, None, tp=tp)
-            )
+        settle_repairs(self.app.consumer, admission)
         self.metrics.on_batch(time.perf_counter() - started, profiles)
 
     async def _commit(

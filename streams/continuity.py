@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["Continuity", "Received"]
+__all__ = ["Admission", "Continuity", "Received"]
 
 log = logging.getLogger("zjcredit.worker")
 
@@ -35,6 +36,23 @@ Received = tuple[str, int, int, bytes | None, bytes | None]
 """``(topic, partition, offset, key, value)`` of an input message."""
 
 _FETCH_TIMEOUT_MS = 1000
+
+
+@dataclass
+class Admission:
+    """What :meth:`Continuity.admit` lets through.
+
+    Attributes:
+        messages: what to handle, in offset order per partition.
+        repaired: those of ``messages`` read here: Faust never delivered them, so the
+            caller must ack them to Faust's consumer, or it never commits past them.
+        revealing: the delivered messages right after a hole (repaired or not: Faust
+            counts them in its record of the hole, and the caller acks them too).
+    """
+
+    messages: list[Received] = field(default_factory=list)
+    repaired: list[Received] = field(default_factory=list)
+    revealing: list[Received] = field(default_factory=list)
 
 
 class Continuity:
@@ -70,15 +88,9 @@ class Continuity:
         """A rebalance happened: ask the broker again where each partition stands."""
         self._next.clear()
 
-    async def admit(self, received: Sequence[Received]) -> tuple[list[Received], list[Received]]:
-        """``received`` in offset order per partition, without repeats and without holes.
-
-        Returns ``(admitted, repaired)``: what to handle, and which of it was read here
-        (Faust never delivered those: the caller must ack them to Faust's consumer too,
-        or it never commits past them).
-        """
-        admitted: list[Received] = []
-        repaired: list[Received] = []
+    async def admit(self, received: Sequence[Received]) -> Admission:
+        """``received`` in offset order per partition, without repeats and without holes."""
+        admission = Admission()
         for message in received:
             topic, partition, offset = message[:3]
             tp = TopicPartition(topic, partition)
@@ -97,11 +109,12 @@ class Continuity:
                         f"{topic}[{partition}]", expected, offset - 1, len(missing),
                     )  # fmt: skip
                     self.repaired += len(missing)
-                    admitted += missing
-                    repaired += missing
-            admitted.append(message)
+                    admission.messages += missing
+                    admission.repaired += missing
+                admission.revealing.append(message)
+            admission.messages.append(message)
             self._next[tp] = offset + 1
-        return admitted, repaired
+        return admission
 
     async def _start_of(self, tp: TopicPartition) -> int:
         """The group's committed offset of ``tp``, or where an uncommitted one starts."""

@@ -23,10 +23,9 @@ import asyncio
 import os
 
 import faust
-from aiokafka import TopicPartition
-from faust.types import Message
 
 from streams.continuity import Continuity
+from streams.faust_acks import settle_repairs
 from streams.pending import PendingStates
 from streams.transactions import TransactionalSender
 
@@ -65,21 +64,15 @@ async def count(stream):  # type: ignore[no-untyped-def]
     changelog = counts.changelog_topic.get_topic_name()
     async for event in stream.events():
         m = event.message
-        admitted, repaired = await continuity.admit(
-            [(m.topic, m.partition, m.offset, m.key, m.value)]
-        )
-        for topic, partition, _, key, _ in admitted:
+        admission = await continuity.admit([(m.topic, m.partition, m.offset, m.key, m.value)])
+        for topic, partition, _, key, _ in admission.messages:
             value = str(int(pending.get(key) or b"0") + 1).encode()
             records = [
                 (changelog, key, value, partition),
                 (os.environ["OUT_TOPIC"], key, value, None),
             ]
             await asyncio.gather(*await sender.send(topic, partition, records, {key: value}))
-        for topic, partition, offset, key, value in repaired:  # as the worker does
-            tp = TopicPartition(topic, partition)
-            app.consumer.ack(
-                Message(topic, partition, offset, 0.0, 0, None, key, value, None, tp=tp)
-            )
+        settle_repairs(app.consumer, admission)  # as the worker does
 
 
 if __name__ == "__main__":
