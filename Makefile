@@ -5,13 +5,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install jars browser stack test test-unit check fmt clean
+.PHONY: help install jars browser prometheus stack demo test test-unit check fmt clean
 
 help:
+	@echo "make demo    the whole service on a synthetic province until Ctrl-C (zjcredit demo)"
 	@echo "make stack   start a real Kafka broker and PostgreSQL until Ctrl-C"
 	@echo "make test    install everything and run all tests (unit, property, integration, e2e)"
 	@echo "make check   ruff (format + lint) and mypy"
 	@echo "make browser apt-get install chromium, chromium-driver and a CJK font if missing"
+	@echo "make prometheus apt-get install prometheus (the server and promtool) if missing"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +45,31 @@ browser:
 	  echo "browser: apt-get failed (offline?); the browser test will be skipped"; \
 	fi
 
+# Prometheus's server and promtool (Debian package `prometheus`), installed when missing:
+# the deploy/ config test runs promtool, the demo test runs the server. Without root or
+# apt-get it says so and those tests are skipped.
+prometheus:
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then \
+	  echo "prometheus: prometheus and promtool are installed"; \
+	elif [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	  echo "prometheus: missing and this is not root on Debian; run:" \
+	       "sudo apt-get install -y --no-install-recommends prometheus" \
+	       "(until then the Prometheus tests are skipped)"; \
+	else \
+	  echo "prometheus: apt-get install prometheus ..."; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends prometheus >/dev/null; } || \
+	  echo "prometheus: apt-get failed (offline?); the Prometheus tests will be skipped"; \
+	fi
+
 stack: $(STAMP)
 	$(BIN)/zjcredit stack up
 
-test: jars browser
+# The main job: Kafka, PostgreSQL, worker, sink and query service on a synthetic province.
+demo: jars
+	$(BIN)/zjcredit demo $(DEMO_ARGS)
+
+test: jars browser prometheus
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)

@@ -33,7 +33,7 @@ import json
 import math
 import random
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,7 @@ from schemas.registry import ManifestRegistry
 from schemas.sectors import Sector, load_catalog
 from schemas.uscc import ALPHABET, ZHEJIANG_CITIES, make_code
 
-__all__ = ["BAD_ROW_KINDS", "COLUMNS", "HORIZON", "GenerationReport", "generate",
+__all__ = ["BAD_ROW_KINDS", "COLUMNS", "HORIZON", "GenerationReport", "firm_rows", "generate",
            "generate_command"]  # fmt: skip
 
 HORIZON = dt.date(2018, 6, 30)  # "today": just after the 2017 grades come out in April-May (§2)
@@ -739,6 +739,22 @@ def generate(
     return GenerationReport(enterprises=enterprises, seed=seed, format=fmt, paths=paths,
                             rows={s: w.rows for s, w in writers.items()}, bad_rows=bad.count,
                             bad_rows_path=out_dir / "bad_rows.jsonl")  # fmt: skip
+
+
+def firm_rows(seed: int, start: int = 0) -> Iterator[dict[str, list[dict[str, str]]]]:
+    """The rows of firms ``start``, ``start + 1``, ... of province ``seed``, without end.
+
+    The same firms :func:`generate` writes for that seed (no bad rows), one firm at a time:
+    ``{source: [row, ...]}``, each row with every column of :data:`COLUMNS` (blank =
+    absent), as a file reader would give them. ``zjcredit demo`` loads the first N firms
+    from files, then keeps new firms coming from here.
+    """
+    province = _Province(seed)
+    for index in itertools.count():
+        rows = province.firm(index)
+        if index >= start:
+            yield {source: [{c: row.get(c, "") for c in COLUMNS[source]} for row in found]
+                   for source, found in rows.items()}  # fmt: skip
 
 
 @click.command("generate")

@@ -326,6 +326,7 @@ def _register_stage_commands() -> None:
     from query.command import keys_group, query_command, serve_command  # noqa: PLC0415
     from sink.command import sink_group  # noqa: PLC0415
     from streams.worker import worker_command  # noqa: PLC0415
+    from zjcredit.demo import demo_command  # noqa: PLC0415
 
     cli.add_command(generate_command)
     cli.add_command(worker_command)
@@ -333,6 +334,7 @@ def _register_stage_commands() -> None:
     cli.add_command(serve_command)
     cli.add_command(query_command)
     cli.add_command(keys_group)
+    cli.add_command(demo_command)
 
 
 _register_stage_commands()
