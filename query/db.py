@@ -11,6 +11,13 @@ intervention (57: shutdown, failover), insufficient resources (53: too many
 connections), and a read model not there (42P01 / 3F000: not migrated, or being
 rebuilt). Each becomes :class:`~query.errors.DatabaseUnavailable`.
 
+The pool does not reset a connection when it is given back (asyncpg's default runs
+``pg_advisory_unlock_all(); close all; unlisten *; reset all`` each time: one more round
+trip per request). Nothing the service runs leaves session state behind: its statements
+are single reads, the migrations' advisory lock is released in a ``finally`` (and a pool
+whose migration failed is terminated), and their ``set local`` ends with the transaction.
+asyncpg still rolls back a transaction left open.
+
 Example::
 
     db = Database("postgresql://postgres@127.0.0.1:5432/zjcredit")
@@ -86,7 +93,7 @@ class Database:
                     # traceback about) every moment PostgreSQL is down.
                     pool = await asyncpg.create_pool(
                         self.url, min_size=0, max_size=self.max_size,
-                        timeout=self.timeout, command_timeout=self.timeout,
+                        timeout=self.timeout, command_timeout=self.timeout, reset=_keep,
                     )  # fmt: skip
                     if self.apply_migrations:
                         try:
@@ -123,14 +130,27 @@ class Database:
             return await conn.fetchrow(sql, *args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        async with self.connection() as conn:
-            return await conn.fetchval(sql, *args)
+        # The profile's lookup: spelled out, without connection()'s generator, as it runs
+        # on every request.
+        pool = self._pool if self._pool is not None else await self.pool()
+        try:
+            async with pool.acquire(timeout=self.timeout) as conn:
+                value = await conn.fetchval(sql, *args)
+        except UNAVAILABLE as error:
+            self.on_state(False)
+            raise _unavailable(error) from None
+        self.on_state(True)
+        return value
 
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             with contextlib.suppress(*UNAVAILABLE):
                 await asyncio.wait_for(pool.close(), self.timeout)
+
+
+async def _keep(conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing to undo (see the module docstring)."""
 
 
 def _unavailable(error: BaseException) -> DatabaseUnavailable:
