@@ -18,7 +18,7 @@ from query.keys import role_of_key
 from query.roles import Role
 from query.services import Services
 
-__all__ = ["Caller", "HistoryReader", "caller", "history_reader"]
+__all__ = ["Caller", "HistoryReader", "caller", "history_reader", "presented_key", "role_of"]
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
 _bearer = HTTPBearer(auto_error=False, description="the same API key, as a bearer token")
@@ -31,11 +31,29 @@ async def caller(
 ) -> Role:
     """The caller's role: public without a key; 401 for a key that is not valid."""
     key = api_key or (bearer.credentials if bearer is not None else None)
+    services: Services = request.app.state.services
+    return await role_of(services, key, request.headers.get("authorization"))
+
+
+def presented_key(api_key: str | None, authorization: str | None) -> str | None:
+    """The key as FastAPI's ``APIKeyHeader`` + ``HTTPBearer`` read it, for the routes that
+    bypass them (query/fastpath.py): ``X-API-Key``, else the ``Bearer`` credentials."""
+    if api_key:
+        return api_key
+    scheme, _, credentials = (authorization or "").partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer" and credentials:
+        return credentials
+    return None
+
+
+async def role_of(services: Services, key: str | None, authorization: str | None) -> Role:
+    """The role of ``key`` (None: public); 401 for a key that is not valid, or an
+    ``Authorization`` header that carries none."""
     if not key:
-        if request.headers.get("authorization"):
+        if authorization:
             raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
         return Role.PUBLIC
-    services: Services = request.app.state.services
     found, role = services.keys.get(key)
     if not found:
         async with services.db.connection() as conn:

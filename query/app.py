@@ -4,6 +4,8 @@ Routes: ``/v1/...`` (query/routes.py), the Schema Registry paths (query/registry
 ``/healthz``, ``/metrics``, the web page at ``/`` and its files at ``/static``. Every
 error, whatever raised it, answers the one JSON error shape (docs/query.md); a bug is a
 500 whose body says nothing more (its traceback goes to the log, never to the client).
+``GET /v1/enterprises/{uscc}``, the hot route, is answered in front of FastAPI by
+query/fastpath.py with the route's own parts.
 
 Example::
 
@@ -28,7 +30,8 @@ from starlette.exceptions import HTTPException
 
 from query import registry_routes, routes
 from query.db import Database
-from query.errors import DatabaseUnavailable, QueryError, error_body
+from query.errors import QueryError, error_body
+from query.fastpath import PROFILE_ROUTE, ProfileFastPath
 from query.keys import KeyCache
 from query.metrics import MetricsMiddleware, QueryMetrics
 from query.models import ApiError, Health
@@ -83,7 +86,7 @@ def create_app(
         "checklists and the schema registry. Roles and errors: docs/query.md.",
         lifespan=lifespan,
     )
-    app.state.services = Services(
+    app.state.services = services = Services(
         db=db,
         catalog=load_catalog(),
         registry=ManifestRegistry.load(),
@@ -95,6 +98,9 @@ def create_app(
     app.include_router(registry_routes.router)
     _operations(app, metrics, web_dir)
     _error_handlers(app)
+    profile_route = next(r for r in routes.router.routes if getattr(r, "path", "") == PROFILE_ROUTE)
+    # Added last is outermost: metrics, then the profile's fast path, then FastAPI's own.
+    app.add_middleware(ProfileFastPath, services=services, route=profile_route)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -128,10 +134,7 @@ def _operations(app: FastAPI, metrics: QueryMetrics, web_dir: Path) -> None:
 def _error_handlers(app: FastAPI) -> None:
     async def query_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, QueryError)
-        headers = {"Retry-After": "5"} if isinstance(error, DatabaseUnavailable) else None
-        if error.status == 401:
-            headers = {"WWW-Authenticate": 'Bearer realm="zjcredit"'}
-        return JSONResponse(error.body(), error.status, headers=headers)
+        return JSONResponse(error.body(), error.status, headers=error.headers())
 
     async def invalid_request(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)

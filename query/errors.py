@@ -72,6 +72,14 @@ class QueryError(ZjcreditError):
         self.error_code = error_code if error_code is not None else self.status * 100
         self.details = details or []
 
+    def headers(self) -> dict[str, str] | None:
+        """The answer's extra headers: ``Retry-After`` on a 503, ``WWW-Authenticate`` on a 401."""
+        if self.status == 503:
+            return {"Retry-After": "5"}
+        if self.status == 401:
+            return {"WWW-Authenticate": 'Bearer realm="zjcredit"'}
+        return None
+
     def body(self) -> dict[str, Any]:
         return error_body(
             self.status,
