@@ -240,7 +240,11 @@ class Page(_Model, Generic[T]):
     items: list[T]
     page: int
     size: int
-    total: int
+    total: int = Field(description="matches; in a search, at most 1000 (see total_exact)")
+    total_exact: bool = Field(
+        default=True,
+        description="false when a search found more than 1000 and total is that cap",
+    )
 
 
 class Stats(_Model):

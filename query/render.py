@@ -145,7 +145,8 @@ def search_lines(page: Mapping[str, Any]) -> list[str]:
     items = page["items"]
     first = (page["page"] - 1) * page["size"] + 1
     shown = f"{first}-{first + len(items) - 1}" if items else "0"
-    lines = [f"找到 {page['total']} 家企业 found {page['total']} enterprises (showing {shown})"]
+    total = f"{page['total']}{'' if page.get('total_exact', True) else '+'}"
+    lines = [f"找到 {total} 家企业 found {total} enterprises (showing {shown})"]
     if items:
         lines += table(
             ["统一社会信用代码", "企业名称 Name", "城市 City", "等级 Grade", "评分", "纳税",

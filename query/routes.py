@@ -79,8 +79,8 @@ def json_response(model: BaseModel, status_code: int = 200) -> Response:
 
 
 def _page(item: type[BaseModel], items: list[dict[str, Any]], page: int, size: int,
-          total: int) -> Response:  # fmt: skip
-    body = {"items": items, "page": page, "size": size, "total": total}
+          total: int, *, exact: bool = True) -> Response:  # fmt: skip
+    body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
     return json_response(Page[item].model_validate(body))  # type: ignore[valid-type]
 
 
@@ -173,12 +173,12 @@ async def search(
         # A whole credit code is looked up as a code, not as a name.
         with contextlib.suppress(InvalidCreditCode):
             uscc, text = validate(text).code, None
-    items, total = await reads.search(
+    items, total, exact = await reads.search(
         _services(request).db, q=text, uscc=uscc, city=_city(city), grade=grade,
         sector=_member("sector", sector, _CATALOG.sectors), limit=size,
         offset=(page - 1) * size,
     )  # fmt: skip
-    return _page(EnterpriseSummary, items, page, size, total)
+    return _page(EnterpriseSummary, items, page, size, total, exact=exact)
 
 
 @router.get(

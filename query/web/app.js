@@ -159,11 +159,15 @@
       body.append(el("tr", {}, el("td", { colspan: 6, class: "empty" },
         bi("没有符合条件的企业", "No enterprise matches"))));
     }
+    // A search counts to a cap: past it, total is the cap and total_exact is false.
+    const total = page.total + (page.total_exact === false ? "+" : "");
     const pages = Math.max(1, Math.ceil(page.total / page.size));
-    $("total").textContent = "共 " + page.total + " 家 (" + page.total + " total)";
-    $("page").textContent = "第 " + page.page + " / " + pages + " 页 (page " + page.page + " of " + pages + ")";
+    const of = page.total_exact === false ? Math.max(pages, page.page) + "+" : pages;
+    $("total").textContent = "共 " + total + " 家 (" + total + " total)";
+    $("page").textContent = "第 " + page.page + " / " + of + " 页 (page " + page.page + " of " + of + ")";
     $("prev").disabled = page.page <= 1;
-    $("next").disabled = page.page >= pages;
+    $("next").disabled = page.total_exact === false
+      ? page.items.length < page.size : page.page >= pages;
     $("prev").onclick = () => go({ ...state, page: page.page - 1 });
     $("next").onclick = () => go({ ...state, page: page.page + 1 });
     show($("results"), true);
