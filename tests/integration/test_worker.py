@@ -211,12 +211,6 @@ def _roundtrip(subject: str, record: dict[str, Any]) -> dict[str, Any]:
     return codec.decode(codec.encode(subject, record))[0]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN DEFECT (open, issue 4): a restarted worker can skip recovery (Faust reads the changelog highwater as -1 under exactly_once) and start with an empty Table; about 1 run in 14 here."
-    ),
-)
 def test_a_listing_whose_planned_end_passes_is_lifted_by_the_sweep_after_a_restart(
     bootstrap_servers: str, prefix: str, workers: Workers, watch: Watch
 ) -> None:

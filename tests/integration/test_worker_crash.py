@@ -8,7 +8,8 @@ Finally a worker runs to the end, and what was committed, read ``read_committed`
 exactly the pure fold's: the oracle's profiles, its notices each once (no duplicate
 ``notice_id``, no duplicate message), and no profile version published twice.
 
-This guards streams/transactions.py (outputs sent in the input partition's transaction)
+This guards streams/transactions.py (outputs sent in the input partition's transaction),
+streams/continuity.py (Faust skips events after each restart here: they are read back)
 and the memory store's recovery from the committed changelog (streams/app.py).
 """
 
@@ -20,8 +21,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from schemas.events import SOURCES
 from streams.core import SourceEvent
@@ -58,12 +57,6 @@ def _chunks(events: dict[str, list[SourceEvent]], n: int) -> list[dict[str, list
     ]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN DEFECT (open, issue 4): after a SIGKILL restart Faust can commit over an event that never reached the agent (commit-gap race, faust-streaming#596/#606) or start with an empty Table (changelog highwater read as -1): events are then lost. Fails about half the runs here."
-    ),
-)
 def test_sigkilled_workers_leave_exactly_the_oracle_profiles_and_notices_each_once(
     bootstrap_servers: str,
     settings: Settings,
