@@ -106,25 +106,28 @@ async def search(db: Database, *, q: str | None, uscc: str | None, city: str | N
     where.add("grade = {}", grade)
     where.add("listed_sectors @> array[{}::text]", sector)
     limit_sql, args = where.page(limit + 1, offset)
+    page_sql = f"select {_SUMMARY} from credit.enterprise{where.sql()} order by uscc{limit_sql}"
+    count_sql = (f"select count(*) from (select from credit.enterprise{where.sql()}"
+                 f" limit {SEARCH_COUNT_CAP + 1}) m")  # fmt: skip
+    # Under 3 characters there is no trigram: PostgreSQL reads rows, and only a plan made
+    # for this text knows how: 杭州 (a fifth of the province) in code order until the page
+    # is full, a rare pair by one pass over the table. A cached statement gets a generic
+    # plan, blind to the text, from its 6th run; so these are prepared afresh.
+    fresh = q is not None and len(q) < 3
     async with db.connection() as conn:
-        # Prepared afresh, not from the statement cache: a cached statement gets a generic
-        # plan from its 6th run, blind to the text. The text decides: 杭州 (no trigram, a
-        # fifth of the province) is best read in code order until the page is full, a rare
-        # word from the trigram index.
-        page = await conn.prepare(
-            f"select {_SUMMARY} from credit.enterprise{where.sql()} order by uscc{limit_sql}"
-        )
-        rows = await page.fetch(*args)
+        rows = await _fetch(conn, page_sql, args, fresh=fresh)
         if len(rows) <= limit and (rows or not offset):
             # The last page: the total is known without counting.
             return [_summary(r) for r in rows], offset + len(rows), True
-        count = await conn.prepare(
-            f"select count(*) from (select from credit.enterprise{where.sql()}"
-            f" limit {SEARCH_COUNT_CAP + 1}) m"
-        )
-        counted: int = await count.fetchval(*where.args)
+        counted = (await _fetch(conn, count_sql, where.args, fresh=fresh))[0][0]
     exact = counted <= SEARCH_COUNT_CAP
     return [_summary(r) for r in rows[:limit]], min(counted, SEARCH_COUNT_CAP), exact
+
+
+async def _fetch(conn: Any, sql: str, args: list[Any], *, fresh: bool) -> list[Any]:
+    if fresh:
+        return list(await (await conn.prepare(sql)).fetch(*args))
+    return list(await conn.fetch(sql, *args))
 
 
 async def history(db: Database, uscc: str, *, limit: int, offset: int) -> Page:
