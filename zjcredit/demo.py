@@ -46,7 +46,8 @@ from zjcredit.topics import SOURCES, TopicOutcome, create_topics, project_topics
 __all__ = ["DemoPorts", "demo_command"]
 
 _STATUS_EVERY_S = 30.0
-_STALL_S = 180.0  # no new queryable firm for this long: stop waiting, go live anyway
+_STALL_S = 180.0  # no progress for this long: stop waiting, go live anyway
+_SETTLED_S = 5.0  # the read model unchanged this long after the load: it is all there
 
 
 @dataclass(frozen=True)
@@ -190,34 +191,61 @@ class _Demo:
         say(f"generating a province of {enterprises:,} firms (seed {seed}) in {folder} ...")
         with tqdm(total=enterprises, unit="firm", desc="generate", disable=None) as bar:
             report = generate(enterprises, seed, folder, bad_rows, progress=bar.update)
+        sent = 0
         for source in SOURCES:
             self.children.check()
             summary = produce_file(source, report.paths[source], bootstrap_servers=self.bootstrap,
                                    topic_prefix=self.settings.topic_prefix)  # fmt: skip
             if summary.exit_code == 2:
                 raise ZjcreditError(f"sending {report.paths[source]} failed: {summary.error}")
-            rejected = f", {summary.rejected} rejected" if summary.rejected else ""
+            rejected = f", {summary.rejected:,} rejected" if summary.rejected else ""
             say(f"sent {source:<10} {summary.acknowledged:>8,} events acknowledged{rejected}")
+            sent += summary.acknowledged
         self.children.wait_for_log("worker", "[^Worker]: Ready", 300)
+        self._wait_folded(sent, ports.worker)
         self._wait_queryable(enterprises)
 
+    def _wait_folded(self, events: int, worker_port: int) -> None:
+        """Until the worker has folded ``events`` events (its own counter), with progress."""
+        from tqdm import tqdm  # noqa: PLC0415
+
+        with tqdm(total=events, unit="event", desc="folded", disable=None) as bar:
+            last_change = time.monotonic()
+            while (done := _worker_events(worker_port)) < events:
+                if done > bar.n:
+                    bar.update(done - bar.n)
+                    last_change = time.monotonic()
+                elif time.monotonic() - last_change > _STALL_S:
+                    self.children.say(f"the worker folded {done:,} of {events:,} events, then "
+                                      f"nothing for {_STALL_S:.0f} s; going on")  # fmt: skip
+                    return
+                self.children.check()
+                time.sleep(0.5)
+            bar.update(done - bar.n)
+
     def _wait_queryable(self, enterprises: int) -> None:
+        """Until every firm is in the read model and the last writes have settled."""
         from tqdm import tqdm  # noqa: PLC0415
 
         with tqdm(total=enterprises, unit="firm", desc="queryable", disable=None) as bar:
             last_change = time.monotonic()
-            while (count := self.count()) < enterprises:
-                if count > bar.n:
-                    bar.update(count - bar.n)
-                    last_change = time.monotonic()
+            last: tuple[int, Any] = (-1, None)
+            while True:
+                state = self.state()
+                if state != last:
+                    last, last_change = state, time.monotonic()
+                    bar.update(max(0, state[0] - bar.n))
+                # Every firm is there and nothing changed for a while (the worker commits
+                # every ~3 s): the whole province is folded and written.
+                elif state[0] >= enterprises and time.monotonic() - last_change > _SETTLED_S:
+                    break
                 elif time.monotonic() - last_change > _STALL_S:
-                    self.children.say(f"{count:,} of {enterprises:,} firms queryable after "
+                    self.children.say(f"{state[0]:,} of {enterprises:,} firms queryable after "
                                       f"{_STALL_S:.0f} s without progress; going on")  # fmt: skip
                     return
                 self.children.check()
                 time.sleep(0.5)
-            bar.update(count - bar.n)
-        self.children.say(f"{count:,} firms queryable")
+        self.children.say(f"{last[0]:,} firms queryable")
 
     def _fetch(self, sql: str) -> list[Any]:
         import asyncpg  # noqa: PLC0415
@@ -233,8 +261,12 @@ class _Demo:
         return self.loop.run_until_complete(run())
 
     def count(self) -> int:
-        rows = self._fetch("select count(*) from credit.enterprise")
-        return int(rows[0][0]) if rows else 0
+        return self.state()[0]
+
+    def state(self) -> tuple[int, Any]:
+        """Firms in the read model, and when the last of them was written."""
+        rows = self._fetch("select count(*), max(committed_at) from credit.enterprise")
+        return (int(rows[0][0]), rows[0][1]) if rows else (0, None)
 
     def example(self) -> tuple[str, str] | None:
         """A firm on a key-sector blacklist, to look at first."""
@@ -325,6 +357,20 @@ def _print_urls(settings: Settings, ports: DemoPorts, bootstrap: str, database_u
     ]
     click.echo("\n".join(lines))
     sys.stdout.flush()
+
+
+def _worker_events(port: int) -> int:
+    """``zjcredit_worker_events_total`` summed over sources, from the worker's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return 0
+    return int(sum(sample.value for family in text_string_to_metric_families(text)
+                   if family.name == "zjcredit_worker_events"
+                   for sample in family.samples if sample.name.endswith("_total")))  # fmt: skip
 
 
 def _wait_healthy(children: Children, url: str, timeout: float = 60.0) -> None:
