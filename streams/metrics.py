@@ -108,7 +108,11 @@ class WorkerMetrics:
         """
         wanted = set(topics)
         seen: set[tuple[str, str]] = set()
-        for tp in consumer.assignment():
+        try:
+            assigned = consumer.assignment()
+        except Exception:  # noqa: BLE001 - not started yet / stopping: lag unknown, try later
+            return
+        for tp in assigned:
             if tp.topic not in wanted:
                 continue
             high = consumer.highwater(tp)

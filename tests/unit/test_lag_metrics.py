@@ -58,3 +58,13 @@ def test_sink_active_listings_by_sector() -> None:
     value = registry.get_sample_value
     assert value("zjcredit_sink_active_listings", {"sector": "court_defaulter"}) == 12
     assert value("zjcredit_sink_active_listings", {"sector": "environment"}) == 0
+
+
+def test_worker_lag_waits_for_a_consumer_that_has_not_started() -> None:
+    class NotStarted(FakeFaustConsumer):
+        def assignment(self) -> set[TP]:
+            raise RuntimeError("Consumer thread not yet started")
+
+    registry = CollectorRegistry()
+    WorkerMetrics(registry).observe_lag(NotStarted({}, {}), ["p.tax"])  # no error, no series
+    assert registry.get_sample_value("zjcredit_worker_consumer_lag", {}) is None
