@@ -17,9 +17,12 @@ dropped after it:
   word>`` (e.g. ``鑫盛纺织``) of sampled firms.
 
 Raw and API alternate, twice each, after a warm-up pass over the sample; the best round
-of each counts. The HTTP client is a minimal one on asyncio streams (no parsing beyond
-status line, headers and ``Content-Length``) so that the client costs as little as
-asyncpg's does; it runs on uvloop like the raw loop. Last line:
+of each counts. Each round also reports the CPU time per request of the bench's own
+process (the clients), of the service's process, and how many cores the whole machine
+kept busy: on a small machine the clients and PostgreSQL share the cores with the
+service, which bounds what any of them can do. The HTTP client is a minimal one on
+asyncio streams (no parsing beyond status line, headers and ``Content-Length``) so that
+the client costs as little as asyncpg's does; it runs on uvloop like the raw loop. Last line:
 ``query ratio=<api req/s / raw lookups/s> goal=0.30 p99_ms=<API p99>``.
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import statistics
 import sys
@@ -58,12 +62,19 @@ _TEMPLATES = 400
 
 @dataclass(frozen=True)
 class Latency:
-    """Requests completed in a timed window and their latencies (ms)."""
+    """Requests completed in a timed window, their latencies (ms), and CPU spent.
+
+    ``client_us`` / ``service_us``: CPU time of the bench process / of ``zjcredit serve``
+    per request (µs); ``busy``: the machine's CPU in use over the window, in cores.
+    """
 
     count: int
     seconds: float
     p50_ms: float
     p99_ms: float
+    client_us: float = 0.0
+    service_us: float = 0.0
+    busy: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -73,6 +84,11 @@ class Latency:
     def of(cls, samples: list[float], seconds: float) -> Latency:
         q = statistics.quantiles(samples, n=100)
         return cls(len(samples), seconds, statistics.median(samples) * 1e3, q[98] * 1e3)
+
+    def cpu(self) -> str:
+        service = f", service {self.service_us:,.0f} µs" if self.service_us else ""
+        return (f"CPU/request: client {self.client_us:,.0f} µs{service}; "
+                f"machine busy {self.busy:.1f} of {os.cpu_count()} cores")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -112,13 +128,15 @@ def run_query_bench(
             for round_ in (1, 2):
                 raws.append(_run(_raw(scratch, codes, clients, seconds)))
                 say(f"round {round_}: raw asyncpg  {raws[-1].rate:,.0f} lookups/s "
-                    f"p50={raws[-1].p50_ms:.2f} ms p99={raws[-1].p99_ms:.2f} ms")  # fmt: skip
-                apis.append(_run(_http(port, paths, clients, seconds)))
+                    f"p50={raws[-1].p50_ms:.2f} ms p99={raws[-1].p99_ms:.2f} ms; "
+                    f"{raws[-1].cpu()}")  # fmt: skip
+                apis.append(_run(_http(port, paths, clients, seconds), port))
                 say(f"round {round_}: API          {apis[-1].rate:,.0f} requests/s "
-                    f"p50={apis[-1].p50_ms:.2f} ms p99={apis[-1].p99_ms:.2f} ms")  # fmt: skip
-            search = _run(_http(port, searches, clients, seconds))
+                    f"p50={apis[-1].p50_ms:.2f} ms p99={apis[-1].p99_ms:.2f} ms; "
+                    f"{apis[-1].cpu()}")  # fmt: skip
+            search = _run(_http(port, searches, clients, seconds), port)
             say(f"search       {search.rate:,.0f} requests/s p50={search.p50_ms:.2f} ms "
-                f"p99={search.p99_ms:.2f} ms")  # fmt: skip
+                f"p99={search.p99_ms:.2f} ms; {search.cpu()}")  # fmt: skip
     return QueryBench(loaded, clients, _best(raws), _best(apis), search)
 
 
@@ -126,9 +144,50 @@ def _best(rounds: list[Latency]) -> Latency:
     return max(rounds, key=lambda x: x.rate)
 
 
-def _run(work: Awaitable[Latency]) -> Latency:
+def _run(work: Awaitable[Latency], port: int | None = None) -> Latency:
+    """Run one measurement; add the CPU the bench, the service on ``port`` (if given)
+    and the whole machine spent meanwhile."""
+    service = _service_pid(port) if port is not None else None
+    before = (time.process_time(), _cpu_seconds(service), _machine_busy())
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(work)  # type: ignore[arg-type]
+        got: Latency = runner.run(work)  # type: ignore[arg-type]
+    client = time.process_time() - before[0]
+    served = _cpu_seconds(service) - before[1]
+    busy = _machine_busy() - before[2]
+    return dataclasses.replace(
+        got, client_us=client / got.count * 1e6, service_us=served / got.count * 1e6,
+        busy=min(busy / got.seconds, float(os.cpu_count() or 1)),
+    )  # fmt: skip
+
+
+def _service_pid(port: int) -> int | None:
+    """The pid of ``zjcredit serve --port PORT`` (Linux /proc), for its CPU time."""
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = entry.read_bytes().split(b"\0")
+            if b"serve" in argv and argv[-3:-1] == [b"--port", str(port).encode()]:
+                return int(entry.parent.name)
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has spent not idle (all cores), from /proc/stat."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(x) for x in first]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # - idle, iowait
 
 
 async def _clients(
