@@ -1,11 +1,12 @@
 """``zjcredit demo``: the whole service on a synthetic province, live, until Ctrl-C.
 
-Steps: Kafka and PostgreSQL (the configured ones, else embedded ones started here), the
-project's topics, then ``zjcredit worker``, ``zjcredit sink`` and ``zjcredit serve`` as
-child processes (:mod:`zjcredit.children`), each with its own ``/metrics``; a generated
-province of N firms written as department files and sent through the producer path
-(``zjcredit produce``'s :func:`~producers.produce.produce_file`), a wait until every firm
-is queryable, the URLs; then new firms keep arriving (their registrations, tax grades,
+Steps: Kafka and PostgreSQL (the configured ones, or those of a running ``zjcredit stack
+up``, else embedded ones started here), the project's topics, then ``zjcredit worker``,
+``zjcredit sink`` and ``zjcredit serve`` as child processes (:mod:`zjcredit.children`),
+each with its own ``/metrics``; a generated province of N firms written as department
+files and sent through the producer path (``zjcredit produce``'s
+:func:`~producers.produce.produce_file`), a wait until the worker has folded it all and
+every firm is queryable, the URLs; then new firms keep arriving (their registrations, tax grades,
 trademarks, listings and removals, from the same generator) at a steady rate through the
 departments' :class:`~producers.publisher.Publisher` until Ctrl-C or SIGTERM, which
 stops every child, then the servers.
@@ -39,7 +40,13 @@ import click
 from zjcredit.children import Children
 from zjcredit.errors import ZjcreditError
 from zjcredit.settings import Settings, redact_url
-from zjcredit.stack import LocalStack, forget_running_stack, record_running_stack
+from zjcredit.stack import (
+    Endpoints,
+    LocalStack,
+    forget_running_stack,
+    record_running_stack,
+    resolve_endpoints,
+)
 from zjcredit.stack.process import free_port
 from zjcredit.topics import SOURCES, TopicOutcome, create_topics, project_topics
 
@@ -117,7 +124,10 @@ def demo_command(settings: Settings, *, enterprises: int, seed: int, rate: float
     local = LocalStack(settings, progress=say)
     children: Children | None = None
     try:
-        endpoints = local.start()
+        endpoints = _running_stack(settings) or local.start()
+        if not (endpoints.embedded_kafka or endpoints.embedded_postgres):
+            say(f"using Kafka at {endpoints.bootstrap_servers} and "
+                f"{redact_url(endpoints.database_url)}")  # fmt: skip
         if endpoints.embedded_kafka or endpoints.embedded_postgres:
             record_running_stack(settings, endpoints)  # `zjcredit query` etc. find it
         _topics(settings, endpoints.bootstrap_servers)
@@ -148,6 +158,14 @@ def demo_command(settings: Settings, *, enterprises: int, seed: int, rate: float
         forget_running_stack(settings)
         local.stop()
     say("stopped")
+
+
+def _running_stack(settings: Settings) -> Endpoints | None:
+    """A running `zjcredit stack up` (or both servers configured): use it, start nothing."""
+    try:
+        return resolve_endpoints(settings)
+    except ZjcreditError:
+        return None
 
 
 def _topics(settings: Settings, bootstrap: str) -> None:
