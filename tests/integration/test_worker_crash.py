@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from schemas.events import SOURCES
 from streams.core import SourceEvent
 from tests.outputs import oracle
@@ -130,5 +132,58 @@ def test_sigkilled_workers_leave_exactly_the_oracle_profiles_and_notices_each_on
                 everything.close()
             assert aborted > 0, f"no aborted profiles: the kills hit no open transaction\n{logs}"
             assert workers.stop(last) == 0, workers.logs()
+    finally:
+        workers.close()
+
+
+@pytest.mark.xfail(
+    run=False,
+    reason="KNOWN DEFECT (open): with two workers, after one is SIGKILLed the survivor "
+    "never gets the source-topic messages of the partitions it takes over (their ticks do "
+    "arrive and commit), so it stalls until the deadline; cause inside Faust's consumer not "
+    "found yet (docs/streams.md). Failed 3 of 6 runs; not run in CI, run with --runxfail.",
+)
+def test_two_workers_then_one_killed_the_survivor_takes_over_exactly(
+    bootstrap_servers: str,
+    settings: Settings,
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+) -> None:
+    """Two workers share the group; one is SIGKILLed mid-stream and the other, which keeps
+    running through both rebalances (join and loss), ends with exactly the oracle."""
+    prefix = unique_name("rebalance")
+    create_project_topics(bootstrap_servers, settings, prefix)
+    events = province(tmp_path / "province", FIRMS // 2, seed=29)
+    profiles, notices = oracle(itertools.chain(*events.values()), AS_OF)
+    workers = Workers(bootstrap_servers, prefix, settings.partitions, tmp_path / "run",
+                      extra_env=FAST_FAILOVER)  # fmt: skip
+    ports = [free_port(), free_port()]
+    try:
+        with Watch(bootstrap_servers, prefix) as watch:
+            flags = ("--as-of", AS_OF.isoformat(), "--tick-interval", "2", "--batch-size", "100")
+            survivor, victim = (workers.start(*flags, "--metrics-port", str(p)) for p in ports)
+            send_events(bootstrap_servers, prefix, events)
+            deadline = time.monotonic() + DEADLINE
+            # Both folded something (the group is shared), then one dies mid-stream.
+            while min(metric_total(p, "zjcredit_worker_events_total") for p in ports) < 200:
+                assert time.monotonic() < deadline, f"no shared progress\n{workers.logs()}"
+                assert survivor.poll() is None, workers.logs()
+                assert victim.poll() is None, workers.logs()
+                time.sleep(0.05)
+            workers.kill(victim)
+            assert watch.lag() > 0, "the stream was over before the kill"
+            want = Counter(map(canonical, notices))
+            done = watch.wait(
+                lambda w: w.profiles == profiles and Counter(map(canonical, w.notices)) == want,
+                DEADLINE, workers, survivor,
+            )  # fmt: skip
+            logs = workers.logs()
+            assert done, f"not the oracle: {watch.describe(profiles, notices)}{logs}"
+            ids = Counter(n["notice_id"] for n in watch.notices)
+            assert [i for i, n in ids.items() if n > 1] == [], logs
+            replayed = {u: v for u, v in watch.versions.items() if v != sorted(set(v))}
+            assert replayed == {}, f"profile versions published out of order or twice\n{logs}"
+            assert watch.dead_letters == [], logs
+            assert workers.stop(survivor) == 0, logs
     finally:
         workers.close()
