@@ -4,8 +4,8 @@ Routes: ``/v1/...`` (query/routes.py), the Schema Registry paths (query/registry
 ``/healthz``, ``/metrics``, the web page at ``/`` and its files at ``/static``. Every
 error, whatever raised it, answers the one JSON error shape (docs/query.md); a bug is a
 500 whose body says nothing more (its traceback goes to the log, never to the client).
-``GET /v1/enterprises/{uscc}``, the hot route, is answered in front of FastAPI by
-query/fastpath.py with the route's own parts.
+``GET /v1/enterprises/{uscc}`` and plainly valid searches, the hot routes, are answered
+in front of FastAPI by query/fastpath.py with the routes' own parts.
 
 Example::
 
@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 from query import registry_routes, routes
 from query.db import Database
 from query.errors import QueryError, error_body
-from query.fastpath import PROFILE_ROUTE, ProfileFastPath
+from query.fastpath import PROFILE_ROUTE, SEARCH_ROUTE, FastPath
 from query.keys import KeyCache
 from query.metrics import MetricsMiddleware, QueryMetrics
 from query.models import ApiError, Health
@@ -98,9 +98,10 @@ def create_app(
     app.include_router(registry_routes.router)
     _operations(app, metrics, web_dir)
     _error_handlers(app)
-    profile_route = next(r for r in routes.router.routes if getattr(r, "path", "") == PROFILE_ROUTE)
-    # Added last is outermost: metrics, then the profile's fast path, then FastAPI's own.
-    app.add_middleware(ProfileFastPath, services=services, route=profile_route)
+    by_path = {getattr(r, "path", ""): r for r in routes.router.routes}
+    # Added last is outermost: metrics, then the fast path, then FastAPI's own.
+    app.add_middleware(FastPath, services=services, route=by_path[PROFILE_ROUTE],
+                       search_route=by_path[SEARCH_ROUTE])  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

@@ -8,7 +8,11 @@ also the ``Profile`` model's own JSON (the fast path skips pydantic's validation
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
+import types
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from query.app import create_app
 from query.db import Database
-from query.fastpath import ProfileFastPath
+from query.fastpath import FastPath, search_arguments
 from query.models import Profile
 from query.roles import Role, profile_view
 from schemas.sectors import load_catalog
@@ -31,15 +35,39 @@ _BANK, _GONE = "zjc_00000001_bank", "zjc_00000002_revoked"
 
 
 class _Stored(Database):
-    """Answers the profile lookup from a dict; anything else is a bug in the test."""
+    """Answers the profile lookup from a dict, and a search with every firm (filters are
+    the database's business, not the paths'); anything else is a bug in the test."""
 
     def __init__(self, profiles: dict[str, str]) -> None:
         super().__init__("postgresql://unused", apply_migrations=False)
         self.profiles = profiles
+        self.rows = []
+        for code in sorted(profiles):
+            p = orjson.loads(profiles[code])
+            self.rows.append({
+                "uscc": code, "name": p["name"], "status": p["status"],
+                "city_code": p["city_code"], "score": p["score"], "grade": p["grade"],
+                "tax_grade": p["tax_grade"], "listed_sectors": [x["sector"] for x in p["blacklist"]],
+                "zjtx_level": (p.get("zjtx") or {}).get("level"),
+            })  # fmt: skip
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         assert sql.startswith("select profile::text from credit.enterprise"), sql
         return self.profiles.get(args[0])
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        yield self
+
+    async def prepare(self, sql: str) -> Any:
+        return types.SimpleNamespace(fetch=functools.partial(self.fetch, sql))
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        assert "from credit.enterprise" in sql, sql
+        if sql.startswith("select count(*)"):
+            return [(len(self.rows),)]
+        limit, offset = args[-2:]
+        return self.rows[offset : offset + limit]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +80,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def _client(stored: dict[str, str], *, fast: bool) -> httpx.AsyncClient:
     app = create_app(_Stored(stored), registry=CollectorRegistry())
     if not fast:
-        app.user_middleware = [m for m in app.user_middleware if m.cls != ProfileFastPath]  # type: ignore[comparison-overlap]
+        app.user_middleware = [m for m in app.user_middleware if m.cls != FastPath]  # type: ignore[comparison-overlap]
     keys = app.state.services.keys
     keys.put(_BANK, Role.BANK)
     keys.put(_GONE, None)
@@ -97,3 +125,38 @@ async def test_the_fast_path_answers_as_the_fastapi_route(stored: dict[str, str]
         metrics = (await fast.get("/metrics")).text
     assert 'route="/v1/enterprises/{uscc}",status="200"' in metrics
     assert 'route="/v1/enterprises/{uscc}",status="422"' in metrics
+
+
+async def test_plain_searches_are_answered_as_the_fastapi_route(stored: dict[str, str]) -> None:
+    asks = [
+        "/v1/enterprises", "/v1/enterprises?q=%E6%9D%AD&page=2&size=7", "/v1/enterprises?size=100",
+        "/v1/enterprises?q=a&q=b&grade=GOOD", "/v1/enterprises?city=330100&sector=food_drug",
+        "/v1/enterprises?city=nowhere", "/v1/enterprises?sector=x", "/v1/enterprises?q=%20",
+        "/v1/enterprises?q=" + "x" * 50, "/v1/enterprises?page=10000&size=1", "/v1/enterprises?q=a%00",
+        # refused by FastAPI's own checks, so passed on to it
+        "/v1/enterprises?q=", "/v1/enterprises?q=" + "x" * 51, "/v1/enterprises?grade=good",
+        "/v1/enterprises?page=0", "/v1/enterprises?size=101", "/v1/enterprises?page=01",
+        "/v1/enterprises?size=+3", "/v1/enterprises?page=1e3", "/v1/enterprises?page=10001",
+    ]  # fmt: skip
+    async with _client(stored, fast=True) as fast, _client(stored, fast=False) as slow:
+        for path in asks:
+            for headers in ({}, {"X-API-Key": _GONE}, {"X-API-Key": _BANK}):
+                got = await fast.get(path, headers=headers)
+                want = await slow.get(path, headers=headers)
+                assert (got.status_code, got.content) == (want.status_code, want.content), path
+                assert got.headers.get("content-type") == want.headers.get("content-type")
+        page = (await fast.get("/v1/enterprises?size=3&page=2")).json()
+        metrics = (await fast.get("/metrics")).text
+    assert [i["uscc"] for i in page["items"]] == sorted(stored)[3:6]
+    assert page["total"] == len(stored)
+    assert 'route="/v1/enterprises",status="200"' in metrics
+
+
+def test_only_plainly_valid_search_parameters_take_the_fast_path() -> None:
+    assert search_arguments(b"q=%E6%9D%AD%E5%B7%9E&page=3") == {
+        "q": "杭州", "city": None, "grade": None, "sector": None, "page": 3, "size": 20,
+    }  # fmt: skip
+    assert search_arguments(b"size=5&size=100&other=1")["size"] == 100  # type: ignore[index]
+    for refused in (b"q=", b"grade=good", b"page=0", b"page=01", b"size=101", b"page=-1",
+                    b"size=%203", b"page=10001", b"q=" + b"x" * 51):  # fmt: skip
+        assert search_arguments(refused) is None, refused
