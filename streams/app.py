@@ -45,7 +45,7 @@ from streams.batch import BatchProcessor, Message, PartitionResult
 from streams.clock import Clock
 from streams.continuity import Continuity, Received
 from streams.core import Profile, load_rules, next_due
-from streams.faust_acks import settle_repairs
+from streams.faust_fixes import patch_recovery_highwaters, settle_repairs
 from streams.intake import batches
 from streams.metrics import WorkerMetrics
 from streams.pending import PendingStates
@@ -274,6 +274,7 @@ class _Folder:
 def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> faust.App:
     """The worker's Faust app, ready for ``faust.Worker(app).execute_from_commandline()``."""
     state_codec.register()
+    patch_recovery_highwaters()
     metrics = metrics or WorkerMetrics.default()
     app = faust.App(
         options.id,

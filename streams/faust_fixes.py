@@ -1,0 +1,59 @@
+"""The worker's patches of Faust's internals, in one place (faust-streaming 0.15).
+
+:func:`settle_repairs`: tell Faust's consumer about the messages :mod:`streams.continuity`
+read itself. Faust commits an input partition up to its longest run of consecutive acked offsets.
+The messages Continuity read back were never delivered by Faust, so they are acked here.
+And Faust may have recorded the same hole as a "gap", which it counts as acked too
+(including, off by one, the message after it): the same offset twice in its list breaks
+its run of consecutive offsets, and its commit then crawls forward by one offset per
+commit interval (seen: the crash test's last worker took minutes to commit). So the
+gap's points that are acked for real are removed from it. Touches Faust's private
+``Consumer._gap`` (an IntervalTree per partition).
+
+:func:`patch_recovery_highwaters`: under ``exactly_once`` Faust takes a Table changelog's
+end (where its recovery stops) from aiokafka's ``last_stable_offset(tp)``, which is only
+known after a fetch from that partition: before one it is -1, and Faust then skips the
+partition's recovery and starts with it empty (seen on every restart of the worker bench).
+Patched to ask the broker (``end_offsets`` of a read_committed consumer is the last
+stable offset).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import TopicPartition
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import Message
+
+from streams.continuity import Admission
+
+__all__ = ["patch_recovery_highwaters", "settle_repairs"]
+
+
+def settle_repairs(consumer: Any, admission: Admission) -> None:
+    """Ack ``admission.repaired`` to Faust's ``consumer``; drop them from its gaps."""
+    for topic, partition, offset, key, value in admission.repaired:
+        # aiokafka's TopicPartition, as on Faust's own messages: aiokafka's commit
+        # refuses Faust's TP if it becomes the key of the commit's offsets.
+        tp = TopicPartition(topic, partition)
+        consumer.ack(Message(topic, partition, offset, 0.0, 0, None, key, value, None, tp=tp))
+    gaps = consumer._gap
+    for topic, partition, offset, *_ in (*admission.repaired, *admission.revealing):
+        tree = gaps.get(TopicPartition(topic, partition))
+        if tree:
+            tree.chop(offset, offset + 1)
+
+
+async def _highwaters_from_the_broker(self: Any, partitions: Any) -> Any:
+    return await self._ensure_consumer().end_offsets(partitions)
+
+
+def patch_recovery_highwaters() -> None:
+    """Make Faust's Table recovery read changelog ends from the broker (see above)."""
+    if not hasattr(AIOKafkaConsumerThread, "_highwaters"):
+        raise RuntimeError(
+            "faust's AIOKafkaConsumerThread has no _highwaters: this faust-streaming release "
+            "is not supported by streams/faust_fixes.py (tested with 0.15.x)"
+        )
+    AIOKafkaConsumerThread._highwaters = _highwaters_from_the_broker  # type: ignore[method-assign]
