@@ -67,6 +67,8 @@ class _Stored(Database):
         if sql.startswith("select count(*)"):
             return [(len(self.rows),)]
         limit, offset = args[-2:]
+        if "as matched" in sql:
+            return [{**r, "matched": len(self.rows)} for r in self.rows[offset : offset + limit]]
         return self.rows[offset : offset + limit]
 
 
