@@ -38,7 +38,6 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,7 @@ import asyncpg
 import uvloop
 
 from query.bench_load import Loaded, load_enterprises, make_templates
+from sink.bench import scratch_database
 from streams.bench import run_process
 from zjcredit.stack.process import free_port
 
@@ -109,7 +109,7 @@ def run_query_bench(
     say: Say = print,
 ) -> QueryBench:  # fmt: skip
     """Load ``enterprises`` profiles into a scratch database; time raw, API and search."""
-    with _scratch_database(database_url) as scratch:
+    with scratch_database(database_url) as scratch:
         say(f"folding {_TEMPLATES} template profiles with the pure core ...")
         templates = make_templates(_TEMPLATES)
         say(f"loading {enterprises:,} enterprises (COPY, from {len(templates)} templates) ...")
@@ -288,23 +288,3 @@ def _server(database_url: str) -> Iterator[int]:
                 time.sleep(0.2)
         yield port
     log.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _scratch_database(database_url: str) -> Iterator[str]:
-    """A database created for the run on the same server (dropped after)."""
-    name = f"zjcredit_bench_{uuid.uuid4().hex[:8]}"
-    base, _, _ = database_url.rpartition("/")
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'create database "{name}"'))
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'drop database if exists "{name}" with (force)'))

@@ -46,7 +46,7 @@ from streams.bench import run_process as _process
 from zjcredit.settings import Settings
 from zjcredit.topics import create_topics, project_topics
 
-__all__ = ["GOAL", "SinkBench", "run_sink_bench"]
+__all__ = ["GOAL", "SinkBench", "run_sink_bench", "scratch_database"]
 
 GOAL = 0.50
 Say = Callable[[str], None]
@@ -97,7 +97,7 @@ def run_sink_bench(
     create_topics(bootstrap, project_topics(replace(settings, topic_prefix=prefix)))
     with (
         tempfile.TemporaryDirectory(prefix="zjcredit-bench-") as folder,
-        _scratch_database(database_url) as scratch,
+        scratch_database(database_url) as scratch,
     ):
         work = Path(folder)
         say(f"folding a province of {enterprises} enterprises into profiles ...")
@@ -119,8 +119,8 @@ def run_sink_bench(
 
 
 @contextlib.contextmanager
-def _scratch_database(database_url: str) -> Iterator[str]:
-    """A database created for the run on the same server (dropped after)."""
+def scratch_database(database_url: str) -> Iterator[str]:
+    """A database created for the run on the same server, dropped after (both benches)."""
     name = f"zjcredit_bench_{uuid.uuid4().hex[:8]}"
     base, _, _ = database_url.rpartition("/")
 
