@@ -45,7 +45,11 @@ from streams.batch import BatchProcessor, Message, PartitionResult
 from streams.clock import Clock
 from streams.continuity import Continuity, Received
 from streams.core import Profile, load_rules, next_due
-from streams.faust_fixes import patch_recovery_highwaters, settle_repairs
+from streams.faust_fixes import (
+    patch_recovery_highwaters,
+    patch_seek_to_committed,
+    settle_repairs,
+)
 from streams.intake import batches
 from streams.metrics import WorkerMetrics
 from streams.pending import PendingStates
@@ -292,6 +296,7 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
         # more often through Faust's commit-gap bug (faust-streaming#596/#606).
     )
     prefix = options.topic_prefix
+    patch_seek_to_committed({f"{prefix}.{role}" for role in (*SOURCES, "ticks")})
     inputs = app.topic(
         *(f"{prefix}.{role}" for role in (*SOURCES, "ticks")),
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
