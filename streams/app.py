@@ -24,7 +24,6 @@ the cost of reading it: see the README's benchmark section for the measured rate
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import time
@@ -53,7 +52,7 @@ from streams.faust_fixes import (
 from streams.intake import batches
 from streams.metrics import WorkerMetrics
 from streams.pending import PendingStates
-from streams.transactions import PartitionRevoked, Record, TransactionalSender
+from streams.transactions import Delivery, PartitionRevoked, Record, TransactionalSender
 
 __all__ = ["WorkerOptions", "build_app"]
 
@@ -140,15 +139,17 @@ class _Folder:
         today = self.options.clock.today()
         results = self.processor.process(messages, self.pending.get, today, now)
         topic_of = {m.partition: m.topic for m in messages}
-        deliveries: list[asyncio.Future[Any]] = []
+        deliveries: list[Delivery] = []
         profiles = 0
         for partition, result in results.items():
             profiles += await self._commit(topic_of[partition], partition, result, deliveries)
         for topic, partition, value in ticks:
             profiles += await self._sweep(topic, partition, value, deliveries)
         # All partitions' records are in flight together; a failed one fails its
-        # transaction too, so the worker stops here rather than go on past it.
-        await asyncio.gather(*deliveries)
+        # transaction too, so the worker stops here rather than go on past it (unless
+        # a rebalance took the partition meanwhile: then its new owner redoes it).
+        for revoked in await self.sender.settle(deliveries):
+            _left_to_the_new_owner(revoked)
         settle_repairs(self.app.consumer, admission)
         self.metrics.on_batch(time.perf_counter() - started, profiles)
 
@@ -157,7 +158,7 @@ class _Folder:
         input_topic: str,
         partition: int,
         result: PartitionResult,
-        deliveries: list[asyncio.Future[Any]],
+        deliveries: list[Delivery],
     ) -> int:
         """Send one partition's outputs in its transaction, then make its states current."""
         records: list[Record] = [
@@ -166,12 +167,12 @@ class _Folder:
         ]
         records += [(self.outputs[o.role], o.key, o.value, None) for o in result.outputs]
         try:
-            deliveries += await self.sender.send(input_topic, partition, records, result.states)
+            delivery = await self.sender.send(input_topic, partition, records, result.states)
         except PartitionRevoked as revoked:
-            log.warning(
-                "partition=%s revoked mid-batch: its outputs are left to the new owner", revoked
-            )
+            _left_to_the_new_owner(str(revoked))
             return 0
+        if delivery is not None:
+            deliveries.append(delivery)
         due = self.due.setdefault(partition, {})
         for key, state in result.states.items():
             when = next_due(state)
@@ -199,7 +200,7 @@ class _Folder:
         tick_topic: str,
         partition: int,
         value: bytes | None,
-        deliveries: list[asyncio.Future[Any]],
+        deliveries: list[Delivery],
     ) -> int:
         try:
             as_of = self.processor.codec.decode(value or b"")[0]["as_of"]
@@ -273,6 +274,10 @@ class _Folder:
         t = self.totals
         return (f"worker events={t['events']} profiles={t['profiles']} notices={t['notices']} "
                 f"dead_letters={t['dead_letters']}")  # fmt: skip
+
+
+def _left_to_the_new_owner(partition: str) -> None:
+    log.warning("partition=%s revoked mid-batch: its outputs are left to the new owner", partition)
 
 
 def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> faust.App:

@@ -27,14 +27,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from streams.pending import PendingStates
 
-__all__ = ["PartitionRevoked", "Record", "TransactionalSender"]
+__all__ = ["Delivery", "PartitionRevoked", "Record", "TransactionalSender"]
 
 Record = tuple[str, bytes | None, bytes, int | None]
 """``(topic, key, value, partition or None for the key's hash)``."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Records handed to one transaction, and the broker's answers to come."""
+
+    partition: str  # the input partition, ``topic[n]``
+    tid: str
+    producer: Any
+    futures: list[asyncio.Future[Any]]
 
 
 class PartitionRevoked(Exception):  # noqa: N818 - a state, not a fault
@@ -114,16 +125,16 @@ class TransactionalSender:
         partition: int,
         records: Sequence[Record],
         states: Mapping[bytes, Any],
-    ) -> list[asyncio.Future[Any]]:
+    ) -> Delivery | None:
         """Hand ``records`` to the transaction of ``input_topic[partition]``, all together.
 
         ``states`` (the Table states among the records) are staged as pending in the
-        same step. Returns the delivery futures: await them to learn the broker's answer
-        (the transaction's commit waits for them anyway). Raises PartitionRevoked if this
-        worker no longer owns the partition.
+        same step. Returns the delivery to :meth:`settle` (the transaction's commit waits
+        for it anyway), or None for no records. Raises PartitionRevoked if this worker no
+        longer owns the partition.
         """
         if not records:
-            return []
+            return None
         tid = self.transactional_id(input_topic, partition)
         producer = self._producer
         txp = producer._transaction_producers.get(tid)
@@ -132,9 +143,43 @@ class TransactionalSender:
             self.pending.discard(tid)
             raise PartitionRevoked(f"{input_topic}[{partition}]")
         async with lock:  # no commit of this transaction can split the group
-            futures = [
-                await txp.send(topic, value, key=key, partition=part)
-                for topic, key, value, part in records
-            ]
+            try:
+                if not txp._txn_manager.is_in_transaction():
+                    # Faust's commits at a rebalance do not start the next transaction,
+                    # and its begin for a kept partition can come after our next batch.
+                    await txp.begin_transaction()
+                futures = [
+                    await txp.send(topic, value, key=key, partition=part)
+                    for topic, key, value, part in records
+                ]
+            except Exception:
+                if self._revoked(tid, txp):
+                    raise PartitionRevoked(f"{input_topic}[{partition}]") from None
+                raise
             self.pending.stage(tid, states)
-            return futures
+            return Delivery(f"{input_topic}[{partition}]", tid, txp, futures)
+
+    async def settle(self, deliveries: Sequence[Delivery]) -> list[str]:
+        """Wait for the broker's answers; return the partitions revoked meanwhile.
+
+        A rebalance can stop (and the next owner fence) a transaction while its records
+        are in flight: their failure is then no fault, the new owner redoes the work.
+        Any other failure is raised.
+        """
+        answers = await asyncio.gather(
+            *(asyncio.gather(*d.futures) for d in deliveries), return_exceptions=True
+        )
+        revoked = []
+        for delivery, answer in zip(deliveries, answers, strict=True):
+            if isinstance(answer, BaseException):
+                if not self._revoked(delivery.tid, delivery.producer):
+                    raise answer
+                revoked.append(delivery.partition)
+        return revoked
+
+    def _revoked(self, tid: str, txp: Any) -> bool:
+        """``txp`` is no longer ``tid``'s producer here: forget the transaction's states."""
+        if self._producer._transaction_producers.get(tid) is txp:
+            return False
+        self.pending.discard(tid)
+        return True

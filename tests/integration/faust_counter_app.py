@@ -19,7 +19,6 @@ It works the way the stream worker does, with the worker's own parts:
 Configured by environment: BROKER, APP_ID, IN_TOPIC, OUT_TOPIC, DATA_DIR, PARTITIONS.
 """
 
-import asyncio
 import os
 
 import faust
@@ -72,7 +71,8 @@ async def count(stream):  # type: ignore[no-untyped-def]
                 (changelog, key, value, partition),
                 (os.environ["OUT_TOPIC"], key, value, None),
             ]
-            await asyncio.gather(*await sender.send(topic, partition, records, {key: value}))
+            delivery = await sender.send(topic, partition, records, {key: value})
+            await sender.settle([delivery] if delivery else [])
         settle_repairs(app.consumer, admission)  # as the worker does
 
 
