@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.errors import ProducerFenced
+
 from streams.pending import PendingStates
 
 __all__ = ["Delivery", "PartitionRevoked", "Record", "TransactionalSender"]
@@ -101,8 +103,15 @@ class TransactionalSender:
                         # Faust's last commit at shutdown leaves no transaction open, and
                         # a commit after it raised IllegalOperation and hung the worker.
                         await txp.begin_transaction()
-                    await txp.send_offsets_to_transaction(offsets, group_id)
-                    await txp.commit_transaction()
+                    try:
+                        await txp.send_offsets_to_transaction(offsets, group_id)
+                        await txp.commit_transaction()
+                    except ProducerFenced:
+                        # The partition's next owner started its producer before our
+                        # side of the rebalance stopped this one: its transaction is
+                        # aborted, and the rebalance under way takes the partition.
+                        pending.discard(tid)
+                        continue
                     pending.promote(tid)
                     self.commits += 1
                     if start_new_transaction:
@@ -152,8 +161,9 @@ class TransactionalSender:
                     await txp.send(topic, value, key=key, partition=part)
                     for topic, key, value, part in records
                 ]
-            except Exception:
-                if self._revoked(tid, txp):
+            except Exception as error:
+                if self._revoked(tid, txp) or isinstance(error, ProducerFenced):
+                    self.pending.discard(tid)
                     raise PartitionRevoked(f"{input_topic}[{partition}]") from None
                 raise
             self.pending.stage(tid, states)
@@ -172,8 +182,12 @@ class TransactionalSender:
         revoked = []
         for delivery, answer in zip(deliveries, answers, strict=True):
             if isinstance(answer, BaseException):
-                if not self._revoked(delivery.tid, delivery.producer):
+                fenced = isinstance(answer, ProducerFenced)
+                if not (self._revoked(delivery.tid, delivery.producer) or fenced):
                     raise answer
+                # Fenced while still registered here: the next owner's producer started
+                # before our side of the rebalance stopped this one.
+                self.pending.discard(delivery.tid)
                 revoked.append(delivery.partition)
         return revoked
 
