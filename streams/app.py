@@ -45,6 +45,7 @@ from streams.clock import Clock
 from streams.continuity import Continuity, Received
 from streams.core import Profile, load_rules, next_due
 from streams.faust_fixes import (
+    patch_commit_runs,
     patch_recovery_highwaters,
     patch_seek_to_committed,
     settle_repairs,
@@ -284,6 +285,7 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
     """The worker's Faust app, ready for ``faust.Worker(app).execute_from_commandline()``."""
     state_codec.register()
     patch_recovery_highwaters()
+    patch_commit_runs()
     metrics = metrics or WorkerMetrics.default()
     app = faust.App(
         options.id,

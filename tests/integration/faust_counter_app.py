@@ -24,11 +24,12 @@ import os
 import faust
 
 from streams.continuity import Continuity
-from streams.faust_fixes import patch_recovery_highwaters, settle_repairs
+from streams.faust_fixes import patch_commit_runs, patch_recovery_highwaters, settle_repairs
 from streams.pending import PendingStates
 from streams.transactions import TransactionalSender
 
 patch_recovery_highwaters()  # as the worker does
+patch_commit_runs()
 app = faust.App(
     os.environ["APP_ID"],
     broker=f"kafka://{os.environ['BROKER']}",
