@@ -4,13 +4,18 @@ The Faust agent (streams/app.py) hands a batch of raw messages here and sends wh
 back inside the transaction of each partition. Per message: decode (Confluent Avro),
 check the subject fits the topic and the key is the credit code, validate, fold. Any
 failure becomes a dead letter with its reason and coordinates, and the batch goes on.
-Per enterprise touched, once per batch: the new state (for the Table changelog), the
+Per enterprise touched, once per batch: the new state (for the state changelog), the
 published profile, and its notices, in the order the events produced them.
+
+A message marked ``replayed`` was folded before and its outputs are already committed
+(the worker reads it again only to rebuild a lost state, streams/partitions.py): it
+changes the state, but adds no notice and no dead letter, and an enterprise touched
+only by replayed messages gets its new state without a profile.
 
 Example::
 
     processor = BatchProcessor(codec, rules)
-    results = processor.process(messages, lookup=table.get, as_of=today, now=utcnow)
+    results = processor.process(messages, lookup=states.get, as_of=today, now=utcnow)
     for partition, result in results.items(): ...   # result.outputs, result.states
 """
 
@@ -41,6 +46,11 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes | None
+    replayed: bool = False  # folded before: rebuild state, send nothing
+
+
+Lookup = Callable[[int, bytes], "Profile | None"]
+"""``(partition, key) -> the committed state before the batch``, or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,31 +94,39 @@ class BatchProcessor:
     def process(
         self,
         messages: Sequence[Message],
-        lookup: Callable[[bytes], Profile | None],
+        lookup: Lookup,
         as_of: dt.date,
         now: dt.datetime,
     ) -> dict[int, PartitionResult]:
         """Fold ``messages`` (in order) onto the states ``lookup`` returns."""
         results: dict[int, PartitionResult] = {}
         touched: dict[int, dict[bytes, Profile]] = {}
+        before: dict[bytes, Profile | None] = {}
         pending: dict[bytes, list[dict[str, Any]]] = {}
+        live: set[bytes] = set()  # touched by a message that was not replayed
         now_s = (now - _EPOCH).total_seconds()
         for message in messages:
-            result = results.get(message.partition)
+            partition = message.partition
+            result = results.get(partition)
             if result is None:
-                result = results[message.partition] = PartitionResult()
-                touched[message.partition] = {}
-            states = touched[message.partition]
+                result = results[partition] = PartitionResult()
+                touched[partition] = {}
+            states = touched[partition]
             try:
                 key, event = self._event(message)
             except _Rejected as rejected:
-                result.outputs.append(self._dead_letter(message, rejected, now))
-                result.dead_letters.append(rejected.reason)
+                if not message.replayed:
+                    result.outputs.append(self._dead_letter(message, rejected, now))
+                    result.dead_letters.append(rejected.reason)
                 continue
             state = states.get(key)
             if state is None:
-                state = lookup(key) or Profile(event.event["uscc"])
+                state = before[key] = lookup(partition, key)
+                state = state or Profile(event.event["uscc"])
             states[key], notices = apply(state, event, as_of, self.rules.catalog)
+            if message.replayed:
+                continue
+            live.add(key)
             if notices:
                 pending.setdefault(key, []).extend(notices)
             reported = event.event["reported_at"]
@@ -116,36 +134,55 @@ class BatchProcessor:
                 now_s - (reported - _EPOCH).total_seconds()
             )
         for partition, states in touched.items():
-            self._publish(results[partition], states, pending, lookup, as_of)
+            self._publish(results[partition], states=states, pending=pending, before=before,
+                          live=live, as_of=as_of)  # fmt: skip
         return results
 
-    def sweep(self, states: Iterable[tuple[bytes, Profile]], as_of: dt.date) -> PartitionResult:
-        """Re-evaluate ``states`` at ``as_of``: listings whose planned end came are lifted."""
-        result = PartitionResult()
+    def sweep(
+        self,
+        states: Iterable[tuple[bytes, Profile]],
+        as_of: dt.date,
+        result: PartitionResult | None = None,
+        *,
+        replayed: bool = False,
+    ) -> PartitionResult:
+        """Re-evaluate ``states`` at ``as_of``: listings whose planned end came are lifted.
+
+        The changes go into ``result`` (a partition's result of the same batch) if given.
+        ``replayed``: the tick was handled before; change states, send nothing.
+        """
+        result = result if result is not None else PartitionResult()
         changed: dict[bytes, Profile] = {}
+        before: dict[bytes, Profile | None] = {}
         pending: dict[bytes, list[dict[str, Any]]] = {}
         for key, state in states:
             new, notices = sweep(state, as_of, self.rules.catalog)
             if new is not state:
-                changed[key] = new
+                changed[key], before[key] = new, None
                 pending[key] = notices
-        self._publish(result, changed, pending, lambda _: None, as_of)
+        live = set() if replayed else set(changed)
+        self._publish(result, states=changed, pending=pending, before=before, live=live,
+                      as_of=as_of)  # fmt: skip
         return result
 
     def _publish(
         self,
         result: PartitionResult,
+        *,
         states: dict[bytes, Profile],
         pending: dict[bytes, list[dict[str, Any]]],
-        lookup: Callable[[bytes], Profile | None],
+        before: dict[bytes, Profile | None],
+        live: set[bytes],
         as_of: dt.date,
     ) -> None:
         encode = self.codec.encode
         for key, state in states.items():
-            before = lookup(key)
-            if before is not None and before.version == state.version:
-                continue  # nothing changed (a replay): publish nothing, write nothing
+            old = before.get(key)
+            if old is not None and old.version == state.version:
+                continue  # nothing changed (a repeat): publish nothing, write nothing
             result.states[key] = state
+            if key not in live:
+                continue  # rebuilt from inputs whose outputs were committed before
             result.outputs.append(
                 Output("profiles", key, encode("profiles", render(state, as_of, self.rules)))
             )

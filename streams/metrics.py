@@ -1,15 +1,14 @@
 """Stream-worker metrics, declared once, behind hooks.
 
 The worker calls ``on_events``, ``on_notices``, ``on_dead_letter``, ``on_input_fixes``,
-``on_batch``, ``observe_lag``; only this module touches prometheus_client. Tests pass a
-fresh ``CollectorRegistry``.
+``on_batch``, ``on_restore``, ``observe_lag``; only this module touches prometheus_client.
+Tests pass a fresh ``CollectorRegistry``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
@@ -55,7 +54,7 @@ class WorkerMetrics:
         self._continuity = Counter(
             "zjcredit_worker_input_fixes_total",
             "Input messages Faust skipped (read by the worker itself: repaired) or "
-            "delivered again (dropped); see streams/continuity.py",
+            "delivered again (dropped); see streams/checkpoint.py",
             ["fix"],
             registry=registry,
         )
@@ -80,6 +79,26 @@ class WorkerMetrics:
             registry=registry,
         )
         self._lag_labels: set[tuple[str, str]] = set()
+        self._restores = Counter(
+            "zjcredit_worker_store_restores_total",
+            "Partition state stores brought level with the changelog (caught_up: read the "
+            "tail; rebuilt: wiped or new, read it all)",
+            ["kind"],
+            registry=registry,
+        )
+        self._restored = Counter(
+            "zjcredit_worker_store_restored_records_total",
+            "State changelog records copied into the local stores",
+            ["kind"],
+            registry=registry,
+        )
+        self._restore_seconds = Histogram(
+            "zjcredit_worker_store_restore_seconds",
+            "Time to bring a partition's state store level with the changelog",
+            ["kind"],
+            registry=registry,
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+        )
 
     def on_events(self, source: str, count: int, freshness: Iterable[float]) -> None:
         self._events.labels(source).inc(count)
@@ -101,27 +120,24 @@ class WorkerMetrics:
         self._latency.observe(seconds)
         self._profiles.inc(profiles)
 
-    def observe_lag(self, consumer: Any, topics: Iterable[str]) -> None:
-        """Set the lag of every assigned partition of ``topics`` from Faust's consumer.
+    def on_restore(self, rebuilt: bool, records: int, seconds: float) -> None:
+        kind = "rebuilt" if rebuilt else "caught_up"
+        self._restores.labels(kind).inc()
+        self._restored.labels(kind).inc(records)
+        self._restore_seconds.labels(kind).observe(seconds)
 
-        Partitions no longer assigned drop out, so a rebalance leaves no stale series.
+    def observe_lag(self, positions: Mapping[tuple[str, int], tuple[int | None, int]]) -> None:
+        """Set the lag of every owned input partition: ``(topic, partition) -> (end, next)``.
+
+        ``end`` is the partition's high watermark (None: not known yet), ``next`` the next
+        offset the worker folds. Partitions no longer owned drop out, so a rebalance
+        leaves no stale series.
         """
-        wanted = set(topics)
         seen: set[tuple[str, str]] = set()
-        try:
-            assigned = consumer.assignment()
-        except Exception:  # noqa: BLE001 - not started yet / stopping: lag unknown, try later
-            return
-        for tp in assigned:
-            if tp.topic not in wanted:
+        for (topic, partition), (high, position) in positions.items():
+            if high is None:
                 continue
-            high = consumer.highwater(tp)
-            if high is None:  # nothing fetched from this partition yet
-                continue
-            # Faust has no public read position: its last read offset, else the committed one.
-            read = consumer._read_offset.get(tp)
-            position = read + 1 if read is not None else consumer._committed_offset.get(tp) or 0
-            labels = (tp.topic, str(tp.partition))
+            labels = (topic, str(partition))
             self._lag.labels(*labels).set(max(0, high - position))
             seen.add(labels)
         for labels in self._lag_labels - seen:

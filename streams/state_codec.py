@@ -1,10 +1,18 @@
-"""How a profile's state is stored in the worker's Table changelog: a restricted pickle.
+"""How an enterprise's state is stored: in the state changelog topic and in the local store.
 
-Pickle because it is the fastest faithful encoding of the fold's state in Python (the
-changelog is written once per enterprise per batch and read only on recovery);
-*restricted* because the changelog is a Kafka topic, and unpickling arbitrary classes from
-a topic would run whatever someone wrote there. Loading allows only the classes the state
-is made of, and anything else is an error naming the class.
+The same bytes go to both (the local store is a copy of the changelog that may lag it),
+so rebuilding a store from the changelog copies bytes and decodes nothing. A value is a
+5-byte header, then a restricted pickle of the :class:`~streams.core.state.Profile`:
+
+- byte 0: the format (1);
+- bytes 1-4: the state's next sweep date (:func:`streams.core.next_due`) as a big-endian
+  proleptic ordinal, 0 for none: the store's sweep index is kept from the header alone.
+
+Pickle because it is the fastest faithful encoding of the fold's state in Python (about
+18 µs to write and 10 µs to read a 1 KiB state here); *restricted* because the changelog
+is a Kafka topic, and unpickling arbitrary classes from a topic would run whatever someone
+wrote there. Loading allows only the classes a state is made of; anything else is a
+:class:`StateDecodeError` naming the class.
 """
 
 from __future__ import annotations
@@ -13,16 +21,17 @@ import datetime as dt
 import decimal
 import io
 import pickle
-from types import SimpleNamespace
+import struct
 from typing import Any
 
-from faust.serializers import codecs
-
+from streams.core import next_due
 from streams.core.state import Profile
+from streams.errors import StateDecodeError
 
-__all__ = ["CODEC_NAME", "StateCodec", "StateType", "dumps", "loads", "register"]
+__all__ = ["FORMAT", "due_of", "dumps", "loads"]
 
-CODEC_NAME = "zjcredit-state"
+FORMAT = 1
+_HEADER = struct.Struct(">BI")
 _ALLOWED = {
     ("streams.core.state", "Profile"): Profile,
     ("datetime", "date"): dt.date,
@@ -43,41 +52,27 @@ class _Unpickler(pickle.Unpickler):
 
 
 def dumps(state: Profile) -> bytes:
-    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    """The stored form of ``state``: header (format, next sweep date), then the pickle."""
+    due = next_due(state)
+    head = _HEADER.pack(FORMAT, due.toordinal() if due else 0)
+    return head + pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def due_of(data: bytes) -> dt.date | None:
+    """The next sweep date recorded in a stored state's header (no unpickling)."""
+    if len(data) < _HEADER.size or data[0] != FORMAT:
+        raise StateDecodeError(f"not a stored state of format {FORMAT} ({len(data)} bytes)")
+    ordinal = _HEADER.unpack_from(data)[1]
+    return dt.date.fromordinal(ordinal) if ordinal else None
 
 
 def loads(data: bytes) -> Profile:
-    state = _Unpickler(io.BytesIO(data)).load()
+    """The state stored as ``data``; StateDecodeError if it is not one."""
+    due_of(data)  # checks the header
+    try:
+        state = _Unpickler(io.BytesIO(memoryview(data)[_HEADER.size :])).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise StateDecodeError(f"a stored state does not load: {error}") from error
     if not isinstance(state, Profile):
-        raise pickle.UnpicklingError(f"expected a Profile, got {type(state).__name__}")
+        raise StateDecodeError(f"expected a Profile, got {type(state).__name__}")
     return state
-
-
-class StateCodec(codecs.Codec):
-    """The Faust codec of the profile-state Table (values only; keys are raw bytes)."""
-
-    def _dumps(self, obj: Any) -> bytes:
-        return dumps(obj)
-
-    def _loads(self, s: bytes) -> Any:
-        return loads(s)
-
-
-def register() -> None:
-    """Make ``value_serializer=CODEC_NAME`` available to Faust (idempotent)."""
-    codecs.register(CODEC_NAME, StateCodec())
-
-
-class StateType:
-    """The Table's ``value_type``: how Faust learns the codec, and a no-op model.
-
-    Faust takes a Table's serializer from ``value_type._options.serializer`` and passes
-    each loaded changelog value through ``value_type.from_data``; the codec already
-    returns a :class:`Profile`, so this hands it back unchanged.
-    """
-
-    _options = SimpleNamespace(serializer=CODEC_NAME)
-
-    @classmethod
-    def from_data(cls, data: Any, *, preferred_type: Any = None) -> Any:
-        return data

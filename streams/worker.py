@@ -4,57 +4,77 @@ Example::
 
     $ zjcredit worker                          # wall clock, metrics off
     $ zjcredit worker --as-of 2018-06-30 --metrics-port 9101
+    $ zjcredit worker --instance w2            # a second worker on the same machine
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import logging
+import os
+import socket
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
 from streams.app import WorkerOptions, build_app
+from streams.changelog import changelog_spec
 from streams.clock import Clock
-from zjcredit.errors import ConfigError, ZjcreditError
+from zjcredit.errors import ZjcreditError
 from zjcredit.settings import Settings
 from zjcredit.stack import resolve_endpoints
 from zjcredit.topics import TopicOutcome, create_topics, project_topics
 
-__all__ = ["options_for", "worker_command"]
+__all__ = ["data_dir_lock", "options_for", "worker_command"]
 
 _LOG_LEVELS = ("crit", "error", "warn", "info", "debug")
 
 
 def options_for(settings: Settings, bootstrap_servers: str, **overrides: object) -> WorkerOptions:
-    """Worker options from settings (``ZJCREDIT_AS_OF`` fixes the clock), then overrides."""
-    as_of = settings_as_of()
+    """Worker options from settings (``ZJCREDIT_AS_OF`` fixes the clock), then overrides.
+
+    The data directory defaults to ``<run dir>/worker/<group>/<instance>``.
+    """
     base = WorkerOptions(
         bootstrap_servers=bootstrap_servers,
         topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
         replication_factor=settings.replication_factor,
-        data_dir=settings.run_dir / "worker",
-        clock=Clock(as_of),
+        data_dir=Path(),
+        clock=Clock(settings.as_of),
+        fault=settings.worker_fault,
     )
-    return WorkerOptions(**{**base.__dict__, **overrides})
+    merged = {**base.__dict__, **overrides}
+    if merged["data_dir"] == Path():
+        group = merged["app_id"] or f"{settings.topic_prefix}.worker"
+        merged["data_dir"] = settings.run_dir / "worker" / group / (merged["instance"] or "dynamic")
+    return WorkerOptions(**merged)
 
 
-def settings_as_of() -> dt.date | None:
-    """``ZJCREDIT_AS_OF`` as a date, if set; ConfigError if it is not a date."""
-    import os  # noqa: PLC0415
+@contextlib.contextmanager
+def data_dir_lock(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock for the worker's life; ZjcreditError if another worker has it."""
+    path.mkdir(parents=True, exist_ok=True)
+    with (path / "worker.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ZjcreditError(
+                f"another worker is running with the data directory {path}: give each "
+                "worker on a machine its own --instance (or --data-dir)"
+            ) from None
+        lock.write(f"{os.getpid()}\n")
+        lock.flush()
+        yield
 
-    raw = os.environ.get("ZJCREDIT_AS_OF", "").strip()
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ConfigError(f"ZJCREDIT_AS_OF={raw!r} is not a date (YYYY-MM-DD)") from None
 
-
-def _ensure_topics(settings: Settings, bootstrap: str) -> None:
-    for spec, outcome, actual in create_topics(bootstrap, project_topics(settings)):
+def _ensure_topics(settings: Settings, bootstrap: str, group: str) -> None:
+    changelog = changelog_spec(group, settings.partitions, settings.replication_factor)
+    for spec, outcome, actual in create_topics(bootstrap, [*project_topics(settings), changelog]):
         if outcome is TopicOutcome.MISMATCH:
             raise ZjcreditError(
                 f"topic {spec.name} has {actual} partitions, expected {spec.partitions}: "
@@ -72,10 +92,17 @@ def _ensure_topics(settings: Settings, bootstrap: str) -> None:
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics here.")
 @click.option(
     "--batch-size",
-    type=click.IntRange(1, 100_000),
-    default=5000,
+    type=click.IntRange(1, 200_000),
+    default=10_000,
     show_default=True,
-    help="Most messages folded per batch.",
+    help="Most input records folded per batch (one transaction per partition per batch).",
+)
+@click.option(
+    "--batch-within",
+    type=click.FloatRange(0.001, 10),
+    default=0.1,
+    show_default=True,
+    help="Seconds a batch waits to fill when input is slow.",
 )
 @click.option(
     "--tick-interval",
@@ -89,6 +116,32 @@ def _ensure_topics(settings: Settings, bootstrap: str) -> None:
     default=None,
     help="Consumer group and Faust app id (default: <topic prefix>.worker).",
 )
+@click.option(
+    "--instance",
+    default=None,
+    help="Static group member id: a restart with the same id (and data directory) gets "
+    "its partitions back at once, from its own disk [default: this machine's host name].",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="This worker's state stores [default: <run dir>/worker/<group>/<instance>].",
+)
+@click.option(
+    "--cache-states",
+    type=click.IntRange(100, 10_000_000),
+    default=20_000,
+    show_default=True,
+    help="Decoded enterprise states kept in memory (the rest are read from disk).",
+)
+@click.option(
+    "--session-timeout",
+    type=click.FloatRange(6, 1800),
+    default=30.0,
+    show_default=True,
+    help="Seconds without a heartbeat before the group gives a worker's partitions away.",
+)
 @click.option("--loglevel", type=click.Choice(_LOG_LEVELS), default="info", show_default=True)
 @click.pass_obj
 def worker_command(  # noqa: PLR0917 - click passes every option
@@ -96,8 +149,13 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     as_of: dt.datetime | None,
     metrics_port: int | None,
     batch_size: int,
+    batch_within: float,
     tick_interval: float,
     group: str | None,
+    instance: str | None,
+    data_dir: Path | None,
+    cache_states: int,
+    session_timeout: float,
     loglevel: str,
 ) -> None:
     """Fold the source topics into live credit profiles and joint-penalty notices.
@@ -106,20 +164,32 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     exactly once. Several workers share the work (one consumer group); the partition
     count bounds how many are useful.
     """
+    bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
+    overrides: dict[str, object] = {
+        "batch_size": batch_size,
+        "batch_within": batch_within,
+        "tick_interval": tick_interval,
+        "instance": instance or socket.gethostname(),
+        "cache_states": cache_states,
+        "session_timeout": session_timeout,
+    }
+    if group:
+        overrides["app_id"] = group
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if as_of is not None:
+        overrides["clock"] = Clock(as_of.date())
+    options = options_for(settings, bootstrap, **overrides)
+    _ensure_topics(settings, bootstrap, options.id)
+    with data_dir_lock(options.data_dir):
+        _run(options, metrics_port, loglevel, bootstrap)
+
+
+def _run(options: WorkerOptions, metrics_port: int | None, loglevel: str, bootstrap: str) -> None:
     import faust  # noqa: PLC0415 - keep `zjcredit --help` fast
     import mode.loop  # noqa: PLC0415
     from prometheus_client import start_http_server  # noqa: PLC0415
 
-    bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
-    _ensure_topics(settings, bootstrap)
-    overrides: dict[str, object] = {"batch_size": batch_size, "tick_interval": tick_interval}
-    if group:
-        overrides["app_id"] = group
-
-    if as_of is not None:
-        overrides["clock"] = Clock(as_of.date())
-    options = options_for(settings, bootstrap, **overrides)
-    options.data_dir.mkdir(parents=True, exist_ok=True)
     if metrics_port is not None:
         start_http_server(metrics_port)
     # uvloop: Faust's per-message path is asyncio tasks and callbacks, which uvloop runs
@@ -131,7 +201,8 @@ def worker_command(  # noqa: PLR0917 - click passes every option
     if loglevel != "debug":  # aiokafka logs every send at debug: costly even when unseen
         logging.getLogger("aiokafka").setLevel(logging.INFO)
     click.echo(
-        f"worker id={options.id} kafka={bootstrap} partitions={options.partitions} "
+        f"worker id={options.id} instance={options.instance} kafka={bootstrap} "
+        f"partitions={options.partitions} data={options.data_dir} "
         f"clock={options.clock.describe()}"
         + (f" metrics=http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""),
         err=True,

@@ -135,14 +135,18 @@ class Workers:
         }
         self.started: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def start(self, *args: str) -> subprocess.Popen[bytes]:
-        """``zjcredit worker ARGS``, in a new session (so its whole group can be killed)."""
+    def start(
+        self, *args: str, instance: str = "w0", env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """``zjcredit worker --instance INSTANCE ARGS``, in a new session (so its whole group
+        can be killed). A worker started again with the same instance is the same static
+        group member, with the same data directory (under the run directory)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log = self.run_dir / f"worker-{len(self.started)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [ZJCREDIT, "worker", *args],
-                env=self.env,
+                [ZJCREDIT, "worker", "--instance", instance, *args],
+                env={**self.env, **(env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -9,6 +9,7 @@ Nothing here runs at import time: call :meth:`Settings.from_env`.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections.abc import Mapping
@@ -56,6 +57,12 @@ class Settings:
             ``http://127.0.0.1:<api_port>``].
         api_key: the API key ``zjcredit query`` sends [``ZJCREDIT_API_KEY``]; ``None``:
             the public role. Never printed.
+        as_of: fixes the stream worker's clock at this date, for replays of old data
+            [``ZJCREDIT_AS_OF``, ``YYYY-MM-DD``]; ``None``: today in Beijing.
+        worker_fault: **for tests only**: the stream worker kills itself (SIGKILL) at a
+            step of its exactly-once protocol, ``sent:N`` (the N-th transaction is open,
+            its records sent) or ``committed:N`` (committed, its states not yet on disk)
+            [``ZJCREDIT_WORKER_FAULT``]; ``None``: never.
     """
 
     kafka_bootstrap_servers: str | None = None
@@ -73,6 +80,8 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_url: str = "http://127.0.0.1:8000"
     api_key: str | None = field(default=None, repr=False)
+    as_of: dt.date | None = None
+    worker_fault: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +122,8 @@ class Settings:
             api_host=_first(env, "ZJCREDIT_API_HOST") or "127.0.0.1",
             api_url=api_url,
             api_key=_first(env, "ZJCREDIT_API_KEY"),
+            as_of=_date(env, "ZJCREDIT_AS_OF"),
+            worker_fault=_fault(env, "ZJCREDIT_WORKER_FAULT"),
         )
 
     def redacted_database_url(self) -> str | None:
@@ -155,3 +166,20 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     if not low <= value <= high:
         raise ConfigError(f"{name}={value}: expected {low}..{high}")
     return value
+
+
+def _date(env: Mapping[str, str], name: str) -> dt.date | None:
+    raw = _first(env, name)
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _fault(env: Mapping[str, str], name: str) -> str | None:
+    raw = _first(env, name)
+    if raw is not None and not re.fullmatch(r"(sent|committed):[1-9][0-9]*", raw):
+        raise ConfigError(f"{name}={raw!r}: expected sent:N or committed:N (N >= 1)")
+    return raw

@@ -1,16 +1,19 @@
 """The worker SIGKILLed mid-stream, again and again: the committed outputs stay exact.
 
-A province is produced in three chunks; after each chunk a worker starts, folds part of
-what is waiting (its own metrics say how much), and is killed with SIGKILL: its open
-transactions (profiles, notices, Table changelog and consumed offsets together) must be
-aborted, and the next worker must resume from the committed changelog and offsets.
+A province is produced in four chunks; after each chunk a worker starts (the same static
+group member, with the same data directory), folds part of what is waiting, and dies by
+SIGKILL at a chosen point of its exactly-once protocol (streams/checkpoint.py):
+
+- ``sent``: its transaction is open, records sent, not committed: the next worker's
+  producer fences it and Kafka aborts it (the test checks aborted profiles exist);
+- ``committed``: right after a commit, before the states reach the local store: the
+  store lags the changelog and the next worker reads the tail back (its restore counter
+  says how many records);
+- from outside, at whatever moment the worker's own counter passes a threshold.
+
 Finally a worker runs to the end, and what was committed, read ``read_committed``, is
 exactly the pure fold's: the oracle's profiles, its notices each once (no duplicate
 ``notice_id``, no duplicate message), and no profile version published twice.
-
-This guards streams/transactions.py (outputs sent in the input partition's transaction),
-streams/continuity.py (Faust skips events after each restart here: they are read back)
-and the memory store's recovery from the committed changelog (streams/app.py).
 """
 
 from __future__ import annotations
@@ -41,12 +44,13 @@ from zjcredit.settings import Settings
 from zjcredit.stack.process import free_port
 
 FIRMS = 2000
-# Kill the n-th worker once it has folded this many events (chunk n is ~5,600 events).
-KILL_AFTER = (700, 2500, 1500)
+# How each chunk's worker dies: by its own SIGKILL at a step of its N-th transaction
+# (ZJCREDIT_WORKER_FAULT), or SIGKILLed from outside once it has folded N events.
+KILLS = (("sent", 6), ("committed", 9), ("outside", 1500), ("sent", 15))
 DEADLINE = 180.0
-# A SIGKILLed member holds the group until its session expires: Faust's default is 60 s,
-# so without this every restart would wait a minute (6 s is the broker's minimum).
-FAST_FAILOVER = {"BROKER_SESSION_TIMEOUT": "8", "BROKER_HEARTBEAT_INTERVAL": "1"}
+# A SIGKILLed member that never comes back holds its partitions until its session
+# expires (6 s is the broker's minimum); a restarted static member takes them back at once.
+FAST_FAILOVER = ("--session-timeout", "8")
 
 
 def _chunks(events: dict[str, list[SourceEvent]], n: int) -> list[dict[str, list[SourceEvent]]]:
@@ -67,36 +71,43 @@ def test_sigkilled_workers_leave_exactly_the_oracle_profiles_and_notices_each_on
     create_project_topics(bootstrap_servers, settings, prefix)
     events = province(tmp_path / "province", FIRMS, seed=13)
     profiles, notices = oracle(itertools.chain(*events.values()), AS_OF)
-    workers = Workers(bootstrap_servers, prefix, settings.partitions, tmp_path / "run",
-                      extra_env=FAST_FAILOVER)  # fmt: skip
+    workers = Workers(bootstrap_servers, prefix, settings.partitions, tmp_path / "run")
 
-    def start(port: int) -> subprocess.Popen[bytes]:
+    def start(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         return workers.start("--as-of", AS_OF.isoformat(), "--tick-interval", "2",
-                             "--batch-size", "250", "--metrics-port", str(port))  # fmt: skip
+                             "--batch-size", "250", "--metrics-port", str(port),
+                             *FAST_FAILOVER, env=env)  # fmt: skip
 
-    def kill_after(threshold: int) -> float:
-        """Start a worker; SIGKILL it once it has folded ``threshold`` events; how many."""
+    def run_and_die(how: str, n: int) -> tuple[float, float]:
+        """Start a worker, have it die ``how``; the events it folded, the changelog records
+        its start-up copied into its stores (the tail the previous one had not)."""
         port = free_port()
-        proc = start(port)
+        outside = how == "outside"
+        proc = start(port, {} if outside else {"ZJCREDIT_WORKER_FAULT": f"{how}:{n}"})
         deadline = time.monotonic() + DEADLINE
-        while (folded := metric_total(port, "zjcredit_worker_events_total")) < threshold:
-            assert proc.poll() is None, f"the worker exited on its own\n{workers.logs()}"
-            assert time.monotonic() < deadline, (
-                f"no progress to {threshold} in {DEADLINE} s\n{workers.logs()}"
-            )
+        folded = copied = 0.0
+        while proc.poll() is None:
+            folded = max(folded, metric_total(port, "zjcredit_worker_events_total"))
+            copied = max(copied, metric_total(port, "zjcredit_worker_store_restored_records_total"))
+            if outside and folded >= n:
+                workers.kill(proc)
+                break
+            assert time.monotonic() < deadline, f"{how}:{n} did not happen\n{workers.logs()}"
             time.sleep(0.05)
-        workers.kill(proc)
-        return folded
+        assert proc.wait() == -9, f"{how}:{n}: exit {proc.returncode}\n{workers.logs()}"
+        return folded, copied
 
     try:
         with Watch(bootstrap_servers, prefix) as watch:
             kills = []
-            for chunk, threshold in zip(_chunks(events, len(KILL_AFTER)), KILL_AFTER, strict=True):
+            for chunk, (how, n) in zip(_chunks(events, len(KILLS)), KILLS, strict=True):
                 send_events(bootstrap_servers, prefix, chunk)
-                folded = kill_after(threshold)
-                kills.append((folded, watch.lag()))
+                kills.append((how, *run_and_die(how, n), watch.lag()))
             # Killed mid-stream every time: input was left that no transaction committed.
-            assert all(lag > 0 for _, lag in kills), kills
+            assert all(lag > 0 for *_, lag in kills), kills
+            # Killed after a commit, before the store write: the next start read it back.
+            after_committed = kills[[k[0] for k in kills].index("committed") + 1]
+            assert after_committed[2] > 0, f"no changelog tail was read back: {kills}"
 
             last = start(free_port())
             want = Counter(map(canonical, notices))
@@ -104,7 +115,7 @@ def test_sigkilled_workers_leave_exactly_the_oracle_profiles_and_notices_each_on
                 lambda w: w.profiles == profiles and Counter(map(canonical, w.notices)) == want,
                 DEADLINE, workers, last,
             )  # fmt: skip
-            logs = f"kills (folded, lag): {kills}\n{workers.logs()}"
+            logs = f"kills (how, folded, copied, lag): {kills}\n{workers.logs()}"
             assert done, (
                 f"not the oracle after {DEADLINE} s: {watch.describe(profiles, notices)}{logs}"
             )
@@ -149,13 +160,16 @@ def test_two_workers_then_one_killed_the_survivor_takes_over_exactly(
     create_project_topics(bootstrap_servers, settings, prefix)
     events = province(tmp_path / "province", FIRMS // 2, seed=29)
     profiles, notices = oracle(itertools.chain(*events.values()), AS_OF)
-    workers = Workers(bootstrap_servers, prefix, settings.partitions, tmp_path / "run",
-                      extra_env=FAST_FAILOVER)  # fmt: skip
+    workers = Workers(bootstrap_servers, prefix, settings.partitions, tmp_path / "run")
     ports = [free_port(), free_port()]
     try:
         with Watch(bootstrap_servers, prefix) as watch:
-            flags = ("--as-of", AS_OF.isoformat(), "--tick-interval", "2", "--batch-size", "100")
-            survivor, victim = (workers.start(*flags, "--metrics-port", str(p)) for p in ports)
+            flags = ("--as-of", AS_OF.isoformat(), "--tick-interval", "2", "--batch-size", "100",
+                     *FAST_FAILOVER)  # fmt: skip
+            survivor, victim = (
+                workers.start(*flags, "--metrics-port", str(p), instance=f"w{i}")
+                for i, p in enumerate(ports)
+            )
             send_events(bootstrap_servers, prefix, events)
             deadline = time.monotonic() + DEADLINE
             # Both folded something (the group is shared), then one dies mid-stream.

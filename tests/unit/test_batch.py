@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import pickle
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
-from streams import state_codec
 from streams.batch import BatchProcessor, Message
 from streams.core import Profile, load_rules
 from tests.samples import SAMPLES
@@ -32,7 +31,8 @@ def good(role: str, **changes: Any) -> Message:
 
 def run(messages: list[Message], store: dict[bytes, Profile] | None = None) -> Any:
     processor = BatchProcessor(codec, load_rules())
-    results = processor.process(messages, (store or {}).get, AS_OF, NOW)
+    states = store or {}
+    results = processor.process(messages, lambda _partition, key: states.get(key), AS_OF, NOW)
     return results[1]
 
 
@@ -139,15 +139,18 @@ def test_sweep_lifts_a_listing_whose_planned_end_came() -> None:
     assert "PLANNED_END_REACHED" in notice["reason"]
 
 
-def test_state_codec_round_trips_and_refuses_foreign_classes() -> None:
-    state = next(iter(run([good("tax"), good("blacklist")]).states.values()))
-    assert state_codec.loads(state_codec.dumps(state)) == state
+def test_replayed_messages_rebuild_the_state_and_send_nothing() -> None:
+    """Inputs read again to rebuild a lost state: their outputs were committed before."""
+    listing, bad = good("blacklist"), message("tax", b"\x07junk", b"91330100716105852F")
+    replayed = [replace(listing, replayed=True), replace(bad, replayed=True, offset=1)]
 
-    class Evil:
-        def __reduce__(self) -> tuple[Any, ...]:
-            return (print, ("pwned",))
+    result = run(replayed)
 
-    with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print"):
-        state_codec.loads(pickle.dumps(Evil()))
-    with pytest.raises(pickle.UnpicklingError, match="expected a Profile"):
-        state_codec.loads(pickle.dumps({"a": 1}))
+    assert list(result.states) == [listing.key]
+    assert result.outputs == []
+    assert result.dead_letters == []
+    assert result.events == {}
+    # The same listing live: the profile and the IMPOSED notice go out.
+    live = run([listing])
+    assert sorted(o.role for o in live.outputs) == ["penalties", "profiles"]
+    assert live.states == result.states

@@ -1,0 +1,59 @@
+"""Errors of the stream worker.
+
+::
+
+    ZjcreditError
+    └── WorkerError                 the worker cannot go on as configured
+        ├── FaustUnsupportedError        the installed Faust/aiokafka lack a private name the
+        │                           worker relies on (streams/faust_door.py names which)
+        ├── AssignmentError         the group handed out an assignment that is not
+        │                           co-partitioned, or topics of the wrong shape
+        ├── StoreError              the local state store cannot be opened or used
+        │   └── StateDecodeError    a stored state (store or changelog) is not one
+        └── TransactionLost (*)     a partition's transaction was fenced or its producer
+                                    stopped: the partition went to another worker
+
+(*) ``TransactionLost`` is a state, not a fault: the checkpoint drops that partition's
+work and its new owner redoes it (streams/checkpoint.py).
+"""
+
+from __future__ import annotations
+
+from zjcredit.errors import ZjcreditError
+
+__all__ = [
+    "AssignmentError",
+    "FaustUnsupportedError",
+    "StateDecodeError",
+    "StoreError",
+    "TransactionLost",
+    "WorkerError",
+]
+
+
+class WorkerError(ZjcreditError):
+    """Root of the stream worker's errors."""
+
+
+class FaustUnsupportedError(WorkerError):
+    """A Faust or aiokafka internal the worker uses is missing or changed shape."""
+
+
+class AssignmentError(WorkerError):
+    """The consumer group's assignment breaks co-partitioning (one worker per enterprise)."""
+
+
+class StoreError(WorkerError):
+    """The local state store cannot be opened, read or written."""
+
+
+class StateDecodeError(StoreError, ValueError):
+    """A stored state is not one: wrong format byte, or a pickle that does not load."""
+
+
+class TransactionLost(WorkerError):  # noqa: N818 - a state of a partition, not a fault
+    """The partition's transaction is gone (fenced, or its producer stopped by a rebalance)."""
+
+    def __init__(self, partition: int, why: str) -> None:
+        super().__init__(f"partition {partition}: {why}")
+        self.partition = partition

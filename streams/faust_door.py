@@ -1,0 +1,178 @@
+"""The one door between the worker and Faust's (and aiokafka's) private parts.
+
+The worker uses Faust for what it is good at: group membership, the co-partitioned
+assignment, one transactional producer per input partition (started and fenced at each
+rebalance), agents, timers and the worker's life cycle. Everything else (which offsets to
+read, which to commit, when to commit, where states live) is the worker's own
+(streams/checkpoint.py). Nothing of Faust is patched. What the worker needs from inside
+Faust and aiokafka is here, and only here; :func:`check` verifies each name at start-up
+against the installed versions and fails with :class:`~streams.errors.FaustUnsupportedError`
+naming what changed, instead of misbehaving later.
+
+Private names used (faust-streaming 0.15, aiokafka 0.12-0.14):
+
+- ``faust.transport.drivers.aiokafka.Producer._transaction_producers`` and
+  ``._trn_locks``: the per-partition transactional producer Faust started at the last
+  rebalance, and its lock. Faust offers no public getter; sending through its
+  TransactionManager routes only topics the app consumes (faust-streaming#177, open), so
+  outputs would go out of the transaction.
+- ``aiokafka.AIOKafkaProducer._txn_manager.is_in_transaction()``: whether a transaction
+  is open (Faust's begin at a rebalance can fail, logged and swallowed).
+
+Public extension points used, not private but load-bearing, so checked too:
+
+- the ``ConsumerScheduler`` setting: :class:`BatchScheduler` hands Faust's conductor one
+  message per fetched partition batch (its value is the list of aiokafka records),
+  instead of one per record: Faust's per-message machinery (an event, a channel put,
+  several asyncio tasks) then runs once per batch;
+- topics declared with ``acks=False``: Faust never commits their offsets (no acked
+  offsets, no commit gaps: faust-streaming#596/#606 cannot happen to them); the
+  checkpoint commits them itself, in the partition's transaction;
+- ``table_standby_replicas >= 1`` (Faust's default): Faust uses its co-partitioning
+  assignor only then, or when the app has a Table (faust/transport/drivers/aiokafka.py,
+  ``_create_worker_consumer``); the worker has none, so :func:`check` insists, and every
+  assignment is checked to be co-partitioned (streams/partitions.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any
+
+from streams.errors import FaustUnsupportedError
+
+__all__ = ["BatchScheduler", "FetchedRecords", "PartitionProducers", "check"]
+
+
+def _versions() -> str:
+    return f"faust-streaming {version('faust-streaming')}, aiokafka {version('aiokafka')}"
+
+
+def _unsupported(what: str) -> FaustUnsupportedError:
+    return FaustUnsupportedError(
+        f"{what}: this release is not supported by streams/faust_door.py ({_versions()}; "
+        "tested with faust-streaming 0.15.x and aiokafka 0.12-0.14)"
+    )
+
+
+def check(app: Any) -> None:
+    """Fail now, naming it, if anything this module relies on is missing or changed."""
+    from aiokafka.producer.transaction_manager import TransactionManager  # noqa: PLC0415
+    from faust.transport.consumer import Consumer  # noqa: PLC0415
+    from faust.transport.drivers.aiokafka import Producer  # noqa: PLC0415
+
+    for name in ("_transaction_producers", "_trn_locks"):
+        if not isinstance(getattr(Producer, name, None), dict):
+            raise _unsupported(f"faust's aiokafka Producer has no dict {name}")
+    for name in ("begin_transaction", "stop_transaction"):
+        if not callable(getattr(Producer, name, None)):
+            raise _unsupported(f"faust's aiokafka Producer has no {name}()")
+    if not callable(getattr(TransactionManager, "is_in_transaction", None)):
+        raise _unsupported("aiokafka's TransactionManager has no is_in_transaction()")
+    if not callable(getattr(Consumer, "_to_message", None)):
+        raise _unsupported("faust's Consumer builds no message with _to_message()")
+    if app.conf.ConsumerScheduler is not BatchScheduler:
+        raise _unsupported("the app's ConsumerScheduler setting is not BatchScheduler")
+    if app.conf.table_standby_replicas < 1:
+        raise FaustUnsupportedError(
+            "table_standby_replicas must stay >= 1: without a Table, Faust otherwise "
+            "assigns partitions round-robin, which breaks co-partitioning"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedRecords:
+    """One partition's records of one fetch, dressed as the record Faust expects.
+
+    Faust's ``Consumer._to_message`` reads these attributes of an aiokafka record; the
+    message it builds carries the whole list as its value and the last offset as its
+    offset, so Faust's read-offset bookkeeping still advances.
+    """
+
+    topic: str
+    partition: int
+    value: Sequence[Any]  # aiokafka ConsumerRecords, in offset order
+    offset: int  # the last record's
+    timestamp: int | None
+    timestamp_type: int = 0
+    key: None = None
+    headers: tuple[()] = field(default=())
+    checksum: None = None
+    serialized_key_size: int = 0
+    serialized_value_size: int = 0
+
+
+class BatchScheduler:
+    """Faust's ``ConsumerScheduler``: one item per fetched partition batch.
+
+    Args:
+        chunk: most records per item (a fetch can hold thousands for one partition;
+            chunks keep a batch's size bounded by the agent's ``take``).
+    """
+
+    chunk = 1000
+
+    def __init__(self) -> None:
+        pass
+
+    def iterate(self, records: Mapping[Any, list[Any]]) -> Iterator[tuple[Any, FetchedRecords]]:
+        size = self.chunk
+        for tp, batch in records.items():
+            for start in range(0, len(batch), size):
+                part = batch[start : start + size]
+                last = part[-1]
+                yield tp, FetchedRecords(tp.topic, tp.partition, part, last.offset, last.timestamp)
+
+
+class PartitionProducers:
+    """The transactional producer Faust keeps for each input partition.
+
+    Faust starts one per assigned partition at every rebalance (its transactional id
+    ``<app id>-<topic group>-<partition>``; starting it fences the previous owner's) and
+    stops it when the partition is revoked.
+
+    Args:
+        app: the Faust app (``exactly_once``).
+        topic: an input topic (all input topics are one co-partitioned group).
+    """
+
+    def __init__(self, app: Any, topic: str) -> None:
+        self.app = app
+        self.topic = topic
+
+    def transactional_id(self, partition: int) -> str:
+        group = self.app.assignor.group_for_topic(self.topic)
+        return f"{self.app.conf.id}-{group}-{partition}"
+
+    def get(self, partition: int) -> tuple[Any, asyncio.Lock] | None:
+        """The partition's producer and its lock, or None if Faust has none for it now."""
+        producer = self.app.producer
+        tid = self.transactional_id(partition)
+        txp = producer._transaction_producers.get(tid)
+        lock = producer._trn_locks.get(tid)
+        return None if txp is None or lock is None else (txp, lock)
+
+    def is_current(self, partition: int, txp: Any) -> bool:
+        """``txp`` is still the partition's producer (not stopped or replaced meanwhile)."""
+        found = self.get(partition)
+        return found is not None and found[0] is txp
+
+    async def ensure(self, partition: int) -> None:
+        """Start the partition's producer if Faust has none (it drops a fenced one at its
+        next begin and does not start another for a partition it keeps)."""
+        if self.get(partition) is None:
+            await self.app.producer.begin_transaction(self.transactional_id(partition))
+
+    async def forget(self, partition: int) -> None:
+        """Stop the partition's producer: fenced, it can only fail from now on."""
+        await self.app.producer.stop_transaction(self.transactional_id(partition))
+
+    @staticmethod
+    async def open_transaction(txp: Any) -> None:
+        """Begin a transaction unless one is open (Faust's begin at a rebalance may have
+        failed, or a commit left none open)."""
+        if not txp._txn_manager.is_in_transaction():
+            await txp.begin_transaction()

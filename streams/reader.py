@@ -1,0 +1,117 @@
+"""Reads of committed records the worker does itself, beside Faust's consumer.
+
+A :class:`Reader` is an aiokafka consumer that never joins the group (it only assigns
+partitions), reads ``read_committed`` (aborted transactions and their markers are
+invisible) and knows the worker group's committed offsets. The worker uses one for each
+job that must not share a position with another:
+
+- restoring a partition store from the state changelog (streams/restore.py);
+- filling a hole in what Faust's consumer delivered, and replaying inputs whose states
+  were lost (streams/checkpoint.py).
+
+Example::
+
+    async with Reader(bootstrap, group) as reader:
+        begin, end = await reader.bounds(tp)
+        async for records in reader.read(tp, begin, end):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+__all__ = ["Reader", "TopicPartition"]
+
+_FETCH_TIMEOUT_MS = 200
+
+
+class Reader:
+    """Committed records of chosen partitions, and the group's committed offsets.
+
+    Args:
+        bootstrap_servers: Kafka, ``host:port[,...]``.
+        group_id: the worker's consumer group (whose committed offsets :meth:`committed`
+            reads; the reader never joins it).
+        fetch_bytes: most bytes fetched per partition per request.
+    """
+
+    def __init__(self, bootstrap_servers: str, group_id: str, fetch_bytes: int = 4 << 20) -> None:
+        self._config = {
+            "bootstrap_servers": bootstrap_servers,
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "isolation_level": "read_committed",
+            "auto_offset_reset": "earliest",
+            "max_partition_fetch_bytes": fetch_bytes,
+            "fetch_max_wait_ms": 50,  # an empty fetch tells the end quickly (see read())
+        }
+        self._consumer: Any = None
+
+    async def __aenter__(self) -> Reader:
+        # Made here: aiokafka binds a consumer to the event loop running when it is made.
+        self._consumer = AIOKafkaConsumer(**self._config)
+        await self._consumer.start()
+        return self
+
+    async def __aexit__(
+        self, *exc: type[BaseException] | BaseException | TracebackType | None
+    ) -> None:
+        await self._consumer.stop()
+
+    async def bounds(self, tp: TopicPartition) -> tuple[int, int]:
+        """``(first offset, last stable offset)`` of ``tp``: what is there and committed."""
+        begin = (await self._consumer.beginning_offsets([tp]))[tp]
+        end = (await self._consumer.end_offsets([tp]))[tp]  # read_committed: the LSO
+        return begin, end
+
+    async def beginnings(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        found: dict[TopicPartition, int] = await self._consumer.beginning_offsets(list(tps))
+        return found
+
+    async def committed(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The group's committed offset of each of ``tps`` that has one."""
+        found = {}
+        for tp in tps:
+            offset = await self._consumer.committed(tp)
+            if offset is not None and offset >= 0:
+                found[tp] = offset
+        return found
+
+    async def read(
+        self, tp: TopicPartition, start: int, stop: int, limit: int | None = None
+    ) -> AsyncIterator[list[Any]]:
+        """The committed records of ``tp`` in ``[start, stop)``, a fetch at a time.
+
+        ``limit`` stops after about that many records (the last list is cut to it).
+        """
+        if stop <= start:
+            return
+        consumer = self._consumer
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        left = limit
+        idle = 0
+        while (position := await consumer.position(tp)) < stop:
+            batch = (await consumer.getmany(tp, timeout_ms=_FETCH_TIMEOUT_MS)).get(tp, [])
+            if not batch:
+                # aiokafka does not step over a transaction marker (or aborted records) at
+                # the end of a partition (aio-libs/aiokafka#911, open): its position stays
+                # short of the end. Nothing fetched twice, position unmoved: that is the end.
+                idle = idle + 1 if await consumer.position(tp) == position else 0
+                if idle >= 2:
+                    return
+                continue
+            idle = 0
+            records = [r for r in batch if r.offset < stop]
+            if left is not None:
+                records = records[:left]
+                left -= len(records)
+            if records:
+                yield records
+            if left is not None and left <= 0:
+                return
