@@ -23,6 +23,7 @@ memtables, ``--batch-size``), not by the number of enterprises.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
@@ -40,12 +41,13 @@ from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from streams.batch import BatchProcessor
 from streams.changelog import changelog_topic
-from streams.checkpoint import Checkpoint, CheckpointContext, Fault, Totals
+from streams.checkpoint import Checkpoint, CheckpointContext, Fault, Totals, replay
 from streams.clock import Clock
 from streams.core import load_rules
+from streams.errors import CorruptStoreError
 from streams.faust_door import BatchScheduler, PartitionProducers, check
 from streams.metrics import WorkerMetrics
-from streams.partitions import Partitions
+from streams.partitions import Owned, Partitions, Status
 from streams.reader import Reader
 from streams.store import StoreResources
 
@@ -53,6 +55,8 @@ __all__ = ["WorkerOptions", "build_app"]
 
 log = logging.getLogger("zjcredit.worker")
 ROLES = (*SOURCES, "ticks")
+_CORRUPT_RETRIES = 3  # a batch refolded after its partition's store was found corrupt
+_STALL_S = 15.0  # behind, and no progress on a partition for this long: seek back
 _FETCH_CODEC = "zjcredit-fetch"
 
 
@@ -136,13 +140,28 @@ class _Folder:
             cache_states=options.cache_states,
         )
         self.holes = Reader(options.bootstrap_servers, options.id)
+        self.fault = Fault.parse(options.fault)
+        if self.fault is not None:
+            self.partitions.on_copied = self.fault.on_copied
+        self.partitions.replay = self._replay
         self.context: CheckpointContext | None = None
+        self._starting = asyncio.Lock()
         self.totals = Totals()
         self.commits = 0
+        # (topic, partition) -> (position, since when it has not moved while behind)
+        self._stalled: dict[tuple[str, int], tuple[int, float]] = {}
 
-    async def start(self) -> None:
-        await self.holes.__aenter__()
-        self.context = CheckpointContext(
+    async def start(self) -> CheckpointContext:
+        """Open the hole reader and make the checkpoints' context (once; idempotent)."""
+        async with self._starting:
+            if self.context is not None:
+                return self.context
+            await self.holes.__aenter__()
+            self.context = self._context()
+            return self.context
+
+    def _context(self) -> CheckpointContext:
+        return CheckpointContext(
             app=self.app,
             group=self.options.id,
             changelog=self.changelog,
@@ -152,12 +171,21 @@ class _Folder:
             partitions=self.partitions,
             producers=self.producers,
             holes=self.holes,
-            fault=Fault.parse(self.options.fault),
+            fault=self.fault,
         )
 
     async def stop(self) -> None:
         await self.partitions.close()
-        await self.holes.__aexit__(None, None, None)
+        if self.context is not None:
+            await self.holes.__aexit__(None, None, None)
+
+    async def _replay(self, owned: Owned, reader: Reader) -> None:
+        context = await self.start()
+        totals = await replay(context, owned, reader, as_of=self.options.clock.today(),
+                              now=dt.datetime.now(dt.UTC))  # fmt: skip
+        log.info("partition=%d rebuilt its states from %d input records", owned.number,
+                 totals.replayed)  # fmt: skip
+        self.totals.replayed += totals.replayed
 
     async def on_assigned(self, assigned: Any) -> None:
         await self.partitions.assign(assigned)
@@ -168,10 +196,20 @@ class _Folder:
         self.partitions.restores.clear()
 
     async def handle(self, fetches: Sequence[Sequence[Any]]) -> None:
-        assert self.context is not None, "the agent handles batches only after start()"
+        context = await self.start()
         started = time.perf_counter()
-        checkpoint = Checkpoint(self.context, fetches)
-        totals = await checkpoint.run(self.options.clock.today(), dt.datetime.now(dt.UTC))
+        for attempt in range(1, _CORRUPT_RETRIES + 1):
+            checkpoint = Checkpoint(context, fetches)
+            try:
+                totals = await checkpoint.run(self.options.clock.today(), dt.datetime.now(dt.UTC))
+                break
+            except CorruptStoreError as error:
+                # Found while folding, before anything was sent: rebuild that partition's
+                # store from the changelog, then fold the same batch again.
+                if attempt == _CORRUPT_RETRIES:
+                    raise
+                log.error("%s: rebuilding it from the changelog, then this batch again", error)
+                await self.partitions.rebuild(error.partition, str(error))
         for restored in self.partitions.restores:
             self.metrics.on_restore(
                 restored.rebuilt is not None, restored.records, restored.seconds
@@ -191,11 +229,33 @@ class _Folder:
             setattr(self.totals, name, getattr(self.totals, name) + getattr(totals, name))
         self.commits += totals.partitions
 
+    async def unstall(self, lag: dict[tuple[str, int], tuple[int | None, int]]) -> None:
+        """Send Faust's consumer back to a partition the worker is behind on and which has
+        not moved for a while: the rest of a hole it skipped (faust-streaming#596) comes
+        with no later record to reveal it."""
+        now = time.monotonic()
+        for tp, (high, position) in lag.items():
+            if high is None or position >= high:
+                self._stalled.pop(tp, None)
+                continue
+            seen, since = self._stalled.get(tp, (position, now))
+            if seen != position:
+                seen, since = position, now
+            self._stalled[tp] = (seen, since)
+            if now - since >= _STALL_S:
+                log.warning("partition=%r behind at %d (end %d) with nothing coming: "
+                            "reading from there again", f"{tp[0]}[{tp[1]}]", position,
+                            high)  # fmt: skip
+                await self.app.consumer.seek_wait({faust.types.TP(*tp): position})
+                self._stalled[tp] = (position, now)
+
     def lag(self) -> dict[tuple[str, int], tuple[int | None, int]]:
         """``(topic, partition) -> (high watermark, next offset to fold)`` of owned partitions."""
         consumer = self.app.consumer
         found: dict[tuple[str, int], tuple[int | None, int]] = {}
         for number, owned in list(self.partitions.owned.items()):
+            if owned.status is not Status.READY:
+                continue
             for role, position in owned.positions.items():
                 topic = self.topics[role]
                 try:
@@ -285,7 +345,9 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
     @app.timer(5.0)  # type: ignore[untyped-decorator]
     async def lag() -> None:
         # Per-partition consumer lag for /metrics (zjcredit_worker_consumer_lag).
-        metrics.observe_lag(folder.lag())
+        behind = folder.lag()
+        metrics.observe_lag(behind)
+        await folder.unstall(behind)
 
     app.folder = folder  # type: ignore[attr-defined]  # for tests and the bench
     app._zjcredit_assigned = _assigned  # type: ignore[attr-defined]  # keep the receiver alive

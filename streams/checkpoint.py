@@ -49,11 +49,11 @@ from streams.changelog import INPUTS_KEY, encode_inputs
 from streams.core import Profile, next_due
 from streams.errors import TransactionLost, WorkerError
 from streams.faust_door import PartitionProducers
-from streams.partitions import Owned, Partitions
+from streams.partitions import Owned, Partitions, Status
 from streams.reader import Reader, TopicPartition
 from streams.store import StoreMeta
 
-__all__ = ["Checkpoint", "CheckpointContext", "Step", "Totals"]
+__all__ = ["Checkpoint", "CheckpointContext", "Fault", "Step", "Totals", "replay"]
 
 log = logging.getLogger("zjcredit.worker")
 
@@ -84,13 +84,14 @@ class Totals:
 
 @dataclass
 class Fault:
-    """A deliberate SIGKILL at a step of the N-th transaction (``ZJCREDIT_WORKER_FAULT``).
+    """A deliberate SIGKILL (``ZJCREDIT_WORKER_FAULT``), for the crash tests.
 
-    For the crash tests: ``sent`` kills with the transaction open (its records sent),
-    ``committed`` after the commit and before the states reach the store.
+    ``sent:N`` kills with the N-th transaction open (its records on the broker),
+    ``committed:N`` after the N-th commit and before its states reach the store,
+    ``rebuild:N`` once N changelog records have been copied into rebuilt stores.
     """
 
-    step: Step
+    point: str
     nth: int
     seen: int = 0
 
@@ -98,16 +99,23 @@ class Fault:
     def parse(cls, text: str | None) -> Fault | None:
         if not text:
             return None
-        step, nth = text.split(":")
-        return cls(Step[step.upper()], int(nth))
+        point, nth = text.split(":")
+        return cls(point, int(nth))
 
-    def reached(self, step: Step) -> None:
-        if step is self.step:
-            self.seen += 1
-            if self.seen == self.nth:
-                log.warning("ZJCREDIT_WORKER_FAULT=%s:%d: killing this worker now",
-                            step.name.lower(), self.nth)  # fmt: skip
-                os.kill(os.getpid(), signal.SIGKILL)
+    def due(self, point: str, count: int = 1) -> bool:
+        """``point`` was reached (``count`` more times): is this the time to die?"""
+        if point != self.point or self.seen >= self.nth:
+            return False
+        self.seen += count
+        return self.seen >= self.nth
+
+    def kill(self) -> None:
+        log.warning("ZJCREDIT_WORKER_FAULT=%s:%d: killing this worker now", self.point, self.nth)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def on_copied(self, records: int) -> None:
+        if self.due("rebuild", records):
+            self.kill()
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class _Share:
     result: PartitionResult = field(default_factory=PartitionResult)
     before: dict[bytes, Profile | None] = field(default_factory=dict)
     encoded: dict[bytes, bytes] = field(default_factory=dict)  # key -> stored state
+    deliveries: list[asyncio.Future[Any]] = field(default_factory=list)  # its batches'
     last_changelog: tuple[asyncio.Future[Any], int] | None = None  # last batch, its size
     changelog_next: int = 0  # after the commit: the changelog offset after the batch
 
@@ -156,9 +165,16 @@ class _Share:
 class Checkpoint:
     """Take one batch of fetched records through admit, fold, send, commit, durable."""
 
-    def __init__(self, context: CheckpointContext, fetches: Sequence[Sequence[Any]]) -> None:
+    def __init__(
+        self,
+        context: CheckpointContext,
+        fetches: Sequence[Sequence[Any]],
+        *,
+        replaying: Owned | None = None,
+    ) -> None:
         self.context = context
         self.fetches = fetches
+        self.replaying = replaying  # rebuilding this partition's states from its inputs
         self.shares: dict[int, _Share] = {}
         self.totals = Totals()
         self.started = time.perf_counter()
@@ -184,6 +200,8 @@ class Checkpoint:
                 continue
             topic, number = fetch[0].topic, fetch[0].partition
             share = self.shares.get(number)
+            if share is None and self.replaying is not None:
+                share = self.shares[number] = _Share(self.replaying)
             if share is None:
                 owned = await context.partitions.ready(number)
                 if owned is None:
@@ -312,7 +330,10 @@ class Checkpoint:
             async with lock:
                 await self._send(share, txp)
                 share.advance(Step.SENT)
-                self._fault(Step.SENT)
+                if self._fault("sent"):
+                    # Die with the records on the broker: an open transaction to abort.
+                    await asyncio.gather(*share.deliveries)
+                    self._die()
                 await self._commit(share, txp)
                 share.advance(Step.COMMITTED)
         except TransactionLost as lost:
@@ -338,23 +359,29 @@ class Checkpoint:
             by_topic.setdefault(context.outputs[output.role], []).append((output.key, output.value))
         for topic, records in by_topic.items():
             sent = await _send_all(txp, topic, number, records)
+            share.deliveries.append(sent[0])
             if topic == context.changelog:
                 share.last_changelog = sent
 
     async def _commit(self, share: _Share, txp: Any) -> None:
         context, number = self.context, share.owned.number
-        offsets = {TopicPartition(context.topics[role], number): end
-                   for role, end in share.ends.items()}  # fmt: skip
-        await txp.send_offsets_to_transaction(offsets, context.group)
+        if self.replaying is None:  # a replay leaves the group's offsets where they are
+            offsets = {TopicPartition(context.topics[role], number): end
+                       for role, end in share.ends.items()}  # fmt: skip
+            await txp.send_offsets_to_transaction(offsets, context.group)
         await txp.commit_transaction()
         assert share.last_changelog is not None
         future, count = share.last_changelog
         # The batch's metadata carries its first offset: the inputs record is its last.
         share.changelog_next = future.result().offset + count
 
-    def _fault(self, step: Step) -> None:
-        if self.context.fault is not None:
-            self.context.fault.reached(step)
+    def _fault(self, point: str) -> bool:
+        fault = self.context.fault
+        return fault is not None and fault.due(point)
+
+    def _die(self) -> None:
+        assert self.context.fault is not None
+        self.context.fault.kill()
 
     def _lose(self, share: _Share, why: str) -> None:
         share.step = Step.LOST
@@ -364,8 +391,8 @@ class Checkpoint:
 
     def make_durable(self) -> None:
         context, totals = self.context, self.totals
-        if self._at(Step.COMMITTED):
-            self._fault(Step.COMMITTED)
+        if self._at(Step.COMMITTED) and self._fault("committed"):
+            self._die()
         for share in self._at(Step.COMMITTED):
             owned, result = share.owned, share.result
             if share.ends and owned.store is not None and not owned.store.closed:
@@ -389,6 +416,42 @@ class Checkpoint:
     def results(self) -> list[PartitionResult]:
         """The results of the partitions that reached DURABLE (for metrics)."""
         return [s.result for s in self._at(Step.DURABLE)]
+
+
+async def replay(
+    context: CheckpointContext,
+    owned: Owned,
+    reader: Reader,
+    *,
+    as_of: dt.date,
+    now: dt.datetime,
+    chunk: int = 5000,
+) -> Totals:
+    """Rebuild ``owned``'s states from its inputs, up to the offsets committed before.
+
+    For a partition whose states lag the group's committed offsets (its changelog was
+    lost or recreated): every input below them is folded again, source topics first and
+    the ticks last (a sweep then sees every listing), in checkpoints that write states
+    and positions but no outputs (they were committed when the inputs were first folded)
+    and leave the group's offsets alone. Runs before the partition takes live batches.
+    """
+    totals = Totals()
+    roles = [r for r in context.topics if r != "ticks"] + ["ticks"]
+    for role in roles:
+        tp = TopicPartition(context.topics[role], owned.number)
+        stop = owned.committed.get(role, 0)
+        if owned.positions[role] >= stop:
+            continue
+        log.info("partition=%r replaying offsets %d..%d to rebuild states",
+                 f"{tp.topic}[{tp.partition}]", owned.positions[role], stop - 1)  # fmt: skip
+        async for fetched in reader.read(tp, owned.positions[role], stop):
+            for at in range(0, len(fetched), chunk):
+                done = await Checkpoint(context, [fetched[at : at + chunk]],
+                                        replaying=owned).run(as_of, now)  # fmt: skip
+                totals.replayed += done.replayed
+                if owned.status not in (Status.RESTORING, Status.READY):
+                    return totals  # lost meanwhile: its new owner rebuilds it
+    return totals
 
 
 def _due(state: Profile | None) -> dt.date | None:

@@ -9,6 +9,9 @@
         ├── AssignmentError         the group handed out an assignment that is not
         │                           co-partitioned, or topics of the wrong shape
         ├── StoreError              the local state store cannot be opened or used
+        │   ├── StoreInUseError     another worker process has the store open
+        │   ├── CorruptStoreError   a store read failed or a state did not decode: the
+        │   │                       partition's store is wiped and rebuilt, the batch redone
         │   └── StateDecodeError    a stored state (store or changelog) is not one
         └── TransactionLost (*)     a partition's transaction was fenced or its producer
                                     stopped: the partition went to another worker
@@ -23,9 +26,11 @@ from zjcredit.errors import ZjcreditError
 
 __all__ = [
     "AssignmentError",
+    "CorruptStoreError",
     "FaustUnsupportedError",
     "StateDecodeError",
     "StoreError",
+    "StoreInUseError",
     "TransactionLost",
     "WorkerError",
 ]
@@ -45,6 +50,18 @@ class AssignmentError(WorkerError):
 
 class StoreError(WorkerError):
     """The local state store cannot be opened, read or written."""
+
+
+class StoreInUseError(StoreError):
+    """Another process holds the store's directory (RocksDB's lock)."""
+
+
+class CorruptStoreError(StoreError):
+    """A read of a partition's store failed or gave a state that does not decode."""
+
+    def __init__(self, partition: int, why: str) -> None:
+        super().__init__(f"partition {partition}: the state store is corrupt: {why}")
+        self.partition = partition
 
 
 class StateDecodeError(StoreError, ValueError):

@@ -68,7 +68,7 @@ def check(app: Any) -> None:
         if not isinstance(getattr(Producer, name, None), dict):
             raise _unsupported(f"faust's aiokafka Producer has no dict {name}")
     for name in ("begin_transaction", "stop_transaction"):
-        if not callable(getattr(Producer, name, None)):
+        if not callable(vars(Producer).get(name)):  # the driver's own, not the base stub
             raise _unsupported(f"faust's aiokafka Producer has no {name}()")
     if not callable(getattr(TransactionManager, "is_in_transaction", None)):
         raise _unsupported("aiokafka's TransactionManager has no is_in_transaction()")

@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import Any
 
 from streams import state_codec
 from streams.core import Profile
-from streams.errors import AssignmentError
+from streams.errors import AssignmentError, CorruptStoreError, StoreError, StoreInUseError
 from streams.faust_door import PartitionProducers
 from streams.reader import Reader, TopicPartition
 from streams.restore import Restored, restore
@@ -115,6 +116,10 @@ class Partitions:
         self.cache_states = cache_states
         self.owned: dict[int, Owned] = {}
         self.restores: list[Restored] = []  # every restore done (for the bench and tests)
+        # Reads the inputs a lost state needs again (streams/checkpoint.py replay()).
+        self.replay: Callable[[Owned, Reader], Awaitable[None]] | None = None
+        # Told of every changelog record copied (the crash test's ``rebuild:N`` fault).
+        self.on_copied: Callable[[int], None] = lambda n: None
 
     # -- assignment ----------------------------------------------------------------
 
@@ -148,41 +153,66 @@ class Partitions:
         for owned in self.owned.values():
             _trim(owned.cache, per_partition)
 
-    async def _restore(self, owned: Owned) -> None:
+    async def _restore(self, owned: Owned, wipe: str | None = None) -> None:
         number = owned.number
         try:
             topic_id = await asyncio.to_thread(_topic_id, self.bootstrap_servers, self.changelog)
-            store = PartitionStore.open(self.data_dir / f"p{number}", self.resources)
-            owned.store = store
+            owned.store = store = self._open(number, wipe)
             async with Reader(self.bootstrap_servers, self.group) as reader:
-                restored = await restore(store, reader, self.changelog, topic_id, partition=number)
+                restored = await restore(store, reader, self.changelog, topic_id,
+                                         partition=number, on_progress=self.on_copied)  # fmt: skip
+                owned.store, owned.restored = restored.store, restored
                 tps = {role: TopicPartition(topic, number) for role, topic in self.topics.items()}
                 firsts = await reader.beginnings(list(tps.values()))
                 committed = await reader.committed(list(tps.values()))
+                inputs = restored.meta.inputs
+                owned.positions = {role: inputs.get(role, firsts[tp]) for role, tp in tps.items()}
+                owned.committed = {role: committed.get(tp, 0) for role, tp in tps.items()}
+                owned.changelog_next = restored.meta.changelog_next
+                behind = {r: owned.committed[r] - p for r, p in owned.positions.items()
+                          if owned.committed[r] > p}  # fmt: skip
+                if behind:
+                    log.warning(
+                        "partition=%d the states lag the committed offsets by %s: those inputs "
+                        "are read again to rebuild them, without sending their outputs again",
+                        number, behind,
+                    )  # fmt: skip
+                    assert self.replay is not None, "the worker sets Partitions.replay"
+                    await self.replay(owned, reader)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("partition=%d restoring the state store failed", number)
             owned.ready.set()  # the agent waiting on it sees the error (ready())
             raise
-        owned.store = restored.store
-        owned.restored = restored
         self.restores.append(restored)
-        inputs = restored.meta.inputs
-        owned.positions = {role: inputs.get(role, firsts[tp]) for role, tp in tps.items()}
-        owned.committed = {role: committed.get(tp, 0) for role, tp in tps.items()}
-        owned.changelog_next = restored.meta.changelog_next
-        behind = {r: owned.committed[r] - p for r, p in owned.positions.items()
-                  if owned.committed[r] > p}  # fmt: skip
-        if behind:
-            log.warning(
-                "partition=%d the states lag the committed offsets %s: those inputs are "
-                "read again to rebuild them, without sending their outputs again",
-                number, behind,
-            )  # fmt: skip
         if owned.status is Status.RESTORING:
             owned.status = Status.READY
         owned.ready.set()
+
+    def _open(self, number: int, wipe: str | None) -> PartitionStore:
+        """The partition's store; one RocksDB cannot open (corrupt) is wiped and made anew."""
+        path = self.data_dir / f"p{number}"
+        if wipe is None:
+            try:
+                return PartitionStore.open(path, self.resources)
+            except StoreInUseError:
+                raise
+            except StoreError as error:
+                wipe = str(error)
+        log.warning("partition=%d the state store is rebuilt from the changelog: %s", number, wipe)
+        shutil.rmtree(path, ignore_errors=True)
+        return PartitionStore.open(path, self.resources)
+
+    async def rebuild(self, number: int, why: str) -> None:
+        """Wipe the partition's store (found corrupt mid-batch) and restore it again."""
+        old = self.owned.get(number)
+        if old is None:
+            return
+        old.close()
+        owned = self.owned[number] = Owned(number)
+        owned.task = asyncio.create_task(self._restore(owned, wipe=why), name=f"rebuild-p{number}")
+        await owned.ready.wait()
 
     async def ready(self, number: int) -> Owned | None:
         """The partition once restored, or None if it is not (or no longer) ours.
@@ -216,10 +246,15 @@ class Partitions:
             cache.move_to_end(key)
             return state
         assert owned.store is not None
-        data = owned.store.get(key)
-        if data is None:
-            return None
-        state = state_codec.loads(data)
+        try:
+            data = owned.store.get(key)
+            if data is None:
+                return None
+            state = state_codec.loads(data)
+        except StoreError as error:  # a state that does not decode is a corrupt store
+            raise CorruptStoreError(
+                owned.number, f"{key.decode(errors='replace')}: {error}"
+            ) from error
         self._put(owned, key, state)
         return state
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streams.changelog import INPUTS_KEY, decode_inputs
+from streams.errors import StoreError
 from streams.reader import Reader, TopicPartition
 from streams.store import PartitionStore, StoreMeta
 
@@ -31,6 +32,7 @@ __all__ = ["Restored", "restore"]
 log = logging.getLogger("zjcredit.worker")
 
 _PROGRESS_EVERY_S = 5.0
+_CHUNK = 1000  # changelog records per store write: a killed rebuild resumes from the last
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,19 @@ async def restore(
     partition: int,
     on_progress: Callable[[int], None] = lambda n: None,
 ) -> Restored:
-    """Make ``store`` a copy of ``changelog[partition]`` up to its last stable offset."""
+    """Make ``store`` a copy of ``changelog[partition]`` up to its last stable offset.
+
+    ``on_progress(n)`` is told of each ``n`` records copied while rebuilding.
+    """
     started = time.monotonic()
     tp = TopicPartition(changelog, partition)
     begin, end = await reader.bounds(tp)
-    meta = store.meta
-    why = _inconsistency(meta, changelog, topic_id, partition=partition, begin=begin, end=end)
+    try:
+        meta = store.meta
+        why = _inconsistency(meta, changelog, topic_id, partition=partition, begin=begin, end=end)
+    except StoreError as error:  # unreadable: corrupt
+        meta, why = None, f"its meta cannot be read ({error})"
+        log.warning("partition=%r wiping the state store: %s", f"{changelog}[{partition}]", why)
     if why is not None:
         if meta is not None:
             log.warning("partition=%r wiping the state store: %s", f"{changelog}[{partition}]", why)
@@ -87,17 +96,20 @@ async def restore(
         start = meta.changelog_next
     inputs = dict(meta.inputs)
     copied, shown = 0, time.monotonic()
-    async for records in reader.read(tp, start, end):
-        states = []
-        for r in records:
-            if r.key == INPUTS_KEY:
-                inputs = decode_inputs(r.value)
-            else:
-                states.append((r.key, r.value))
-        meta = StoreMeta(changelog, topic_id, partition, records[-1].offset + 1, inputs)
-        store.copy_changelog(states, meta)
-        copied += len(records)
-        on_progress(len(records))
+    async for fetched in reader.read(tp, start, end):
+        for at in range(0, len(fetched), _CHUNK):
+            records = fetched[at : at + _CHUNK]
+            states = []
+            for r in records:
+                if r.key == INPUTS_KEY:
+                    inputs = decode_inputs(r.value)
+                else:
+                    states.append((r.key, r.value))
+            meta = StoreMeta(changelog, topic_id, partition, records[-1].offset + 1, inputs)
+            store.copy_changelog(states, meta)
+            copied += len(records)
+            if why is not None:
+                on_progress(len(records))
         if why is not None and time.monotonic() - shown > _PROGRESS_EVERY_S:
             shown = time.monotonic()
             log.info(
@@ -110,8 +122,9 @@ async def restore(
     store.copy_changelog([], meta)
     seconds = time.monotonic() - started
     if why is not None or copied:
+        done = "caught up" if why is None else "rebuilt" if copied else "new (empty changelog)"
         log.info(
             "partition=%r state store %s: %d changelog records in %.1f s",
-            f"{changelog}[{partition}]", "rebuilt" if why else "caught up", copied, seconds,
+            f"{changelog}[{partition}]", done, copied, seconds,
         )  # fmt: skip
     return Restored(store, meta, copied, seconds, why)

@@ -42,7 +42,7 @@ from typing import Any
 import rocksdict
 
 from streams import state_codec
-from streams.errors import StoreError
+from streams.errors import StoreError, StoreInUseError
 
 __all__ = ["PartitionStore", "StoreMeta", "StoreResources"]
 
@@ -147,7 +147,7 @@ class PartitionStore:
         except Exception as error:  # rocksdict raises plain Exception
             text = str(error)
             if "lock" in text.lower():
-                raise StoreError(
+                raise StoreInUseError(
                     f"the state store {path} is in use by another worker process: give "
                     "each worker its own --data-dir or --instance"
                 ) from error
@@ -158,17 +158,26 @@ class PartitionStore:
 
     @property
     def meta(self) -> StoreMeta | None:
-        data = self._db.get(_META)
+        try:
+            data = self._db.get(_META)
+        except Exception as error:  # rocksdict raises plain Exception (e.g. Corruption)
+            raise StoreError(f"reading the state store {self.path} failed: {error}") from error
         return None if data is None else StoreMeta.from_bytes(data)
 
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self._db.get(_STATE + key)
+        try:
+            value: bytes | None = self._db.get(_STATE + key)
+        except Exception as error:  # rocksdict raises plain Exception (e.g. Corruption)
+            raise StoreError(f"reading the state store {self.path} failed: {error}") from error
         return value
 
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
         if not keys:
             return []
-        values: list[bytes | None] = self._db.get([_STATE + k for k in keys])
+        try:
+            values: list[bytes | None] = self._db.get([_STATE + k for k in keys])
+        except Exception as error:  # rocksdict raises plain Exception (e.g. Corruption)
+            raise StoreError(f"reading the state store {self.path} failed: {error}") from error
         return values
 
     def due_keys(self, as_of: dt.date) -> list[bytes]:

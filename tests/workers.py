@@ -99,17 +99,19 @@ def profiles_diff(
     return "\n".join(lines)
 
 
-def metric_total(port: int, name: str) -> float:
-    """The sum over labels of counter ``name`` on a worker's metrics endpoint (0 if down)."""
+def metric_total(port: int, name: str, **labels: str) -> float:
+    """The sum of counter ``name`` on a worker's metrics endpoint over the series whose
+    labels include ``labels`` (0 if it is down)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             text = response.read().decode()
     except OSError:
         return 0.0
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith((f"{name}{{", f"{name} "))
+        if line.startswith((f"{name}{{", f"{name} ")) and all(w in line for w in wanted)
     )
 
 

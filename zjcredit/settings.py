@@ -61,7 +61,8 @@ class Settings:
             [``ZJCREDIT_AS_OF``, ``YYYY-MM-DD``]; ``None``: today in Beijing.
         worker_fault: **for tests only**: the stream worker kills itself (SIGKILL) at a
             step of its exactly-once protocol, ``sent:N`` (the N-th transaction is open,
-            its records sent) or ``committed:N`` (committed, its states not yet on disk)
+            its records sent), ``committed:N`` (committed, its states not yet on disk) or
+            ``rebuild:N`` (N changelog records copied into rebuilt stores)
             [``ZJCREDIT_WORKER_FAULT``]; ``None``: never.
     """
 
@@ -180,6 +181,6 @@ def _date(env: Mapping[str, str], name: str) -> dt.date | None:
 
 def _fault(env: Mapping[str, str], name: str) -> str | None:
     raw = _first(env, name)
-    if raw is not None and not re.fullmatch(r"(sent|committed):[1-9][0-9]*", raw):
-        raise ConfigError(f"{name}={raw!r}: expected sent:N or committed:N (N >= 1)")
+    if raw is not None and not re.fullmatch(r"(sent|committed|rebuild):[1-9][0-9]*", raw):
+        raise ConfigError(f"{name}={raw!r}: expected sent:N, committed:N or rebuild:N (N >= 1)")
     return raw
