@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from faust.serializers import codecs
 
 from schemas.codec import Codec
@@ -48,7 +49,7 @@ from streams.errors import CorruptStoreError
 from streams.faust_door import BatchScheduler, PartitionProducers, check
 from streams.metrics import WorkerMetrics
 from streams.partitions import Owned, Partitions, Status
-from streams.reader import Reader
+from streams.reader import Reader, TopicPartition
 from streams.store import StoreResources
 
 __all__ = ["WorkerOptions", "build_app"]
@@ -249,21 +250,20 @@ class _Folder:
                 await self.app.consumer.seek_wait({faust.types.TP(*tp): position})
                 self._stalled[tp] = (position, now)
 
-    def lag(self) -> dict[tuple[str, int], tuple[int | None, int]]:
-        """``(topic, partition) -> (high watermark, next offset to fold)`` of owned partitions."""
-        consumer = self.app.consumer
-        found: dict[tuple[str, int], tuple[int | None, int]] = {}
-        for number, owned in list(self.partitions.owned.items()):
-            if owned.status is not Status.READY:
-                continue
-            for role, position in owned.positions.items():
-                topic = self.topics[role]
-                try:
-                    high = consumer.highwater(faust.types.TP(topic, number))
-                except Exception:  # noqa: BLE001 - not started yet / stopping: unknown
-                    high = None
-                found[(topic, number)] = (high if high is None or high >= 0 else None, position)
-        return found
+    async def lag(self) -> dict[tuple[str, int], tuple[int | None, int]]:
+        """``(topic, partition) -> (last stable offset, next offset to fold)`` of the owned,
+        restored partitions (the ends asked of the broker, not of Faust's consumer, which
+        knows them only for partitions it fetched lately)."""
+        positions = {
+            (self.topics[role], number): position
+            for number, owned in list(self.partitions.owned.items())
+            if owned.status is Status.READY
+            for role, position in owned.positions.items()
+        }
+        if not positions or self.context is None:
+            return {}
+        ends = await self.holes.ends([TopicPartition(t, p) for t, p in positions])
+        return {tp: (ends.get(TopicPartition(*tp)), at) for tp, at in positions.items()}
 
     def progress_line(self) -> str:
         t = self.totals
@@ -345,7 +345,11 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
     @app.timer(5.0)  # type: ignore[untyped-decorator]
     async def lag() -> None:
         # Per-partition consumer lag for /metrics (zjcredit_worker_consumer_lag).
-        behind = folder.lag()
+        try:
+            behind = await folder.lag()
+        except KafkaError as error:  # the broker is away: no lag known this time
+            log.info("consumer lag unknown: %s", error)
+            return
         metrics.observe_lag(behind)
         await folder.unstall(behind)
 

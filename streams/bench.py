@@ -45,6 +45,7 @@ from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
+from streams.changelog import changelog_spec
 from zjcredit.settings import Settings
 from zjcredit.stack.process import free_port
 from zjcredit.topics import create_topics, project_topics
@@ -74,6 +75,7 @@ class WorkerBench:
     freshness_p50_ms: float
     freshness_p99_ms: float
     steady_rate: float
+    processes_rate: float | None = None  # several worker processes (--processes), if asked
 
     @property
     def ratio(self) -> float:
@@ -85,11 +87,13 @@ class WorkerBench:
 
 
 def run_worker_bench(
-    settings: Settings, bootstrap: str, enterprises: int, say: Say = print
+    settings: Settings, bootstrap: str, enterprises: int, say: Say = print, processes: int = 1
 ) -> WorkerBench:
     """Fill topics with a province of ``enterprises``, then time all three; print as it goes."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    create_topics(bootstrap, project_topics(replace(settings, topic_prefix=prefix)))
+    group = f"{prefix}.worker"
+    changelog = changelog_spec(group, settings.partitions, settings.replication_factor)
+    create_topics(bootstrap, [*project_topics(replace(settings, topic_prefix=prefix)), changelog])
     with tempfile.TemporaryDirectory(prefix="zjcredit-bench-") as folder:
         work = Path(folder)
         say(f"generating a province of {enterprises} enterprises ...")
@@ -111,16 +115,19 @@ def run_worker_bench(
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "ZJCREDIT_RUN_DIR": str(work / "run"),
         }
-        group = f"{prefix}.worker"
         with _worker(env, group, work / "worker1.log") as (port, started):
             rate, first_start = _time_counter(port, _WORKER_EVENTS, events, started)
         say(f"worker       {rate:,.0f} events/s (first start {first_start:.1f} s)")
+        multi = None
+        if processes > 1:
+            multi = _time_processes(env, f"{prefix}.multi", work, processes, events)
+            say(f"workers      {multi:,.0f} events/s ({processes} processes, one group)")
         with _worker(env, group, work / "worker2.log") as (port, started):
-            restart = _wait_ready(work / "worker2.log", started)
-            say(f"restart      {restart:.1f} s to ready, recovering {enterprises:,} states")
+            restart = _wait_restored(port, settings.partitions, started)
+            say(f"restart      {restart:.1f} s to every store restored ({enterprises:,} states)")
             p50, p99, steady = _freshness(bootstrap, prefix, work, enterprises, rate)
         say(f"freshness    p50={p50:.0f} ms p99={p99:.0f} ms at {steady:,.0f} events/s steady")
-    return WorkerBench(events, raw, naive, rate, first_start, restart, p50, p99, steady)
+    return WorkerBench(events, raw, naive, rate, first_start, restart, p50, p99, steady, multi)
 
 
 def _fill(bootstrap: str, prefix: str, encoded: dict[str, list[tuple[bytes, bytes]]]) -> None:
@@ -257,6 +264,8 @@ def _worker(env: dict[str, str], group: str, log: Path) -> Iterator[tuple[int, f
         HORIZON.isoformat(),
         "--group",
         group,
+        "--instance",
+        "w0",
         "--metrics-port",
         str(port),
         "--loglevel",
@@ -266,13 +275,38 @@ def _worker(env: dict[str, str], group: str, log: Path) -> Iterator[tuple[int, f
         yield port, started
 
 
-def _wait_ready(log: Path, started: float, limit_s: float = 600.0) -> float:
+_RESTORES = re.compile(r"^zjcredit_worker_store_restores_total\{[^}]*\} ([0-9.e+]+)$", re.M)
+
+
+def _wait_restored(port: int, partitions: int, started: float, limit_s: float = 600.0) -> float:
+    """Seconds from ``started`` until the worker has restored every partition's store."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if "[^Worker]: Ready" in log.read_text(errors="replace"):
+        if (_counter(port, _RESTORES) or 0) >= partitions:
             return time.monotonic() - started
         time.sleep(0.1)
-    raise TimeoutError(f"the worker was not ready in {limit_s:.0f} s")
+    raise TimeoutError(f"the worker's stores were not restored in {limit_s:.0f} s")
+
+
+def _time_processes(env: dict[str, str], group: str, work: Path, n: int, events: int) -> float:
+    """Events/s of ``n`` worker processes in one new group over the same topics."""
+    ports = [free_port() for _ in range(n)]
+    with contextlib.ExitStack() as stack:
+        for i, port in enumerate(ports):
+            argv = [_ZJCREDIT, "worker", "--as-of", HORIZON.isoformat(), "--group", group,
+                    "--instance", f"p{i}", "--metrics-port", str(port)]  # fmt: skip
+            stack.enter_context(run_process(argv, env, work / f"multi-{i}.log"))
+        first: float | None = None
+        deadline = time.monotonic() + 1200
+        while time.monotonic() < deadline:
+            count = sum(_counter(p, _WORKER_EVENTS) or 0.0 for p in ports)
+            now = time.monotonic()
+            if count > 0 and first is None:
+                first, at_first = now, count
+            if first is not None and count >= events:
+                return (count - at_first) / (now - first)
+            time.sleep(0.2)
+    raise TimeoutError(f"{n} workers did not fold {events} events in 1200 s")
 
 
 def _freshness(

@@ -343,7 +343,7 @@ class Checkpoint:
                 number, txp
             ):
                 self._lose(share, f"{type(error).__name__}: {error}")
-                await self.context.producers.forget(number)
+                await self.context.producers.forget(number, txp)
                 return
             raise
 

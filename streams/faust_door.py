@@ -160,15 +160,27 @@ class PartitionProducers:
         found = self.get(partition)
         return found is not None and found[0] is txp
 
-    async def ensure(self, partition: int) -> None:
-        """Start the partition's producer if Faust has none (it drops a fenced one at its
-        next begin and does not start another for a partition it keeps)."""
-        if self.get(partition) is None:
-            await self.app.producer.begin_transaction(self.transactional_id(partition))
+    async def renew(self, partition: int) -> None:
+        """A producer started now for a partition just assigned (or lost and assigned
+        again): starting it fences every earlier one, whoever holds it.
 
-    async def forget(self, partition: int) -> None:
-        """Stop the partition's producer: fenced, it can only fail from now on."""
-        await self.app.producer.stop_transaction(self.transactional_id(partition))
+        Faust keeps a producer across rebalances when it misses the revocation (seen
+        when a partition went to another worker and came back: Faust began a transaction
+        on the old, fenced producer), so the worker does not rely on Faust's.
+        """
+        await self.stop(partition)
+        await self.app.producer.begin_transaction(self.transactional_id(partition))
+
+    async def stop(self, partition: int) -> None:
+        """Stop the partition's producer, if any: the partition went to another worker."""
+        if self.get(partition) is not None:
+            await self.app.producer.stop_transaction(self.transactional_id(partition))
+
+    async def forget(self, partition: int, txp: Any) -> None:
+        """Stop ``txp``, fenced, if it is still the partition's producer (a rebalance may
+        have given the partition back with a new producer meanwhile: that one stays)."""
+        if self.is_current(partition, txp):
+            await self.app.producer.stop_transaction(self.transactional_id(partition))
 
     @staticmethod
     async def open_transaction(txp: Any) -> None:

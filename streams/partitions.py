@@ -10,7 +10,8 @@ signal, awaited inside the rebalance). :meth:`Partitions.assign` then:
 - opens a store for each new partition and restores it from the changelog in a task of
   its own (streams/restore.py), so a long rebuild never holds up the rebalance: the
   agent waits for a partition's restore only when it has that partition's records;
-- makes sure Faust has a transactional producer for every owned partition.
+- starts a new transactional producer for every partition new to it (which fences
+  every earlier one) and stops those of revoked partitions.
 
 An :class:`Owned` partition knows, per input topic, the next offset to fold (from the
 store's meta: the offsets its states reflect) and the offset below which the outputs were
@@ -141,12 +142,13 @@ class Partitions:
         for number in sorted(set(self.owned) - numbers):
             log.info("partition=%d revoked: its state store is closed", number)
             self.owned.pop(number).close()
+            await self.producers.stop(number)
         for number in sorted(numbers):
-            await self.producers.ensure(number)
             current = self.owned.get(number)
             if current is None or current.status in (Status.LOST, Status.CLOSED):
                 if current is not None:
                     current.close()
+                await self.producers.renew(number)
                 owned = self.owned[number] = Owned(number)
                 owned.task = asyncio.create_task(self._restore(owned), name=f"restore-p{number}")
         per_partition = max(1, self.cache_states // max(1, len(self.owned)))

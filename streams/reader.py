@@ -69,6 +69,11 @@ class Reader:
         end = (await self._consumer.end_offsets([tp]))[tp]  # read_committed: the LSO
         return begin, end
 
+    async def ends(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The last stable offset of each of ``tps``."""
+        found: dict[TopicPartition, int] = await self._consumer.end_offsets(list(tps))
+        return found
+
     async def beginnings(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         found: dict[TopicPartition, int] = await self._consumer.beginning_offsets(list(tps))
         return found

@@ -195,26 +195,42 @@ def bench_produce(settings: Settings, enterprises: int) -> None:
 
 @bench.command("worker")
 @click.option("--enterprises", default=20_000, show_default=True, help="Province size.")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Also time this many worker processes in one group.")  # fmt: skip
+@click.option("--scale-states", default=0, show_default=True, type=click.IntRange(0),
+              help="Then hold N enterprises: memory, restarts, rebuild (0: skip).")  # fmt: skip
 @click.pass_obj
-def bench_worker(settings: Settings, enterprises: int) -> None:
+def bench_worker(settings: Settings, enterprises: int, processes: int, scale_states: int) -> None:
     """Worker events/s beside raw consume+decode and a naive per-event Faust agent."""
     from streams.bench import GOAL_VS_NAIVE, run_worker_bench  # noqa: PLC0415
+    from streams.bench_scale import run_scale_bench  # noqa: PLC0415
 
     with _kafka_for_bench(settings) as bootstrap:
-        r = run_worker_bench(settings, bootstrap, enterprises, say=click.echo)
+        r = run_worker_bench(settings, bootstrap, enterprises, say=click.echo,
+                             processes=processes)  # fmt: skip
+        scale = (
+            run_scale_bench(settings, bootstrap, scale_states, say=click.echo)
+            if scale_states
+            else None
+        )
     click.echo(f"events        {r.events:,}")
     click.echo(f"raw limit     {r.raw_rate:,.0f} events/s (aiokafka consume + Avro decode)")
     click.echo(
         f"naive agent   {r.naive_rate:,.0f} events/s (Faust, decode + Table write per event)"
     )
     click.echo(f"worker        {r.worker_rate:,.0f} events/s (zjcredit worker, exactly-once)")
-    click.echo(f"restart       {r.restart_s:.1f} s to ready with the full Table to recover "
+    if r.processes_rate is not None:
+        click.echo(f"workers       {r.processes_rate:,.0f} events/s ({processes} processes, "
+                   f"ratio {r.processes_rate / r.raw_rate:.2f})")  # fmt: skip
+    click.echo(f"restart       {r.restart_s:.1f} s to every state store restored "
                f"(first start {r.first_start_s:.1f} s)")  # fmt: skip
     click.echo(f"freshness     p50={r.freshness_p50_ms:.0f} ms p99={r.freshness_p99_ms:.0f} ms "
                f"at {r.steady_rate:,.0f} events/s")  # fmt: skip
     click.echo(
         f"worker ratio={r.ratio:.2f} vs_naive={r.vs_naive:.1f} goal_vs_naive={GOAL_VS_NAIVE:.1f}"
     )
+    if scale is not None:
+        click.echo(scale.line())
 
 
 @bench.command("sink")
