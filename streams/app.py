@@ -46,16 +46,21 @@ from streams.checkpoint import Checkpoint, CheckpointContext, Fault, Totals, rep
 from streams.clock import Clock
 from streams.core import load_rules
 from streams.errors import CorruptStoreError
-from streams.faust_door import BatchScheduler, PartitionProducers, check
+from streams.faust_door import BatchScheduler, PartitionProducers, check, shorten_fetch_wait
 from streams.metrics import WorkerMetrics
 from streams.partitions import Owned, Partitions, Status
 from streams.reader import Reader, TopicPartition
+from streams.restore import Restored
 from streams.store import StoreResources
 
 __all__ = ["WorkerOptions", "build_app"]
 
 log = logging.getLogger("zjcredit.worker")
 ROLES = (*SOURCES, "ticks")
+# A batch is at most this many fetched chunks, each at most batch_size / this records:
+# while catching up the chunks are full; live, a batch gathers the small fetches of up to
+# --batch-within seconds, so one transaction per partition carries many of them.
+FETCHES_PER_BATCH = 50
 _CORRUPT_RETRIES = 3  # a batch refolded after its partition's store was found corrupt
 _STALL_S = 15.0  # behind, and no progress on a partition for this long: seek back
 _FETCH_CODEC = "zjcredit-fetch"
@@ -145,6 +150,7 @@ class _Folder:
         if self.fault is not None:
             self.partitions.on_copied = self.fault.on_copied
         self.partitions.replay = self._replay
+        self.partitions.on_restored = self._restored
         self.context: CheckpointContext | None = None
         self._starting = asyncio.Lock()
         self.totals = Totals()
@@ -188,13 +194,12 @@ class _Folder:
                  totals.replayed)  # fmt: skip
         self.totals.replayed += totals.replayed
 
+    def _restored(self, restored: Restored) -> None:
+        self.metrics.on_restore(restored.rebuilt is not None, restored.records, restored.seconds)
+
     async def on_assigned(self, assigned: Any) -> None:
+        shorten_fetch_wait(self.app)  # the consumer exists now; idempotent
         await self.partitions.assign(assigned)
-        for restored in self.partitions.restores:
-            self.metrics.on_restore(
-                restored.rebuilt is not None, restored.records, restored.seconds
-            )
-        self.partitions.restores.clear()
 
     async def handle(self, fetches: Sequence[Sequence[Any]]) -> None:
         context = await self.start()
@@ -211,11 +216,6 @@ class _Folder:
                     raise
                 log.error("%s: rebuilding it from the changelog, then this batch again", error)
                 await self.partitions.rebuild(error.partition, str(error))
-        for restored in self.partitions.restores:
-            self.metrics.on_restore(
-                restored.rebuilt is not None, restored.records, restored.seconds
-            )
-        self.partitions.restores.clear()
         for result in checkpoint.results():
             for source, freshness in result.events.items():
                 self.metrics.on_events(source, len(freshness), freshness)
@@ -286,7 +286,9 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
         web_enabled=False,
         datadir=str(options.data_dir / "faust"),
         consumer_auto_offset_reset="earliest",
-        ConsumerScheduler=BatchScheduler,
+        ConsumerScheduler=BatchScheduler.with_chunk(
+            math.ceil(options.batch_size / FETCHES_PER_BATCH)
+        ),
         consumer_group_instance_id=options.instance,
         broker_session_timeout=options.session_timeout,
         broker_heartbeat_interval=max(1.0, options.session_timeout / 10),
@@ -303,7 +305,7 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
         value_serializer=_FETCH_CODEC,
         acks=False,  # the checkpoint commits these offsets, in the partitions' transactions
     )
-    max_fetches = max(1, math.ceil(options.batch_size / BatchScheduler.chunk))
+    max_fetches = FETCHES_PER_BATCH
 
     @app.agent(inputs, name="fold")
     async def fold(stream: Any) -> None:

@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -309,40 +308,61 @@ def _time_processes(env: dict[str, str], group: str, work: Path, n: int, events:
     raise TimeoutError(f"{n} workers did not fold {events} events in 1200 s")
 
 
-def _freshness(
-    bootstrap: str, prefix: str, work: Path, enterprises: int, worker_rate: float
-) -> tuple[float, float, float]:
-    """Send new firms' events at half the worker's rate (for ~15 s); time each profile."""
-    from kafka import KafkaConsumer, KafkaProducer  # noqa: PLC0415
+def _read_freshness(bootstrap: str, topic: str, start_ms: float, *, ready: Any, stop: Any,
+                    out: Any) -> None:  # fmt: skip
+    """In a process of its own (so the sender's work does not delay it): for each profile
+    committed on ``topic`` whose ``last_reported_at`` is after ``start_ms``, the
+    milliseconds from that to being read. Puts the list on ``out`` once ``stop`` is set."""
+    from kafka import KafkaConsumer  # noqa: PLC0415
 
-    rate = max(200.0, min(worker_rate / 2, 5000.0))
-    count = int(rate * 15)
-    rows = fresh_events(work, max(200, count // 7), count)
     codec = Codec(ManifestRegistry.load())
     consumer = KafkaConsumer(
-        f"{prefix}.profiles",
+        topic,
         bootstrap_servers=bootstrap,
         isolation_level="read_committed",
         auto_offset_reset="latest",
         enable_auto_commit=False,
         group_id=None,
+        # The measuring reader must not add its own long-poll: kafka-python keeps one
+        # fetch in flight per broker, waiting up to this for partitions with nothing new.
+        fetch_max_wait_ms=20,
     )
-    consumer.poll(timeout_ms=1000)  # join: positions at the end before we send
+    consumer.poll(timeout_ms=1000)  # join: positions at the end before anything is sent
+    ready.set()
     samples: list[float] = []
-    stop = threading.Event()
+    while not stop.is_set():
+        for batch in consumer.poll(timeout_ms=100).values():
+            received = time.time() * 1000
+            for record in batch:
+                reported = codec.decode(record.value)[0]["last_reported_at"].timestamp() * 1000
+                if reported >= start_ms:
+                    samples.append(received - reported)
+    consumer.close()
+    out.put(samples)
+
+
+def _freshness(
+    bootstrap: str, prefix: str, work: Path, enterprises: int, worker_rate: float
+) -> tuple[float, float, float]:
+    """Send new firms' events at half the worker's rate, at most 5,000/s, for ~15 s; time
+    each profile from its ``reported_at`` to being read (committed) by another process."""
+    import multiprocessing  # noqa: PLC0415
+
+    from kafka import KafkaProducer  # noqa: PLC0415
+
+    rate = max(200.0, min(worker_rate / 2, 5000.0))
+    count = int(rate * 15)
+    rows = fresh_events(work, max(200, count // 7), count)
+    codec = Codec(ManifestRegistry.load())
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop, out = spawn.Event(), spawn.Event(), spawn.Queue()
     start_ms = time.time() * 1000
-
-    def read() -> None:
-        while not stop.is_set():
-            for batch in consumer.poll(timeout_ms=200).values():
-                received = time.time() * 1000
-                for record in batch:
-                    reported = codec.decode(record.value)[0]["last_reported_at"].timestamp() * 1000
-                    if reported >= start_ms:
-                        samples.append(received - reported)
-
-    reader = threading.Thread(target=read, daemon=True)
+    reader = spawn.Process(target=_read_freshness, daemon=True,
+                           args=(bootstrap, f"{prefix}.profiles", start_ms),
+                           kwargs={"ready": ready, "stop": stop, "out": out})  # fmt: skip
     reader.start()
+    if not ready.wait(60):
+        raise RuntimeError("the freshness reader did not start")
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     began = time.perf_counter()
     for i, (source, event) in enumerate(rows):
@@ -355,10 +375,10 @@ def _freshness(
         )
     producer.flush()
     sent_rate = len(rows) / (time.perf_counter() - began)
-    time.sleep(5)  # the last batches: commit interval + a poll
+    time.sleep(5)  # the last batches: a commit and a read
     stop.set()
-    reader.join()
-    consumer.close()
+    samples: list[float] = out.get(timeout=60)
+    reader.join(30)
     producer.close()
     if len(samples) < 20:
         raise RuntimeError(f"only {len(samples)} profiles seen under steady load")

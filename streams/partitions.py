@@ -116,7 +116,8 @@ class Partitions:
         self.producers = producers
         self.cache_states = cache_states
         self.owned: dict[int, Owned] = {}
-        self.restores: list[Restored] = []  # every restore done (for the bench and tests)
+        # Told of each restore as it completes (the worker's metrics).
+        self.on_restored: Callable[[Restored], None] = lambda restored: None
         # Reads the inputs a lost state needs again (streams/checkpoint.py replay()).
         self.replay: Callable[[Owned, Reader], Awaitable[None]] | None = None
         # Told of every changelog record copied (the crash test's ``rebuild:N`` fault).
@@ -187,7 +188,7 @@ class Partitions:
             log.exception("partition=%d restoring the state store failed", number)
             owned.ready.set()  # the agent waiting on it sees the error (ready())
             raise
-        self.restores.append(restored)
+        self.on_restored(restored)
         if owned.status is Status.RESTORING:
             owned.status = Status.READY
         owned.ready.set()

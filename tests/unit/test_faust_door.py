@@ -14,7 +14,7 @@ from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import Producer
 
 from streams.errors import FaustUnsupportedError
-from streams.faust_door import BatchScheduler, PartitionProducers, check
+from streams.faust_door import RETRY_BACKOFF_S, BatchScheduler, PartitionProducers, check, tune
 
 
 def app(**conf: Any) -> faust.App:
@@ -89,3 +89,20 @@ def test_transactional_ids_are_the_ones_fausts_transaction_manager_starts() -> N
         group_id="zjcredit.worker", tpg=type("TPG", (), {"group": 0, "partition": 3})()
     )
     assert door.transactional_id(3) == expected == "zjcredit.worker-0-3"
+
+
+async def test_a_partition_producers_retry_backoff_is_shortened() -> None:
+    from aiokafka import AIOKafkaProducer  # noqa: PLC0415
+
+    producer = AIOKafkaProducer(bootstrap_servers="127.0.0.1:1", transactional_id="t")
+    assert producer._sender._retry_backoff == 0.1  # aiokafka's default: 100 ms
+    tune(producer)
+    assert producer._sender._retry_backoff == RETRY_BACKOFF_S
+    sender = producer._sender
+    try:
+        del producer._sender
+        with pytest.raises(FaustUnsupportedError, match="_retry_backoff"):
+            tune(producer)
+    finally:
+        producer._sender = sender
+        await producer.stop()  # never started: just marks it closed
