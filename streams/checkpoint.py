@@ -177,26 +177,12 @@ class Checkpoint:
         self.replaying = replaying  # rebuilding this partition's states from its inputs
         self.shares: dict[int, _Share] = {}
         self.totals = Totals()
-        self.started = time.perf_counter()
 
     async def run(self, as_of: dt.date, now: dt.datetime) -> Totals:
-        t0 = time.perf_counter()
         await self.admit()
-        t1 = time.perf_counter()
         self.fold(as_of, now)
-        t2 = time.perf_counter()
         await asyncio.gather(*(self._send_and_commit(s) for s in self._at(Step.FOLDED)))
-        t3 = time.perf_counter()
         self.make_durable()
-        t4 = time.perf_counter()
-        log.info(
-            "DEBUG n=%d admit=%.0f fold=%.0f commit=%.0f durable=%.0f ms",
-            sum(len(f) for f in self.fetches),
-            (t1 - t0) * 1e3,
-            (t2 - t1) * 1e3,
-            (t3 - t2) * 1e3,
-            (t4 - t3) * 1e3,
-        )
         return self.totals
 
     def _at(self, step: Step) -> list[_Share]:
