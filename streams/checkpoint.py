@@ -33,7 +33,6 @@ import datetime as dt
 import logging
 import os
 import signal
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
