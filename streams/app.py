@@ -13,6 +13,8 @@ Shape (one worker process; several share the consumer group, partitions bound th
   write the states to the partition's local store (streams/store.py);
 - an owned partition's store is restored from the changelog when it is assigned
   (streams/partitions.py, streams/restore.py);
+- a revocation waits for the batch committing and holds the next until the new
+  assignment is taken (streams/fence.py), so Faust never stops a producer mid-transaction;
 - a timer on the leader sends one tick per partition (``--tick-interval``); a tick makes
   the batch sweep the partition's states whose listings reach their planned end, from
   the store's sweep index, inside the same transactions as everything else.
@@ -47,6 +49,7 @@ from streams.clock import Clock
 from streams.core import load_rules
 from streams.errors import CorruptStoreError
 from streams.faust_door import BatchScheduler, PartitionProducers, check, shorten_fetch_wait
+from streams.fence import RebalanceFence
 from streams.metrics import WorkerMetrics
 from streams.partitions import Owned, Partitions, Status
 from streams.reader import Reader, TopicPartition
@@ -146,6 +149,7 @@ class _Folder:
             cache_states=options.cache_states,
         )
         self.holes = Reader(options.bootstrap_servers, options.id)
+        self.fence = RebalanceFence()
         self.fault = Fault.parse(options.fault)
         if self.fault is not None:
             self.partitions.on_copied = self.fault.on_copied
@@ -178,6 +182,7 @@ class _Folder:
             partitions=self.partitions,
             producers=self.producers,
             holes=self.holes,
+            fence=self.fence,
             fault=self.fault,
         )
 
@@ -197,9 +202,16 @@ class _Folder:
     def _restored(self, restored: Restored) -> None:
         self.metrics.on_restore(restored.rebuilt is not None, restored.records, restored.seconds)
 
+    async def on_revoked(self) -> None:
+        # Before Faust stops the revoked partitions' producers (streams/fence.py).
+        await self.fence.close(within=self.options.session_timeout / 2)
+
     async def on_assigned(self, assigned: Any) -> None:
         shorten_fetch_wait(self.app)  # the consumer exists now; idempotent
-        await self.partitions.assign(assigned)
+        try:
+            await self.partitions.assign(assigned)
+        finally:
+            self.fence.reopen()
 
     async def handle(self, fetches: Sequence[Sequence[Any]]) -> None:
         context = await self.start()
@@ -331,7 +343,11 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
     async def _assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         await folder.on_assigned(args[0])  # the new assignment: a set of TPs
 
+    async def _revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await folder.on_revoked()
+
     app.on_partitions_assigned.connect(_assigned)
+    app.on_partitions_revoked.connect(_revoked)
 
     @app.timer(options.tick_interval, on_leader=True)  # type: ignore[untyped-decorator]
     async def tick() -> None:
@@ -356,5 +372,6 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
         await folder.unstall(behind)
 
     app.folder = folder  # type: ignore[attr-defined]  # for tests and the bench
-    app._zjcredit_assigned = _assigned  # type: ignore[attr-defined]  # keep the receiver alive
+    # Keep the receivers alive (Faust's signals hold them weakly).
+    app._zjcredit_receivers = (_assigned, _revoked)  # type: ignore[attr-defined]
     return app

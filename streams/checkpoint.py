@@ -14,7 +14,9 @@ their Kafka round trips concurrently):
    and the ticks sweep the states whose sweep date came (the store's index).
 3. **SENT**: the new states (to the changelog, followed by the *inputs* record with the
    positions after the batch), the profiles, notices and dead letters are handed to
-   ``p``'s transactional producer, all to partition ``p`` of their topics.
+   ``p``'s transactional producer, all to partition ``p`` of their topics. Steps 3 and 4
+   happen inside the rebalance fence (streams/fence.py): no rebalance stops a producer
+   under an open transaction.
 4. **COMMITTED**: the input offsets go into the same transaction, which commits: all
    of it is visible at once, or (killed, fenced) none of it.
 5. **DURABLE**: only now the states, their sweep index and the new changelog offset go
@@ -48,6 +50,7 @@ from streams.changelog import INPUTS_KEY, encode_inputs
 from streams.core import Profile, next_due
 from streams.errors import TransactionLost, WorkerError
 from streams.faust_door import PartitionProducers
+from streams.fence import RebalanceFence
 from streams.partitions import Owned, Partitions, Status
 from streams.reader import Reader, TopicPartition
 from streams.store import StoreMeta
@@ -130,6 +133,7 @@ class CheckpointContext:
     partitions: Partitions
     producers: PartitionProducers
     holes: Reader
+    fence: RebalanceFence = field(default_factory=RebalanceFence)
     fill_limit: int = 20_000
     fault: Fault | None = None
 
@@ -180,7 +184,11 @@ class Checkpoint:
     async def run(self, as_of: dt.date, now: dt.datetime) -> Totals:
         await self.admit()
         self.fold(as_of, now)
-        await asyncio.gather(*(self._send_and_commit(s) for s in self._at(Step.FOLDED)))
+        async with self.context.fence.sending():  # no rebalance stops a producer meanwhile
+            for share in self._at(Step.FOLDED):
+                if not self.context.partitions.is_current(share.owned):
+                    self._lose(share, "revoked while its batch waited for a rebalance")
+            await asyncio.gather(*(self._send_and_commit(s) for s in self._at(Step.FOLDED)))
         self.make_durable()
         return self.totals
 

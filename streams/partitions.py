@@ -231,6 +231,11 @@ class Partitions:
                 owned.task.result()  # raises the restore's error
         return owned if owned.status is Status.READY and self.owned.get(number) is owned else None
 
+    def is_current(self, owned: Owned) -> bool:
+        """``owned`` is still this worker's partition (ready, or being restored)."""
+        live = owned.status in (Status.RESTORING, Status.READY)
+        return live and self.owned.get(owned.number) is owned
+
     def lose(self, owned: Owned, why: str) -> None:
         """Its transaction was fenced: forget the partition until it is assigned again."""
         if owned.status is Status.READY:
