@@ -11,6 +11,7 @@ Factory fixtures hand every test its own topic, consumer group and database name
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import uuid
@@ -27,6 +28,11 @@ from zjcredit.settings import Settings
 from zjcredit.stack import Endpoints, LocalStack
 
 _TIERS = ("unit", "property", "integration", "e2e")
+
+# The suites run with 4 partitions, not the production default of 12: every partition is
+# a transactional producer and a store in each worker the tests start, and four are
+# enough to exercise the assignment; tests that need a count set their own.
+os.environ.setdefault("ZJCREDIT_PARTITIONS", "4")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -37,7 +37,7 @@ class Settings:
             [``ZJCREDIT_DATABASE_URL`` or ``DATABASE_URL``]. ``None``: embedded server.
         topic_prefix: prefix of every topic name [``ZJCREDIT_TOPIC_PREFIX``, ``zjcredit``].
         partitions: partitions of every project topic; bounds worker parallelism
-            [``ZJCREDIT_PARTITIONS``, 4].
+            [``ZJCREDIT_PARTITIONS``, 12; why: docs/operations.md].
         replication_factor: replicas of every project topic [``ZJCREDIT_REPLICATION_FACTOR``, 1].
         cache_dir: downloaded Kafka jars live here [``ZJCREDIT_CACHE_DIR``,
             ``$XDG_CACHE_HOME/zjcredit`` or ``~/.cache/zjcredit``].
@@ -69,7 +69,7 @@ class Settings:
     kafka_bootstrap_servers: str | None = None
     database_url: str | None = field(default=None, repr=False)
     topic_prefix: str = "zjcredit"
-    partitions: int = 4
+    partitions: int = 12
     replication_factor: int = 1
     cache_dir: Path = Path.home() / ".cache" / "zjcredit"
     run_dir: Path = Path.home() / ".cache" / "zjcredit" / "run"
@@ -111,7 +111,7 @@ class Settings:
             ),
             database_url=_first(env, "ZJCREDIT_DATABASE_URL", "DATABASE_URL"),
             topic_prefix=prefix,
-            partitions=_int(env, "ZJCREDIT_PARTITIONS", 4, low=1, high=1000),
+            partitions=_int(env, "ZJCREDIT_PARTITIONS", 12, low=1, high=1000),
             replication_factor=_int(env, "ZJCREDIT_REPLICATION_FACTOR", 1, low=1, high=10),
             cache_dir=cache_dir,
             run_dir=Path(run) if run else cache_dir / "run",

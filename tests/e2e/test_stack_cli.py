@@ -20,9 +20,11 @@ ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 
 
 def _env(run_dir: Path, **extra: str) -> dict[str, str]:
+    """A newcomer's environment: no servers configured, the default partition count."""
     env = {k: v for k, v in os.environ.items()
            if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL",
-                        "ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS", "ZJCREDIT_DATABASE_URL"}}  # fmt: skip
+                        "ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS", "ZJCREDIT_DATABASE_URL",
+                        "ZJCREDIT_PARTITIONS"}}  # fmt: skip
     env.update(ZJCREDIT_KAFKA_PORT="0", ZJCREDIT_POSTGRES_PORT="0", ZJCREDIT_RUN_DIR=str(run_dir))
     env.update(extra)
     return env
@@ -98,7 +100,7 @@ async def test_stack_up_serves_kafka_and_postgres_then_stops_on_sigterm(
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
-    assert re.search(r"^created\s+zjcredit\.profiles\s+4 partitions", created.stdout, re.M)
+    assert re.search(r"^created\s+zjcredit\.profiles\s+12 partitions", created.stdout, re.M)
 
     running_stack.proc.send_signal(signal.SIGTERM)
     assert running_stack.proc.wait(timeout=90) == 0

@@ -11,7 +11,7 @@ def test_defaults_start_embedded_servers() -> None:
     assert s.kafka_bootstrap_servers is None
     assert s.database_url is None
     assert s.topic_prefix == "zjcredit"
-    assert s.partitions == 4
+    assert s.partitions == 12
 
 
 def test_common_names_are_honoured() -> None:
