@@ -212,6 +212,10 @@ async def _time_copy(database_url: str, rows: list[r.ProfileRows]) -> float:
         await conn.close()
 
 
+# The province's expected peak flow (issue 12's goal: end to end p99 < 1.5 s at this rate).
+_STEADY_RATE = 5000.0
+
+
 def _wait_for(log: Path, text: str, limit_s: float = 120.0) -> None:
     deadline = time.monotonic() + limit_s
     while text not in log.read_text(errors="replace"):
@@ -238,8 +242,9 @@ def _freshness(
         "ZJCREDIT_TOPIC_PREFIX": prefix,
         "ZJCREDIT_RUN_DIR": str(work / "run"),
     }
-    rate, seconds = 200.0, 20.0
-    events = fresh_events(work, 400, int(rate * seconds))
+    rate, seconds = _STEADY_RATE, 15.0
+    count = int(rate * seconds)
+    events = fresh_events(work, max(400, count // 7), count)  # ~7 events a generated firm
     codec = Codec(ManifestRegistry.load())
     worker = [_ZJCREDIT, "worker", "--as-of", HORIZON.isoformat(), "--tick-interval", "60"]
     with (
