@@ -7,12 +7,12 @@ the same run:
   the worker's own codec), in this process: what no Python worker can beat;
 - **naive peer**: a Faust agent (``streams/bench_peer.py``) that decodes each event and
   writes one Table entry per event, exactly-once, memory store;
-- **worker**: ``zjcredit worker`` itself, exactly-once, from an empty Table.
+- **worker**: ``zjcredit worker`` itself, exactly-once, from empty state stores.
 
 The two Faust processes are timed from outside through their ``/metrics`` counters,
 from the first event processed to the last, so start-up is not counted. Then, with the
-worker caught up: its restart time with the full Table to recover (the memory store's
-cost), and freshness (event reported -> profile committed and readable) p50/p99 under a
+worker caught up: its restart time (same instance, its stores on disk, until every
+partition's store is checked and caught up with the changelog), and freshness (event reported -> profile committed and readable) p50/p99 under a
 steady produced load of new firms. Last line:
 ``worker ratio=<worker/raw> vs_naive=<worker/naive> goal_vs_naive=3.0``.
 """
