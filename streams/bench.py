@@ -12,8 +12,9 @@ the same run:
 The two Faust processes are timed from outside through their ``/metrics`` counters,
 from the first event processed to the last, so start-up is not counted. Then, with the
 worker caught up: its restart time (same instance, its stores on disk, until every
-partition's store is checked and caught up with the changelog), and freshness (event reported -> profile committed and readable) p50/p99 under a
-steady produced load of new firms. Last line:
+partition's store is checked and caught up with the changelog), and freshness (event
+reported -> profile committed and readable) p50/p99 under a steady produced load of new
+firms. Last line:
 ``worker ratio=<worker/raw> vs_naive=<worker/naive> goal_vs_naive=3.0``.
 """
 
