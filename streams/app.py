@@ -48,7 +48,13 @@ from streams.checkpoint import Checkpoint, CheckpointContext, Fault, Totals, rep
 from streams.clock import Clock
 from streams.core import load_rules
 from streams.errors import CorruptStoreError
-from streams.faust_door import BatchScheduler, PartitionProducers, check, shorten_fetch_wait
+from streams.faust_door import (
+    BalancedAssignor,
+    BatchScheduler,
+    PartitionProducers,
+    check,
+    shorten_fetch_wait,
+)
 from streams.fence import RebalanceFence
 from streams.metrics import WorkerMetrics
 from streams.partitions import Owned, Partitions, Status
@@ -298,6 +304,7 @@ def build_app(options: WorkerOptions, metrics: WorkerMetrics | None = None) -> f
         web_enabled=False,
         datadir=str(options.data_dir / "faust"),
         consumer_auto_offset_reset="earliest",
+        PartitionAssignor=BalancedAssignor,
         ConsumerScheduler=BatchScheduler.with_chunk(
             math.ceil(options.batch_size / FETCHES_PER_BATCH)
         ),

@@ -42,7 +42,15 @@ Public extension points used, not private but load-bearing, so checked too:
 - ``table_standby_replicas >= 1`` (Faust's default): Faust uses its co-partitioning
   assignor only then, or when the app has a Table (faust/transport/drivers/aiokafka.py,
   ``_create_worker_consumer``); the worker has none, so :func:`check` insists, and every
-  assignment is checked to be co-partitioned (streams/partitions.py).
+  assignment is checked to be co-partitioned (streams/partitions.py);
+- the ``PartitionAssignor`` setting: :class:`BalancedAssignor`. With standby replicas
+  above 0 Faust's assignor lets a member hold ``ceil(partitions / members)`` and keeps
+  what members had, so a member joining can get nothing at all (4 partitions, one worker
+  then three: 2, 2 and 0; faust-streaming#93, open; its fix, #97, balances only with no
+  standbys). Standbys are for Tables, which the worker has none of, so this assignor
+  places none, and then every member gets at least one partition (with at least as many
+  partitions as members) and none more than ``ceil(partitions / members)``; the shares
+  are not always even (faust-streaming#401: 12 over 5 can be 3, 3, 3, 2, 1).
 """
 
 from __future__ import annotations
@@ -53,9 +61,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
+from faust.assignor import PartitionAssignor
+
 from streams.errors import FaustUnsupportedError
 
 __all__ = [
+    "BalancedAssignor",
     "BatchScheduler",
     "FetchedRecords",
     "PartitionProducers",
@@ -100,6 +111,19 @@ def check(app: Any) -> None:
             "table_standby_replicas must stay >= 1: without a Table, Faust otherwise "
             "assigns partitions round-robin, which breaks co-partitioning"
         )
+    if not isinstance(app.assignor, BalancedAssignor) or app.assignor.replicas != 0:
+        raise _unsupported("the app's PartitionAssignor setting is not BalancedAssignor")
+
+
+class BalancedAssignor(PartitionAssignor):
+    """Faust's co-partitioning assignor with no standbys: no member is left idle.
+
+    ``table_standby_replicas`` stays 1 (Faust's default) because only then does Faust's
+    consumer use this assignor at all; the replicas it would place are dropped here.
+    """
+
+    def __init__(self, app: Any, replicas: int = 0) -> None:
+        super().__init__(app, replicas=0)  # the worker has no Table: no standby to place
 
 
 @dataclass(frozen=True, slots=True)

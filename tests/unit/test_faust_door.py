@@ -14,12 +14,21 @@ from faust.transport.consumer import TransactionManager
 from faust.transport.drivers.aiokafka import Producer
 
 from streams.errors import FaustUnsupportedError
-from streams.faust_door import RETRY_BACKOFF_S, BatchScheduler, PartitionProducers, check, tune
+from streams.faust_door import (
+    RETRY_BACKOFF_S,
+    BalancedAssignor,
+    BatchScheduler,
+    PartitionProducers,
+    check,
+    tune,
+)
 
 
 def app(**conf: Any) -> faust.App:
     return faust.App(
-        "door-test", broker="kafka://127.0.0.1:1", **{"ConsumerScheduler": BatchScheduler, **conf}
+        "door-test",
+        broker="kafka://127.0.0.1:1",
+        **{"ConsumerScheduler": BatchScheduler, "PartitionAssignor": BalancedAssignor, **conf},
     )
 
 
@@ -49,6 +58,49 @@ def test_settings_that_would_break_batches_or_co_partitioning_are_refused() -> N
         check(faust.App("door-test", broker="kafka://127.0.0.1:1"))
     with pytest.raises(FaustUnsupportedError, match="round-robin"):
         check(app(table_standby_replicas=0))
+    with pytest.raises(FaustUnsupportedError, match="BalancedAssignor"):
+        check(
+            faust.App("door-test", broker="kafka://127.0.0.1:1", ConsumerScheduler=BatchScheduler)
+        )
+
+
+def _split(replicas: int, held: list[set[int]], partitions: int) -> list[int]:
+    """Partitions per member, the members holding ``held`` before (one set each)."""
+    from faust.assignor.client_assignment import CopartitionedAssignment  # noqa: PLC0415
+    from faust.assignor.copartitioned_assignor import CopartitionedAssignor  # noqa: PLC0415
+
+    topics = {"enterprise", "tax"}
+    clients = {f"w{i}": CopartitionedAssignment(actives=set(actives), topics=topics)
+               for i, actives in enumerate(held)}  # fmt: skip
+    assignor = CopartitionedAssignor(topics, clients, num_partitions=partitions,
+                                     replicas=replicas)  # fmt: skip
+    done = assignor.get_assignment()
+    return [len(done[f"w{i}"].actives) for i in range(len(held))]
+
+
+@pytest.mark.parametrize(
+    ("held", "partitions"),
+    [
+        ([{0, 1, 2, 3}, set(), set()], 4),  # one worker, then three
+        ([{2, 3}, set(), {0, 1}], 4),  # two, then a third joins
+        ([{0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {9, 10, 11}, set()], 12),
+        ([set(range(12)), set()], 12),
+    ],
+)
+def test_the_worker_s_assignor_leaves_no_member_idle_and_none_over_its_share(
+    held: list[set[int]], partitions: int
+) -> None:
+    replicas = BalancedAssignor(app()).replicas
+    split = _split(replicas, held, partitions)
+    assert sum(split) == partitions
+    assert min(split) >= 1, split  # no member idle (#401: not always floor(P/N) each)
+    assert max(split) <= -(-partitions // len(held)), split
+
+
+def test_fausts_default_standby_replica_can_leave_a_joining_member_nothing() -> None:
+    # faust-streaming#93 (open), seen in the 1 -> 3 -> 1 workers test: why BalancedAssignor
+    # exists. If this fails, upstream has fixed it.
+    assert _split(1, [{2, 3}, set(), {0, 1}], 4) == [2, 0, 2]
 
 
 class Record(NamedTuple):
