@@ -1,9 +1,9 @@
 """Reads of committed records the worker does itself, beside Faust's consumer.
 
-A :class:`Reader` is an aiokafka consumer that never joins the group (it only assigns
-partitions), reads ``read_committed`` (aborted transactions and their markers are
-invisible) and knows the worker group's committed offsets. The worker uses one for each
-job that must not share a position with another:
+A :class:`Reader` is an aiokafka consumer of no group (it only assigns partitions), reads
+``read_committed`` (aborted transactions and their markers are invisible) and asks the
+broker for the worker group's committed offsets. The worker uses one for each job that
+must not share a position with another:
 
 - restoring a partition store from the state changelog (streams/restore.py);
 - filling a hole in what Faust's consumer delivered, and replaying inputs whose states
@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 __all__ = ["Reader", "TopicPartition"]
 
@@ -35,15 +36,22 @@ class Reader:
 
     Args:
         bootstrap_servers: Kafka, ``host:port[,...]``.
-        group_id: the worker's consumer group (whose committed offsets :meth:`committed`
-            reads; the reader never joins it).
+        group_id: the worker's consumer group, whose committed offsets :meth:`committed`
+            reads (through the admin API: the reader is in no group).
         fetch_bytes: most bytes fetched per partition per request.
     """
 
     def __init__(self, bootstrap_servers: str, group_id: str, fetch_bytes: int = 4 << 20) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._group_id = group_id
         self._config = {
             "bootstrap_servers": bootstrap_servers,
-            "group_id": group_id,
+            # No group: an aiokafka consumer with a group runs a coordination routine that
+            # asserts on its assignment, and one assign() while it is at an await fails it
+            # (aio-libs/aiokafka#796, open): every later getmany() raised "Unexpected error
+            # during coordination AssertionError()" and the worker stopped. Without a
+            # group there is no such routine, so read() can assign a partition per call.
+            "group_id": None,
             "enable_auto_commit": False,
             "isolation_level": "read_committed",
             "auto_offset_reset": "earliest",
@@ -80,12 +88,13 @@ class Reader:
 
     async def committed(self, tps: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
         """The group's committed offset of each of ``tps`` that has one."""
-        found = {}
-        for tp in tps:
-            offset = await self._consumer.committed(tp)
-            if offset is not None and offset >= 0:
-                found[tp] = offset
-        return found
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(self._group_id, partitions=list(tps))
+        finally:
+            await admin.close()
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     async def read(
         self, tp: TopicPartition, start: int, stop: int, limit: int | None = None
