@@ -19,6 +19,8 @@ Example::
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -28,7 +30,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 __all__ = ["Reader", "TopicPartition"]
 
+log = logging.getLogger(__name__)
+
 _FETCH_TIMEOUT_MS = 200
+# A read whose position has not moved for this long, over at least this many empty
+# fetches, is at the end (see read()). Two empty fetches of 200 ms were not enough: with
+# twelve stores rebuilding at once from a busy broker, a rebuild stopped at 443,333 of
+# 1,000,000 states and called itself complete.
+_STALL_S = 3.0
+_STALL_FETCHES = 5
 
 
 class Reader:
@@ -97,11 +107,19 @@ class Reader:
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     async def read(
-        self, tp: TopicPartition, start: int, stop: int, limit: int | None = None
+        self,
+        tp: TopicPartition,
+        start: int,
+        stop: int,
+        limit: int | None = None,
+        *,
+        transactional: bool = False,
     ) -> AsyncIterator[list[Any]]:
         """The committed records of ``tp`` in ``[start, stop)``, a fetch at a time.
 
         ``limit`` stops after about that many records (the last list is cut to it).
+        ``transactional``: every record of ``tp`` was written in a transaction (the state
+        changelog), so the offset just before the last stable offset is a marker.
         """
         if stop <= start:
             return
@@ -109,18 +127,28 @@ class Reader:
         consumer.assign([tp])
         consumer.seek(tp, start)
         left = limit
-        idle = 0
+        idle, moved = 0, time.monotonic()
         while (position := await consumer.position(tp)) < stop:
             batch = (await consumer.getmany(tp, timeout_ms=_FETCH_TIMEOUT_MS)).get(tp, [])
             if not batch:
                 # aiokafka does not step over a transaction marker (or aborted records) at
                 # the end of a partition (aio-libs/aiokafka#911, open): its position stays
-                # short of the end. Nothing fetched twice, position unmoved: that is the end.
-                idle = idle + 1 if await consumer.position(tp) == position else 0
-                if idle >= 2:
+                # short of the end. In a transactional partition the offset before the
+                # last stable offset is always a marker: stuck there is the end. Otherwise
+                # only a long stall says so; a slow broker also answers empty fetches.
+                if await consumer.position(tp) != position:
+                    idle, moved = 0, time.monotonic()
+                    continue
+                if transactional and stop - position == 1:
+                    return
+                idle += 1
+                if idle >= _STALL_FETCHES and time.monotonic() - moved >= _STALL_S:
+                    log.info("partition=%r read ends at %d, %d offset(s) short of %d "
+                             "(markers or aborted records)", f"{tp.topic}[{tp.partition}]",
+                             position, stop - position, stop)  # fmt: skip
                     return
                 continue
-            idle = 0
+            idle, moved = 0, time.monotonic()
             records = [r for r in batch if r.offset < stop]
             if left is not None:
                 records = records[:left]

@@ -96,7 +96,7 @@ async def restore(
         start = meta.changelog_next
     inputs = dict(meta.inputs)
     copied, shown = 0, time.monotonic()
-    async for fetched in reader.read(tp, start, end):
+    async for fetched in reader.read(tp, start, end, transactional=True):
         for at in range(0, len(fetched), _CHUNK):
             records = fetched[at : at + _CHUNK]
             states = []
