@@ -78,6 +78,9 @@ def encode_rows(
             )
         except EncodeError as error:
             rejected.append(Rejected(row.line, "(row)", error.reason, str(error), row.fields))
+        except Exception as error:  # noqa: BLE001 - one row never stops a file
+            message = f"{type(error).__name__}: {error}"[:500]
+            rejected.append(Rejected(row.line, "(row)", "unreadable", message, row.text))
         else:
             keys.append(event["uscc"].encode())
             values.append(value)

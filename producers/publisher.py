@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ class Publisher:
         Raises InvalidEvent/EncodeError for a bad event (nothing is sent), PublishError
         when Kafka will not take it (buffer full, no metadata within ``max_block_ms``).
         """
-        validate_event(source, event, self.catalog)
+        validate_event(source, event, self.catalog, read_at=dt.datetime.now(dt.UTC))
         value = self.codec.encode(source, event)
         self.send_encoded(source, [str(event["uscc"]).encode()], [value])
 

@@ -158,7 +158,7 @@ class RowParser:
             if event[name] is None:
                 raise RowRejected(name, "missing_field", "required")
         try:
-            validate_event(self.source, event, self.catalog)
+            validate_event(self.source, event, self.catalog, read_at=now)
         except InvalidEvent as error:
             raise RowRejected(error.field or "?", error.reason, str(error)) from error
         return event

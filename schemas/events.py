@@ -6,7 +6,7 @@ failure there sends the message to the dead-letter topic. Pure: no I/O.
 
 Example::
 
-    validate_event("tax", event, catalog)      # raises InvalidEvent(field=..., reason=...)
+    validate_event("tax", event, catalog, read_at=now)   # raises InvalidEvent(field=, reason=)
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from schemas.bounds import check_bounds
 from schemas.errors import InvalidEvent
 from schemas.sectors import SectorCatalog
 from schemas.uscc import problem as credit_code_problem
@@ -84,8 +85,15 @@ def _fail(message: str, reason: str, field: str) -> InvalidEvent:
     return InvalidEvent(f"{field}: {message}", reason=reason, field=field)
 
 
-def validate_event(source: str, event: Mapping[str, Any], catalog: SectorCatalog) -> None:
-    """Raise InvalidEvent (naming the field and the rule) unless ``event`` is acceptable."""
+def validate_event(
+    source: str, event: Mapping[str, Any], catalog: SectorCatalog, *, read_at: dt.datetime
+) -> None:
+    """Raise InvalidEvent (naming the field and the rule) unless ``event`` is acceptable.
+
+    ``read_at`` (aware) is when the event was read: the bounds of schemas/bounds.py are
+    checked first, so no later rule (nor the credit-code parser) meets an unbounded value.
+    """
+    check_bounds(event, read_at=read_at)
     if source not in REQUIRED:
         raise _fail(f"unknown source {source!r}", "bad_value", "source")
     kind = str(event.get("event_type"))
