@@ -7,6 +7,7 @@ the main process writes the previous batch to PostgreSQL.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -21,8 +22,8 @@ from sink.writer import Batch
 
 __all__ = ["Converted", "RawRecord", "convert"]
 
-RawRecord = tuple[int, bytes | None, bytes | None]
-"""``(offset, key, value)`` of a consumed record."""
+RawRecord = tuple[int, bytes | None, bytes | None, int]
+"""``(offset, key, value, timestamp_ms)`` of a consumed record."""
 Converted = tuple[Batch, list[tuple[int, str, str]], int]
 """The batch, the records to dead-letter as ``(index, reason, message)``, and how many
 input events were skipped (the worker dead-lettered them already)."""
@@ -33,13 +34,17 @@ def _tools() -> tuple[Codec, SectorCatalog]:
     return Codec(ManifestRegistry.load()), load_catalog()
 
 
-def _accepted(role: str, subject: str, event: dict[str, Any], key: bytes | None,
-              catalog: SectorCatalog) -> bool:  # fmt: skip
-    """The worker's acceptance rules: the history holds exactly the events it folded."""
+def _accepted(role: str, subject: str, event: dict[str, Any], key: bytes | None, *,
+              catalog: SectorCatalog, timestamp_ms: int) -> bool:  # fmt: skip
+    """The worker's acceptance rules: the history holds exactly the events it folded.
+
+    ``timestamp_ms`` is the broker's append time, the same moment the worker read it at.
+    """
     if subject != role:
         return False
+    read_at = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=timestamp_ms)
     try:
-        validate_event(role, event, catalog)
+        validate_event(role, event, catalog, read_at=read_at)
     except ContractError:
         return False
     return key == str(event["uscc"]).encode()
@@ -51,7 +56,7 @@ def convert(role: str, topic: str, partition: int, records: Sequence[RawRecord])
     batch = Batch(topic, partition, records[-1][0] + 1)
     bad: list[tuple[int, str, str]] = []
     skipped = 0
-    for index, (offset, key, data) in enumerate(records):
+    for index, (offset, key, data, timestamp_ms) in enumerate(records):
         try:
             value, writer = codec.decode(data or b"")
         except ContractError as error:
@@ -66,7 +71,8 @@ def convert(role: str, topic: str, partition: int, records: Sequence[RawRecord])
             row, measures = r.notice_rows(value)
             batch.notices.append(row)
             batch.notice_measures.extend(measures)
-        elif _accepted(role, writer.subject, value, key, catalog):
+        elif _accepted(role, writer.subject, value, key, catalog=catalog,
+                       timestamp_ms=timestamp_ms):  # fmt: skip
             batch.events.append(r.event_row(role, value, topic, partition, offset))
         else:
             skipped += 1

@@ -319,7 +319,7 @@ class Sink:
         return expected is not None and records[0].offset >= expected
 
     async def _convert(self, tp: TopicPartition, records: Sequence[Any]) -> Converted:
-        raw = [(x.offset, x.key, x.value) for x in records]
+        raw = [(x.offset, x.key, x.value, x.timestamp) for x in records]
         args = (self.roles[tp.topic], tp.topic, tp.partition, raw)
         if self._pool is None:
             return convert(*args)
@@ -367,7 +367,7 @@ class Sink:
         refused: list[tuple[Any, str, str]] = []
         async with conn.transaction():
             for record in records:
-                raw = [(record.offset, record.key, record.value)]
+                raw = [(record.offset, record.key, record.value, record.timestamp)]
                 single, bad, _ = convert(self.roles[tp.topic], tp.topic, tp.partition, raw)
                 if bad:
                     continue

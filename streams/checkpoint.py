@@ -43,7 +43,6 @@ from typing import Any
 from aiokafka.errors import KafkaError, ProducerFenced
 
 from schemas.codec import Codec
-from schemas.errors import ContractError
 from streams import state_codec
 from streams.batch import BatchProcessor, Message, PartitionResult
 from streams.changelog import INPUTS_KEY, encode_inputs
@@ -145,7 +144,8 @@ class _Share:
     owned: Owned
     step: Step = Step.NEW
     messages: list[Message] = field(default_factory=list)
-    ticks: list[tuple[bytes | None, bool]] = field(default_factory=list)  # (value, replayed)
+    # (value, replayed, offset)
+    ticks: list[tuple[bytes | None, bool, int]] = field(default_factory=list)
     ends: dict[str, int] = field(default_factory=dict)  # role -> next offset after it
     result: PartitionResult = field(default_factory=PartitionResult)
     before: dict[bytes, Profile | None] = field(default_factory=dict)
@@ -221,11 +221,14 @@ class Checkpoint:
                 replayed = r.offset < share.owned.committed.get(role, 0)
                 self.totals.replayed += replayed
                 if role == "ticks":
-                    share.ticks.append((r.value, replayed))
+                    share.ticks.append((r.value, replayed, r.offset))
                 else:
+                    # The source topics stamp records with the broker's append time:
+                    # the moment the worker's contract checks reported_at against.
                     share.messages.append(
-                        Message(role, topic, number, r.offset, r.key, r.value, replayed)
-                    )
+                        Message(role, topic, number, r.offset, r.key, r.value, replayed,
+                                timestamp_ms=r.timestamp)
+                    )  # fmt: skip
         for share in self.shares.values():
             share.advance(Step.ADMITTED)
 
@@ -290,21 +293,27 @@ class Checkpoint:
         for share in shares:
             share.result = results.get(share.owned.number) or PartitionResult()
             if share.ticks:
-                self._sweep(share, lookup)
+                self._sweep(share, lookup, now)
             share.advance(Step.FOLDED)
 
-    def _sweep(self, share: _Share, lookup: Any) -> None:
+    def _sweep(self, share: _Share, lookup: Any, now: dt.datetime) -> None:
         codec: Codec = self.context.processor.codec
         dates = []
-        for value, _ in share.ticks:
+        for value, _, offset in share.ticks:
             try:
-                dates.append(codec.decode(value or b"")[0]["as_of"])
-            except (ContractError, KeyError):
-                log.warning("partition=%d ignoring a malformed tick %r", share.owned.number, value)
+                record, writer = codec.decode(value or b"")
+                as_of = record["as_of"] if writer.subject == "ticks" else None
+            except Exception:  # noqa: BLE001 - a malformed tick is not worth a crash
+                as_of = None
+            if isinstance(as_of, dt.date):
+                dates.append(as_of)
+            else:
+                log.warning("partition=%d ignoring a malformed tick at offset %d: %r",
+                            share.owned.number, offset, (value or b"")[:80])  # fmt: skip
         if not dates:
             return
         as_of = max(dates)
-        replayed = all(r for _, r in share.ticks)
+        replayed = all(r for _, r, _ in share.ticks)
         owned = share.owned
         assert owned.store is not None
         due = set(owned.store.due_keys(as_of))
@@ -314,7 +323,9 @@ class Checkpoint:
             state = share.result.states.get(key) or lookup(owned.number, key)
             if state is not None:
                 found.append((key, state))
-        self.context.processor.sweep(found, as_of, share.result, replayed=replayed)
+        tick = (self.context.topics["ticks"], owned.number, share.ticks[-1][2])
+        self.context.processor.sweep(found, as_of, share.result, replayed=replayed, now=now,
+                                     tick=tick)  # fmt: skip
         if found:
             log.info("partition=%d sweep as_of=%s: %d state(s) due", owned.number, as_of,
                      len(found))  # fmt: skip

@@ -34,6 +34,10 @@ class TopicsError(ZjcreditError):
 
 _KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
 _WEEK = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+# A source record is stamped by the broker when appended, not by whoever sent it: the
+# worker checks an event's reported_at against that stamp (schemas/bounds.py), and the
+# sink, reading the same stamp, keeps exactly the events the worker folded.
+_SOURCE = {**_KEEP_FOREVER, "message.timestamp.type": "LogAppendTime"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
             config=config,
         )
 
-    sources = [spec(s, f"{s} events from departments (source)", _KEEP_FOREVER) for s in SOURCES]
+    sources = [spec(s, f"{s} events from departments (source)", _SOURCE) for s in SOURCES]
     return [
         *sources,
         spec(

@@ -154,3 +154,101 @@ def test_replayed_messages_rebuild_the_state_and_send_nothing() -> None:
     live = run([listing])
     assert sorted(o.role for o in live.outputs) == ["penalties", "profiles"]
     assert live.states == result.states
+
+
+OTHER = "91330000733796106P"  # a second enterprise (SAMPLES' firms are 91330100716105852F)
+
+
+def test_a_fold_that_raises_is_dead_lettered_and_the_rest_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug the fold meets on one event costs that event, never the batch."""
+    from streams import batch  # noqa: PLC0415
+
+    real = batch.apply
+
+    def apply(state: Profile, event: Any, *args: Any) -> Any:
+        if event.event.get("tax_year") == 2015:
+            raise ZeroDivisionError("a bug the fold meets on this event")
+        return real(state, event, *args)
+
+    monkeypatch.setattr(batch, "apply", apply)
+    bad = good("tax", tax_year=2015, event_id="2c1d7e3f-9a4b-5c6d-8e7f-0a1b2c3d4e61")
+    bad = replace(bad, offset=7)
+    result = run([bad, good("tax"), good("blacklist", uscc=OTHER)])
+
+    (letter,) = decoded(result, "deadletters")
+    assert (letter["reason"], letter["stage"], letter["offset"]) == ("fold_failed", "worker", 7)
+    assert "ZeroDivisionError" in letter["message"]
+    assert letter["value"] == bad.value
+    assert sorted(p["uscc"] for p in decoded(result, "profiles")) == sorted(
+        [SAMPLES["tax"]["uscc"], OTHER]
+    )
+
+
+def test_a_profile_that_cannot_be_rendered_is_dead_lettered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The state keeps its events; the other enterprise's profile still goes out."""
+    from streams import batch  # noqa: PLC0415
+
+    real = batch.render
+
+    def render(state: Profile, *args: Any) -> Any:
+        if state.uscc == OTHER:
+            raise ValueError("cannot render this one")
+        return real(state, *args)
+
+    monkeypatch.setattr(batch, "render", render)
+    hostile = replace(good("blacklist", uscc=OTHER), offset=3)
+    result = run([good("tax"), hostile])
+
+    (letter,) = decoded(result, "deadletters")
+    assert (letter["reason"], letter["offset"]) == ("render_failed", 3)
+    assert [p["uscc"] for p in decoded(result, "profiles")] == [SAMPLES["tax"]["uscc"]]
+    assert decoded(result, "penalties") == []  # its notice went with its profile
+    assert set(result.states) == {SAMPLES["tax"]["uscc"].encode(), OTHER.encode()}
+
+
+def test_an_output_larger_than_the_broker_takes_is_dead_lettered() -> None:
+    processor = BatchProcessor(codec, load_rules(), max_output_bytes=600)
+    messages = [good("tax"), good("blacklist", uscc=OTHER)]  # a listing's profile is longer
+    results = processor.process(messages, lambda _p, _k: None, AS_OF, NOW)
+
+    letters = decoded(results[1], "deadletters")
+    assert [x["reason"] for x in letters] == ["output_too_large"]
+    assert "bytes" in letters[0]["message"]
+    assert len(decoded(results[1], "profiles")) == 1
+
+
+def test_garbage_the_decoder_chokes_on_is_a_dead_letter_not_a_crash() -> None:
+    """Whatever a decoder raises on hostile bytes, the message meets the same door."""
+    framed = b"\x00" + (1).to_bytes(4, "big") + b"\xff" * 64  # huge lengths, truncated body
+    result = run([message("tax", framed, b"k"), good("tax")])
+
+    (letter,) = decoded(result, "deadletters")
+    assert letter["reason"] in {"corrupt_body", "unknown_schema_id"}
+    assert len(decoded(result, "profiles")) == 1
+
+
+def test_a_dead_letter_always_fits_the_broker() -> None:
+    """A huge hostile key is cut, a huge value left out: the letter itself cannot fail."""
+    huge = b"\x00" * 2_000_000
+    result = run([message("tax", huge, b"k" * 100_000)])
+
+    (output,) = result.outputs
+    assert len(output.value) < 10_000
+    letter = codec.decode(output.value)[0]
+    assert letter["value"] is None
+    assert len(letter["key"]) == 2000
+    assert "its offset" in letter["message"]
+
+
+def test_a_message_stamped_before_its_report_is_from_the_future() -> None:
+    """The worker reads reported_at against the broker's append time of the message."""
+    event = good("tax")
+    stamp = SAMPLES["tax"]["reported_at"] - dt.timedelta(hours=1)
+    stamped = replace(event, timestamp_ms=int(stamp.timestamp() * 1000))
+
+    (letter,) = decoded(run([stamped]), "deadletters")
+    assert letter["reason"] == "from_the_future"
