@@ -181,16 +181,25 @@ def _stream(
              disable=None if show_progress is None else not show_progress) as bar,
     ):  # fmt: skip
         for chunk in encoder.map(reader, now):
-            summary.read += chunk.rows
-            summary.sent += len(chunk.keys)
-            metrics.on_read(source, chunk.rows)
-            if publisher is not None and chunk.keys:
-                publisher.send_encoded(source, chunk.keys, chunk.values)
+            # Rejects first: if Kafka dies while the chunk is sent, every row counted as
+            # read is in Kafka's hands or in the rejects file (read = sent + rejected).
             for rejected in chunk.rejected:
                 rejects.write(rejected)
                 summary.rejected += 1
                 summary.rejects_by_reason[rejected.reason] += 1
                 metrics.on_rejected(source, rejected.reason)
+            handed = len(chunk.keys)
+            try:
+                if publisher is not None and chunk.keys:
+                    publisher.send_encoded(source, chunk.keys, chunk.values)
+            except PublishError:
+                assert publisher is not None
+                handed = publisher.report().sent - summary.sent  # the rest was never sent
+                raise
+            finally:
+                summary.read += handed + len(chunk.rejected)
+                summary.sent += handed
+                metrics.on_read(source, handed + len(chunk.rejected))
             bar.update(reader.position() - bar.n)
             bar.set_postfix(rows=summary.read, rejected=summary.rejected)
 
@@ -204,7 +213,8 @@ class _Rejects:
         path.unlink(missing_ok=True)
 
     def write(self, rejected: Rejected) -> None:
-        self._out = self._out or self.path.open("w", encoding="utf-8")
+        # A lone surrogate (a broken export) is written as \udcxx, not a crash.
+        self._out = self._out or self.path.open("w", encoding="utf-8", errors="backslashreplace")
         record = {
             "line": rejected.line,
             "reason": rejected.reason,

@@ -134,8 +134,12 @@ def test_a_broker_that_is_down_fails_clearly(tmp_path: Path) -> None:
 def test_a_broker_lost_mid_file_then_a_rerun_loses_and_doubles_nothing(
     settings: Settings, open_tmp_path: Path, tmp_path: Path
 ) -> None:
-    """Acknowledged rows are in Kafka; the rerun fills the gap; ids make duplicates visible."""
-    report = generate(6_000, seed=5, out_dir=tmp_path)
+    """Acknowledged rows are in Kafka; the rerun fills the gap; ids make duplicates visible.
+
+    With bad rows in the file, every row read is sent or in the rejects file, even when
+    the broker dies in the middle of a chunk.
+    """
+    report = generate(6_000, seed=5, out_dir=tmp_path, bad_rows=0.05)
     path = report.paths["tax"]
     jars = ensure_jars(settings.cache_dir)
     broker = KafkaBroker(jars_dir=jars, work_dir=open_tmp_path / "kafka")
@@ -152,6 +156,10 @@ def test_a_broker_lost_mid_file_then_a_rerun_loses_and_doubles_nothing(
     assert summary.exit_code == EXIT_PUBLISH_FAILED, summary.lines()
     assert summary.acknowledged < report.rows["tax"]
     assert any("safely in Kafka" in line for line in summary.lines())
+    assert summary.read == summary.sent + summary.rejected, summary.lines()
+    assert summary.rejected > 0
+    rejects = path.with_name(path.name + ".rejects.jsonl").read_text("utf-8").splitlines()
+    assert len(rejects) == summary.rejected
 
     again = KafkaBroker(jars_dir=jars, work_dir=open_tmp_path / "kafka")  # same data
     second = again.start()
@@ -160,8 +168,22 @@ def test_a_broker_lost_mid_file_then_a_rerun_loses_and_doubles_nothing(
         assert len(kept) >= summary.acknowledged
         rerun = produce_file("tax", path, bootstrap_servers=second, topic_prefix="lost",
                              show_progress=False)  # fmt: skip
-        assert rerun.exit_code == EXIT_OK
-        ids = [str(codec.decode(r.value)[0]["event_id"]) for r in consume_all(second, "lost.tax")]
-        assert len(set(ids)) == report.rows["tax"], "a row is missing after the rerun"
+        assert rerun.exit_code == EXIT_REJECTS
+        assert rerun.read == report.rows["tax"] == rerun.sent + rerun.rejected
+        ids = {str(codec.decode(r.value)[0]["event_id"]) for r in consume_all(second, "lost.tax")}
+        assert ids == _good_event_ids("tax", path), "a row is missing after the rerun"
     finally:
         again.stop()
+
+
+def _good_event_ids(source: str, path: Path) -> set[str]:
+    """The event id of every row of ``path`` the real parser accepts."""
+    parser = RowParser(source, ManifestRegistry.load().latest(source), load_catalog())
+    now = dt.datetime.now(dt.UTC)
+    ids = set()
+    for row in read_rows(path):
+        try:
+            ids.add(parser.parse(row.fields or {}, now)["event_id"])
+        except Exception:  # noqa: BLE001, S112 - a rejected row has no id to find
+            continue
+    return ids
