@@ -83,6 +83,12 @@ def test_compose_runs_every_role_from_one_image_with_real_commands() -> None:
     assert images["grafana"].startswith("grafana/grafana:")
 
 
+def test_compose_restarts_every_long_running_service() -> None:
+    for name, service in _compose()["services"].items():
+        once = name == "topics"  # creates the topics, then exits
+        assert service.get("restart") == ("no" if once else "unless-stopped"), name
+
+
 def test_compose_sets_only_settings_the_code_reads() -> None:
     known = _settings_names()
     for name, service in _app_services():
