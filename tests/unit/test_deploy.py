@@ -19,6 +19,7 @@ from query.metrics import QueryMetrics
 from sink.metrics import SinkMetrics
 from streams.metrics import WorkerMetrics
 from zjcredit.cli import cli
+from zjcredit.metrics import DemoMetrics
 from zjcredit.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -121,6 +122,7 @@ def _series_names() -> set[str]:
     SinkMetrics(registry)
     ProducerMetrics(registry)
     QueryMetrics(registry)
+    DemoMetrics(registry=registry)
     suffixes = {"counter": ("_total", "_created"), "gauge": ("",),
                 "histogram": ("_bucket", "_sum", "_count", "_created")}  # fmt: skip
     return {m.name + s for m in registry.collect() for s in suffixes[m.type]}
