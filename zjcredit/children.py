@@ -36,12 +36,12 @@ from pathlib import Path
 from zjcredit.errors import ZjcreditError
 from zjcredit.stack.process import ServerProcess, log_tail
 
-__all__ = ["ZJCREDIT", "ChildExitedError", "Children", "RestartPolicy"]
+__all__ = ["ZJCREDIT", "ChildNotReadyError", "Children", "RestartPolicy"]
 
 ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 
 
-class ChildExitedError(ZjcreditError):
+class ChildNotReadyError(ZjcreditError):
     """A child did not get where it should within its time; the message has its log tail."""
 
 
@@ -193,7 +193,7 @@ class Children:
         deadline = time.monotonic() + timeout
         while text not in _read(self.log(name)):
             if time.monotonic() > deadline:
-                raise ChildExitedError(
+                raise ChildNotReadyError(
                     f"the {name} did not log {text!r} within {timeout:.0f} s:\n"
                     + log_tail(self.log(name), 25)
                 )

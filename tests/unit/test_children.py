@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from zjcredit.children import ChildExitedError, Children, RestartPolicy
+from zjcredit.children import ChildNotReadyError, Children, RestartPolicy
 from zjcredit.metrics import DemoMetrics
 
 EXITS = ["-c", "import sys; print('crashing', flush=True); sys.exit(3)"]
@@ -146,5 +146,5 @@ def test_the_supervisor_thread_restarts_and_counts_in_the_metric(tmp_path: Path)
 def test_wait_for_log_waits_while_the_log_is_rotated_away(tmp_path: Path) -> None:
     children = Children(tmp_path, {}, program=[sys.executable])
     # No worker.log (moved to .log.1, the restart not there yet): a wait, not a crash.
-    with pytest.raises(ChildExitedError, match="did not log 'Ready' within 0 s"):
+    with pytest.raises(ChildNotReadyError, match="did not log 'Ready' within 0 s"):
         children.wait_for_log("worker", "Ready", 0.3)
