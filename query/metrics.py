@@ -5,6 +5,7 @@
 | ``zjcredit_query_requests_total`` | route, method, status | answered requests |
 | ``zjcredit_query_request_seconds`` | route | time to answer (histogram) |
 | ``zjcredit_query_database_up`` | | 1 if the last use of PostgreSQL succeeded |
+| ``process_*`` | | start time, CPU, memory, as every zjcredit process serves them |
 
 ``route`` is the route's template (``/v1/enterprises/{uscc}``), never the raw path, so a
 crawler cannot grow the label set.
@@ -15,7 +16,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+)
 
 __all__ = ["MetricsMiddleware", "QueryMetrics"]
 
@@ -37,6 +45,10 @@ class QueryMetrics:
             "zjcredit_query_database_up", "1 if the last use of PostgreSQL succeeded.",
             registry=registry,
         )  # fmt: skip
+        # The crash-loop alert counts restarts by process_start_time_seconds; the default
+        # registry has its own process collector already.
+        if registry is not REGISTRY:
+            ProcessCollector(registry=registry)
 
     def on_database(self, up: bool) -> None:
         self.database_up.set(1 if up else 0)

@@ -3,17 +3,19 @@
 Steps: Kafka and PostgreSQL (the configured ones, or those of a running ``zjcredit stack
 up``, else embedded ones started here), the project's topics, then ``zjcredit worker``,
 ``zjcredit sink`` and ``zjcredit serve`` as child processes (:mod:`zjcredit.children`),
-each with its own ``/metrics``; a generated province of N firms written as department
-files and sent through the producer path (``zjcredit produce``'s
-:func:`~producers.produce.produce_file`), a wait until the worker has folded it all and
-every firm is queryable, the URLs; then new firms keep arriving (their registrations, tax grades,
-trademarks, listings and removals, from the same generator) at a steady rate through the
-departments' :class:`~producers.publisher.Publisher` until Ctrl-C or SIGTERM, which
+each with its own ``/metrics`` and restarted if it exits (with backoff, said on the
+demo's output and counted in ``zjcredit_demo_child_restarts_total``); a generated
+province of N firms written as department files and sent through the producer path
+(``zjcredit produce``'s :func:`~producers.produce.produce_file`), a wait until the
+worker has folded it all and every firm is queryable, the URLs; then new firms keep
+arriving (their registrations, tax grades, trademarks, listings and removals, from the
+same generator) at a steady rate through the departments'
+:class:`~producers.publisher.Publisher` until Ctrl-C or SIGTERM, which
 stops every child, then the servers.
 
 The worker's clock is fixed at the generator's "today" (2018-06-30), so the province's
 listings are in force as generated. The demo process itself serves the producer's
-metrics (``zjcredit_producer_*``).
+metrics (``zjcredit_producer_*``) and its children's restarts on ``--metrics-port``.
 
 Example::
 
@@ -39,6 +41,7 @@ import click
 
 from zjcredit.children import Children
 from zjcredit.errors import ZjcreditError
+from zjcredit.metrics import DemoMetrics
 from zjcredit.settings import Settings, redact_url
 from zjcredit.stack import (
     Endpoints,
@@ -55,6 +58,7 @@ __all__ = ["DemoPorts", "demo_command"]
 _STATUS_EVERY_S = 30.0
 _STALL_S = 180.0  # no progress for this long: stop waiting, go live anyway
 _SETTLED_S = 5.0  # the read model unchanged this long after the load: it is all there
+_CHILDREN = ("worker", "sink", "query service")  # as _start_children names them
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,9 @@ def demo_command(settings: Settings, *, enterprises: int, seed: int, rate: float
     (work / "logs").mkdir(parents=True, exist_ok=True)
     local = LocalStack(settings, progress=say)
     children: Children | None = None
+    metrics = DemoMetrics(children=_CHILDREN)
     try:
+        _serve_metrics(ports.demo)
         endpoints = _running_stack(settings) or local.start()
         if not (endpoints.embedded_kafka or endpoints.embedded_postgres):
             say(f"using Kafka at {endpoints.bootstrap_servers} and "
@@ -139,11 +145,12 @@ def demo_command(settings: Settings, *, enterprises: int, seed: int, rate: float
             "ZJCREDIT_DATABASE_URL": endpoints.database_url,
             "ZJCREDIT_API_PORT": str(ports.api),
         }
-        children = Children(work / "logs", env, say)
+        children = Children(work / "logs", env, say, on_restart=metrics.on_child_restart)
         _start_children(children, ports, settings.api_host)
+        children.supervise()
         demo = _Demo(settings, endpoints.bootstrap_servers, endpoints.database_url, children)
         demo.load(enterprises, seed, bad_rows, work / "province", ports)
-        _wait_healthy(children, f"http://127.0.0.1:{ports.api}/healthz")
+        _wait_healthy(f"http://127.0.0.1:{ports.api}/healthz")
         _print_urls(settings, ports, endpoints.bootstrap_servers, endpoints.database_url,
                     logs=work / "logs", example=demo.example(), rate=rate)  # fmt: skip
         demo.live(seed, enterprises, rate)
@@ -176,6 +183,13 @@ def _topics(settings: Settings, bootstrap: str) -> None:
             )
 
 
+def _serve_metrics(port: int) -> None:
+    """The demo's /metrics: the producer's and the children's restarts."""
+    from prometheus_client import start_http_server  # noqa: PLC0415
+
+    start_http_server(port)
+
+
 def _start_children(children: Children, ports: DemoPorts, host: str) -> None:
     from producers.generator import HORIZON  # noqa: PLC0415
 
@@ -198,20 +212,17 @@ class _Demo:
 
     def load(self, enterprises: int, seed: int, bad_rows: float, folder: Path,
              ports: DemoPorts) -> None:  # fmt: skip
-        from prometheus_client import start_http_server  # noqa: PLC0415
         from tqdm import tqdm  # noqa: PLC0415
 
         from producers.generator import generate  # noqa: PLC0415
         from producers.produce import produce_file  # noqa: PLC0415
 
-        start_http_server(ports.demo)  # zjcredit_producer_*
         say = self.children.say
         say(f"generating a province of {enterprises:,} firms (seed {seed}) in {folder} ...")
         with tqdm(total=enterprises, unit="firm", desc="generate", disable=None) as bar:
             report = generate(enterprises, seed, folder, bad_rows, progress=bar.update)
         sent = 0
         for source in SOURCES:
-            self.children.check()
             summary = produce_file(source, report.paths[source], bootstrap_servers=self.bootstrap,
                                    topic_prefix=self.settings.topic_prefix)  # fmt: skip
             if summary.exit_code == 2:
@@ -237,7 +248,6 @@ class _Demo:
                     self.children.say(f"the worker folded {done:,} of {events:,} events, then "
                                       f"nothing for {_STALL_S:.0f} s; going on")  # fmt: skip
                     return
-                self.children.check()
                 time.sleep(0.5)
             bar.update(done - bar.n)
 
@@ -261,7 +271,6 @@ class _Demo:
                     self.children.say(f"{state[0]:,} of {enterprises:,} firms queryable after "
                                       f"{_STALL_S:.0f} s without progress; going on")  # fmt: skip
                     return
-                self.children.check()
                 time.sleep(0.5)
         self.children.say(f"{last[0]:,} firms queryable")
 
@@ -300,7 +309,6 @@ class _Demo:
 
         if rate <= 0:
             while True:
-                self.children.check()
                 time.sleep(1.0)
         publisher = Publisher(self.bootstrap, topic_prefix=self.settings.topic_prefix)
         try:
@@ -310,16 +318,13 @@ class _Demo:
 
     def _trickle(self, publisher: Any, events: Iterator[tuple[str, dict[str, Any]]],
                  rate: float) -> None:  # fmt: skip
-        began = next_check = time.monotonic()
+        began = time.monotonic()
         next_status = began + _STATUS_EVERY_S
         for sent, (source, event) in enumerate(events):
             if (wait := began + sent / rate - time.monotonic()) > 0:
                 time.sleep(wait)
             publisher.send(source, event)
             now = time.monotonic()
-            if now >= next_check:
-                self.children.check()
-                next_check = now + 1.0
             if now >= next_status:
                 report = publisher.report()
                 self.children.say(f"live: {report.acknowledged:,} new events acknowledged, "
@@ -364,7 +369,7 @@ def _print_urls(settings: Settings, ports: DemoPorts, bootstrap: str, database_u
         f"  metrics         {api}/metrics   (query service)",
         f"                  http://127.0.0.1:{ports.worker}/metrics   (worker)",
         f"                  http://127.0.0.1:{ports.sink}/metrics   (sink)",
-        f"                  http://127.0.0.1:{ports.demo}/metrics   (producer: this demo)",
+        f"                  http://127.0.0.1:{ports.demo}/metrics   (this demo: producer, restarts)",  # noqa: E501
         f"  kafka           {bootstrap}",
         f"  postgres        {redact_url(database_url)}",
         f"  logs            {logs}/",
@@ -391,7 +396,7 @@ def _worker_events(port: int) -> int:
                    for sample in family.samples if sample.name.endswith("_total")))  # fmt: skip
 
 
-def _wait_healthy(children: Children, url: str, timeout: float = 60.0) -> None:
+def _wait_healthy(url: str, timeout: float = 60.0) -> None:
     """Wait until the query service answers ``/healthz`` with 200."""
     deadline = time.monotonic() + timeout
     while True:
@@ -401,7 +406,6 @@ def _wait_healthy(children: Children, url: str, timeout: float = 60.0) -> None:
                     return
         except OSError:
             pass
-        children.check()
         if time.monotonic() > deadline:
             raise ZjcreditError(f"the query service did not answer {url} within {timeout:.0f} s")
         time.sleep(0.3)

@@ -32,6 +32,7 @@ ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 KEY_SERIES = [
     "zjcredit_producer_events_acknowledged_total",
     "zjcredit_producer_rows_rejected_total",
+    'zjcredit_demo_child_restarts_total{child="worker"}',
     "zjcredit_worker_events_total",
     "zjcredit_worker_notices_total",
     "zjcredit_worker_freshness_seconds_bucket",
@@ -122,7 +123,7 @@ class Demo:
     def targets(self) -> dict[str, str]:
         return {
             "zjcredit-query": f"127.0.0.1:{self.api}",
-            "zjcredit-producer": f"127.0.0.1:{self.metrics}",
+            "zjcredit-demo": f"127.0.0.1:{self.metrics}",
             "zjcredit-worker": f"127.0.0.1:{self.metrics + 1}",
             "zjcredit-sink": f"127.0.0.1:{self.metrics + 2}",
         }

@@ -19,6 +19,7 @@ from query.metrics import QueryMetrics
 from sink.metrics import SinkMetrics
 from streams.metrics import WorkerMetrics
 from zjcredit.cli import cli
+from zjcredit.metrics import DemoMetrics
 from zjcredit.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -83,6 +84,12 @@ def test_compose_runs_every_role_from_one_image_with_real_commands() -> None:
     assert images["grafana"].startswith("grafana/grafana:")
 
 
+def test_compose_restarts_every_long_running_service() -> None:
+    for name, service in _compose()["services"].items():
+        once = name == "topics"  # creates the topics, then exits
+        assert service.get("restart") == ("no" if once else "unless-stopped"), name
+
+
 def test_compose_sets_only_settings_the_code_reads() -> None:
     known = _settings_names()
     for name, service in _app_services():
@@ -115,6 +122,7 @@ def _series_names() -> set[str]:
     SinkMetrics(registry)
     ProducerMetrics(registry)
     QueryMetrics(registry)
+    DemoMetrics(registry=registry)
     suffixes = {"counter": ("_total", "_created"), "gauge": ("",),
                 "histogram": ("_bucket", "_sum", "_count", "_created")}  # fmt: skip
     return {m.name + s for m in registry.collect() for s in suffixes[m.type]}

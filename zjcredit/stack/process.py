@@ -51,13 +51,16 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 
 def _child_setup(uid: int | None, gid: int | None, death_signal: int) -> Callable[[], None]:
+    # Loaded before the fork: dlopen in the child of a threaded parent (the demo restarts
+    # children from a thread) could wait forever on a lock another thread held.
+    libc = ctypes.CDLL(None, use_errno=True)
+
     def setup() -> None:
         if gid is not None:
             os.setgid(gid)
         if uid is not None:
             os.setuid(uid)
         # Set after setuid: a credential change clears the parent-death signal.
-        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
 
     return setup
