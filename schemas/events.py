@@ -20,6 +20,7 @@ from typing import Any
 from schemas.bounds import check_bounds
 from schemas.errors import InvalidEvent
 from schemas.sectors import SectorCatalog
+from schemas.uscc import normalize as normalize_code
 from schemas.uscc import problem as credit_code_problem
 
 __all__ = ["REQUIRED", "SOURCES", "validate_event"]
@@ -100,7 +101,12 @@ def validate_event(
     rules = REQUIRED[source]
     if kind not in rules:
         raise _fail(f"{kind!r} is not one of {', '.join(rules)}", "bad_value", "event_type")
-    problem = _credit_code_problem(str(event.get("uscc") or ""))
+    code = str(event.get("uscc") or "")
+    problem = _credit_code_problem(code)
+    if problem is None and normalize_code(code) != code:
+        # Keyed and folded as written, " 9133...F" would be another enterprise than
+        # "9133...F": a code travels trimmed and upper-cased (the producer does it).
+        problem = f"{code!r} is not written as its normal form {normalize_code(code)!r}"
     if problem is not None:
         raise _fail(problem, "invalid_credit_code", "uscc")
     if event.get("department") not in catalog.departments:

@@ -151,3 +151,9 @@ def test_any_text_meets_a_verdict_not_an_exception(text: str) -> None:
         except InvalidEvent as error:
             verdicts.append((error.reason, error.field))
         assert all(r in {"too_long", "control_character"} and f == field for r, f in verdicts)
+
+
+def test_a_code_travels_in_its_normal_form() -> None:
+    """Folded as written, a padded or lower-case code would be a second enterprise."""
+    assert verdict("tax", uscc=" 91330100716105852F") == ("invalid_credit_code", "uscc")
+    assert verdict("tax", uscc="91330100716105852f") == ("invalid_credit_code", "uscc")
