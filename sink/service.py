@@ -130,7 +130,13 @@ def _names(tps: Any) -> str:
 
 
 class Sink:
-    """One sink process. ``await Sink(options).run()``; ``stop()`` ends it after a batch."""
+    """One sink process. ``await Sink(options).run()``; ``stop()`` ends it after a batch.
+
+    ``letters_every``: seconds between checks for dead letters to send besides those
+    just recorded (re-queued by an operator, left by a stopped sink, in doubt).
+    """
+
+    letters_every = 30.0
 
     def __init__(
         self,
@@ -157,6 +163,7 @@ class Sink:
         self.to_position: set[TopicPartition] = set()  # assigned, not yet positioned
         self._pool: ProcessPoolExecutor | None = None
         self._outbox: Outbox | None = None
+        self._letters_due = 0.0  # time.monotonic() of the next check for letters
 
     def stop(self) -> None:
         self._stop.set()
@@ -280,6 +287,8 @@ class Sink:
                 ]
                 for tp, recs, job in jobs:
                     await self._handle(tp, recs, await job)
+                if time.monotonic() >= self._letters_due:
+                    await self._publish_letters()
                 self.metrics.observe_lag(self._consumer, self._positions)
                 if o.until_caught_up and await self._caught_up():
                     break
@@ -414,3 +423,4 @@ class Sink:
         """Send the recorded dead letters (after their transaction committed)."""
         assert self._outbox is not None
         self.totals.dead_letters += await self._outbox.publish(self._with_retries)
+        self._letters_due = time.monotonic() + self.letters_every
