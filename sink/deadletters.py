@@ -8,18 +8,16 @@ the same transaction as the partition's next offset. The sink then goes on.
 
 Reasons (stable, the ``reason`` label of ``zjcredit_sink_dead_letters_total``):
 
-==================  ====================================================================
-``tombstone``        no value at all on the profiles or penalties topic
-``bad_magic_byte``   not a Confluent frame (garbage, or too short); from the codec
-``unknown_schema_id``  a schema id this sink's registry does not know (upgrade the sink)
-``corrupt_body``     the Avro body does not decode with its schema
-``wrong_subject``    a valid frame of another subject (an enterprise event on profiles)
-``bad_row``          decoded, but building its rows raised (the message names the error)
-``refused_<SQLSTATE>``  PostgreSQL refused its rows for their data: class 22 (data
-                     exception, e.g. ``refused_22001`` too long, ``refused_22021`` a NUL),
-                     23 (a constraint, ``refused_23514``) or 54 (``refused_54000``, e.g. a
-                     key too large for its index)
-==================  ====================================================================
+- ``tombstone``: no value at all, on the profiles or penalties topic;
+- ``bad_magic_byte``, ``unknown_schema_id``, ``corrupt_body``: the codec's reasons for a
+  value that is not a Confluent frame, of an unknown schema id, or whose body does not
+  decode;
+- ``wrong_subject``: a valid frame of another subject (an enterprise event on profiles);
+- ``bad_row``: decoded, but building its rows raised (the message names the error);
+- ``refused_<SQLSTATE>``: PostgreSQL refused its rows for their data, class 22 (data
+  exception: ``refused_22003`` an amount out of range, ``refused_22021`` a NUL), 23
+  (``refused_23514`` a check constraint) or 54 (``refused_54000``: a key too large for
+  its index, such as a 4,000-character ``decision_no``).
 
 Bad *input* events on the source topics are not lettered here: the worker has already
 dead-lettered them, and the sink skips them (counted) so the history holds exactly what
