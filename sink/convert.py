@@ -3,6 +3,12 @@
 Decoding the Avro and building rows is most of the sink's own CPU, so the sink runs this
 in worker processes (a module-level function of plain arguments, so it pickles), while
 the main process writes the previous batch to PostgreSQL.
+
+Every record meets one decision here, on its own: its rows go into the batch; or, on a
+source topic, it is skipped (a bad input event: the worker dead-lettered it already);
+or it becomes a dead letter of the batch (:mod:`sink.deadletters`): a tombstone, a
+value that does not decode, a frame of another subject than the topic's, or anything
+raised while building its rows. No record can fail the batch.
 """
 
 from __future__ import annotations
@@ -13,20 +19,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.codec import Codec
-from schemas.errors import ContractError
+from schemas.errors import ContractError, CorruptBody
 from schemas.events import SOURCES, validate_event
 from schemas.registry import ManifestRegistry
 from schemas.sectors import SectorCatalog, load_catalog
 from sink import rows as r
+from sink.deadletters import BAD_ROW, TOMBSTONE, WRONG_SUBJECT, letter_row
 from sink.writer import Batch
 
 __all__ = ["Converted", "RawRecord", "convert"]
 
 RawRecord = tuple[int, bytes | None, bytes | None, int]
 """``(offset, key, value, timestamp_ms)`` of a consumed record."""
-Converted = tuple[Batch, list[tuple[int, str, str]], int]
-"""The batch, the records to dead-letter as ``(index, reason, message)``, and how many
-input events were skipped (the worker dead-lettered them already)."""
+Converted = tuple[Batch, int]
+"""The batch (its rows and its dead letters), and how many input events were skipped
+(the worker dead-lettered them already)."""
+
+
+class _Unusable(Exception):  # noqa: N818 - a verdict on a record, caught in this module
+    """A record that becomes a dead letter: ``reason`` and a message for people."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @functools.cache
@@ -50,30 +65,61 @@ def _accepted(role: str, subject: str, event: dict[str, Any], key: bytes | None,
     return key == str(event["uscc"]).encode()
 
 
-def convert(role: str, topic: str, partition: int, records: Sequence[RawRecord]) -> Converted:
-    """Decode ``records`` (one partition of the ``role`` topic) into rows."""
+def _add(batch: Batch, role: str, record: RawRecord) -> bool:
+    """Add one record's rows to ``batch``; False for a source event to skip.
+
+    Raises _Unusable for a record to dead-letter.
+    """
     codec, catalog = _tools()
-    batch = Batch(topic, partition, records[-1][0] + 1)
-    bad: list[tuple[int, str, str]] = []
-    skipped = 0
-    for index, (offset, key, data, timestamp_ms) in enumerate(records):
-        try:
-            value, writer = codec.decode(data or b"")
-        except ContractError as error:
-            if role in SOURCES:
-                skipped += 1
-            else:
-                bad.append((index, error.reason, str(error)))
-            continue
+    offset, key, data, timestamp_ms = record
+    if data is None:
+        if role in SOURCES:
+            return False
+        raise _Unusable(TOMBSTONE, f"a tombstone (no value) on the {role} topic")
+    try:
+        value, writer = codec.decode(data)
+    except Exception as error:  # whatever the bytes do, it is the record's fault
+        if role in SOURCES:
+            return False
+        reason = error.reason if isinstance(error, ContractError) else CorruptBody.reason
+        raise _Unusable(reason, str(error)) from error
+    if role in SOURCES:
+        if not _accepted(role, writer.subject, value, key, catalog=catalog,
+                         timestamp_ms=timestamp_ms):  # fmt: skip
+            return False
+    elif writer.subject != role:
+        raise _Unusable(
+            WRONG_SUBJECT,
+            f"schema id {writer.id} is of subject {writer.subject!r}; "
+            f"the {role} topic carries {role!r}",
+        )
+    try:  # every row built before any is added: a failure leaves nothing behind
         if role == "profiles":
             batch.profiles.append(r.profile_rows(value))
         elif role == "penalties":
             row, measures = r.notice_rows(value)
             batch.notices.append(row)
             batch.notice_measures.extend(measures)
-        elif _accepted(role, writer.subject, value, key, catalog=catalog,
-                       timestamp_ms=timestamp_ms):  # fmt: skip
-            batch.events.append(r.event_row(role, value, topic, partition, offset))
         else:
-            skipped += 1
-    return batch, bad, skipped
+            batch.events.append(r.event_row(role, value, batch.topic, batch.partition, offset))
+    except Exception as error:
+        message = f"building its rows raised {type(error).__name__}: {error}"
+        raise _Unusable(BAD_ROW, message) from error
+    return True
+
+
+def convert(role: str, topic: str, partition: int, records: Sequence[RawRecord]) -> Converted:
+    """Decode ``records`` (one partition of the ``role`` topic) into rows and letters."""
+    batch = Batch(topic, partition, records[-1][0] + 1)
+    skipped = 0
+    now = dt.datetime.now(dt.UTC)
+    for record in records:
+        offset, key, data, _ = record
+        try:
+            if not _add(batch, role, record):
+                skipped += 1
+        except _Unusable as error:
+            letter = letter_row(topic, partition, offset, key=key, value=data,
+                                reason=error.reason, message=str(error), failed_at=now)  # fmt: skip
+            batch.letters.append(letter)
+    return batch, skipped

@@ -59,6 +59,12 @@ class SinkMetrics:
             ["reason"],
             registry=registry,
         )
+        self._in_doubt = Counter(
+            "zjcredit_sink_dead_letters_in_doubt_total",
+            "Dead letters a sink stopped (or Kafka failed) while sending: maybe not on the topic",
+            ["reason"],
+            registry=registry,
+        )
         self._lag = Gauge(
             "zjcredit_sink_offset_lag",
             "Records in Kafka after the offset stored in PostgreSQL",
@@ -91,6 +97,9 @@ class SinkMetrics:
 
     def on_dead_letter(self, reason: str) -> None:
         self._dead.labels(reason).inc()
+
+    def on_dead_letter_in_doubt(self, reason: str) -> None:
+        self._in_doubt.labels(reason).inc()
 
     def observe_lag(self, consumer: Any, stored: Mapping[Any, int]) -> None:
         for tp in consumer.assignment():

@@ -2,10 +2,10 @@
 
 It consumes (read_committed) the profiles and penalties topics, and the four source
 topics for the event history, as one consumer group. Per partition, each fetched batch
-becomes one PostgreSQL transaction holding its rows *and* the partition's next offset
-(:mod:`sink.writer`). On every assignment the consumer seeks to the offsets stored in
-PostgreSQL, never to Kafka's committed offsets: a crash anywhere replays exactly what
-was not committed to the database.
+becomes one PostgreSQL transaction holding its rows, its dead letters *and* the
+partition's next offset (:mod:`sink.writer`). On every assignment the consumer seeks to
+the offsets stored in PostgreSQL, never to Kafka's committed offsets: a crash anywhere
+replays exactly what was not committed to the database.
 
 Faults:
 
@@ -13,11 +13,16 @@ Faults:
   failures): consumption pauses, the batch is retried with exponential backoff (0.5 s to
   30 s), each attempt is logged and counted; nothing is dropped. A partition revoked
   meanwhile is left to its new owner.
-- A row PostgreSQL refuses (class 22 data exception, 23 constraint): the batch is
-  written record by record, each in a savepoint; the refused record goes to the
-  dead-letter topic with the SQLSTATE and message (stage ``sink``), and the rest commits.
-- A message that cannot be decoded: the worker has already dead-lettered bad *input*
-  messages, so the sink skips those (counted); a bad profile or notice is dead-lettered.
+- Nothing a record holds stops the sink. Each record meets one decision point: a
+  tombstone, a value that does not decode, a frame of the wrong subject or rows that
+  cannot be built become a dead letter in :func:`sink.convert.convert`; rows PostgreSQL
+  refuses for their data (:data:`REFUSED`: class 22 data exception, 23 constraint, 54
+  program limit, such as a key too large for its index) make the batch be written again
+  record by record, each in a savepoint, and the refused record becomes a dead letter
+  (``refused_<SQLSTATE>``). The rest of the batch and the offset commit. Reasons and the
+  at-most-once protocol: :mod:`sink.deadletters`.
+- Bad *input* events on the source topics: the worker has already dead-lettered them,
+  so the sink skips them (counted) and the history holds what the worker folded.
 """
 
 from __future__ import annotations
@@ -39,9 +44,10 @@ from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from sink.convert import Converted, convert
+from sink.deadletters import LetterRow, Outbox, letter_row, refused
 from sink.metrics import SinkMetrics
 from sink.migrate import SCHEMA, migrate
-from sink.writer import STORE_OFFSET, Batch, prepare, write_batch
+from sink.writer import Batch, prepare, write_batch
 
 __all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions"]
 
@@ -59,6 +65,7 @@ RETRIABLE: tuple[type[BaseException], ...] = (
 REFUSED: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.DataError,  # class 22
     asyncpg.exceptions.IntegrityConstraintViolationError,  # class 23
+    asyncpg.exceptions.ProgramLimitExceededError,  # class 54: e.g. an index row too large
 )
 SINK_LOCK = 0x7A6A_736B  # "zjsk": held by a running sink; rebuild needs it free
 
@@ -123,7 +130,13 @@ def _names(tps: Any) -> str:
 
 
 class Sink:
-    """One sink process. ``await Sink(options).run()``; ``stop()`` ends it after a batch."""
+    """One sink process. ``await Sink(options).run()``; ``stop()`` ends it after a batch.
+
+    ``letters_every``: seconds between checks for dead letters to send besides those
+    just recorded (re-queued by an operator, left by a stopped sink, in doubt).
+    """
+
+    letters_every = 30.0
 
     def __init__(
         self,
@@ -149,6 +162,8 @@ class Sink:
         self._next: dict[TopicPartition, int] = {}
         self.to_position: set[TopicPartition] = set()  # assigned, not yet positioned
         self._pool: ProcessPoolExecutor | None = None
+        self._outbox: Outbox | None = None
+        self._letters_due = 0.0  # time.monotonic() of the next check for letters
 
     def stop(self) -> None:
         self._stop.set()
@@ -247,8 +262,16 @@ class Sink:
                 o.decode_workers, mp_context=mp.get_context("forkserver")
             )
         await self._producer.start()
+        self._outbox = Outbox(
+            self._producer,
+            self.codec,
+            f"{o.topic_prefix}.deadletters",
+            on_sent=self.metrics.on_dead_letter,
+            on_in_doubt=self.metrics.on_dead_letter_in_doubt,
+        )
         await self._consumer.start()
         try:
+            await self._publish_letters()  # those a stopped sink recorded and did not send
             self._consumer.subscribe(topics=sorted(self.roles), listener=_Seeker(self))
             if o.until_caught_up:
                 await self._remember_ends()
@@ -264,6 +287,8 @@ class Sink:
                 ]
                 for tp, recs, job in jobs:
                     await self._handle(tp, recs, await job)
+                if time.monotonic() >= self._letters_due:
+                    await self._publish_letters()
                 self.metrics.observe_lag(self._consumer, self._positions)
                 if o.until_caught_up and await self._caught_up():
                     break
@@ -329,12 +354,11 @@ class Sink:
         self, tp: TopicPartition, records: Sequence[Any], converted: Converted
     ) -> None:
         started = time.perf_counter()
-        batch, bad, skipped = converted
+        batch, skipped = converted
         self.totals.skipped += skipped
-        if bad:
-            await self._dead_letter([(records[i], reason, msg) for i, reason, msg in bad])
         if self._consumer is not None and tp not in self._consumer.assignment():
             return  # revoked while we fetched: the new owner starts from the stored offset
+        lettered = bool(batch.letters)
         try:
             written = await self._with_retries(lambda conn: write_batch(conn, batch))
         except REFUSED as error:
@@ -344,11 +368,13 @@ class Sink:
                 records[0].offset,
                 error,
             )
-            written = await self._with_retries(
+            written, lettered = await self._with_retries(
                 lambda conn: self._write_one_by_one(conn, tp, records)
             )
         self._positions[tp] = self._next[tp] = batch.next_offset
         self._count(batch, written, time.perf_counter() - started)
+        if lettered:
+            await self._publish_letters()
 
     def _count(self, batch: Batch, written: dict[str, int], seconds: float) -> None:
         self.totals.batches += 1
@@ -362,49 +388,39 @@ class Sink:
 
     async def _write_one_by_one(
         self, conn: asyncpg.Connection, tp: TopicPartition, records: Sequence[Any]
-    ) -> dict[str, int]:
+    ) -> tuple[dict[str, int], bool]:
+        """Write each record in its own savepoint; a refused one becomes a dead letter.
+
+        Returns the rows written per table and whether any letter was recorded.
+        """
         written = {"enterprise": 0, "notice": 0, "event": 0}
-        refused: list[tuple[Any, str, str]] = []
+        letters: list[LetterRow] = []
         async with conn.transaction():
             for record in records:
                 raw = [(record.offset, record.key, record.value, record.timestamp)]
-                single, bad, _ = convert(self.roles[tp.topic], tp.topic, tp.partition, raw)
-                if bad:
+                single, _ = convert(self.roles[tp.topic], tp.topic, tp.partition, raw)
+                if single.letters:
+                    letters.extend(single.letters)
                     continue
                 try:
                     async with conn.transaction():  # a savepoint
                         got = await write_batch(conn, single, store_offset=False)
                 except REFUSED as error:
-                    refused.append(
-                        (record, f"refused_{getattr(error, 'sqlstate', '?')}", str(error))
-                    )
+                    letters.append(
+                        letter_row(tp.topic, tp.partition, record.offset, key=record.key,
+                                   value=record.value, reason=refused(error),
+                                   message=str(error))
+                    )  # fmt: skip
                     continue
                 for table, n in got.items():
                     written[table] += n
-            await self._dead_letter(refused)
-            await conn.execute(STORE_OFFSET, tp.topic, tp.partition, records[-1].offset + 1)
-        return written
+            # The letters and the offset past them, in the same transaction as the rows.
+            tail = Batch(tp.topic, tp.partition, records[-1].offset + 1, letters=letters)
+            await write_batch(conn, tail)
+        return written, bool(letters)
 
-    async def _dead_letter(self, bad: Sequence[tuple[Any, str, str]]) -> None:
-        producer = self._producer
-        assert producer is not None
-        now = dt.datetime.now(dt.UTC)
-        for record, reason, message in bad:
-            letter = {
-                "reason": reason,
-                "message": message,
-                "stage": "sink",
-                "source_topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "key": record.key,
-                "value": record.value,
-                "failed_at": now,
-            }
-            await producer.send_and_wait(
-                f"{self.options.topic_prefix}.deadletters",
-                self.codec.encode("deadletters", letter),
-                key=record.key,
-            )
-            self.metrics.on_dead_letter(reason)
-            self.totals.dead_letters += 1
+    async def _publish_letters(self) -> None:
+        """Send the recorded dead letters (after their transaction committed)."""
+        assert self._outbox is not None
+        self.totals.dead_letters += await self._outbox.publish(self._with_retries)
+        self._letters_due = time.monotonic() + self.letters_every

@@ -10,8 +10,9 @@ CONFLICT`` per table, so a batch costs a handful of statements whatever its size
   ``IMPOSED`` notice turns ``lifted`` when its listing's ``LIFTED`` notice is stored;
 - events: inserted once per ``event_id``;
 
-and in the same transaction ``sink_offset`` gets the partition's next offset, which is
-where the sink resumes (BRIEF principle 4).
+and in the same transaction the batch's dead letters are recorded
+(:mod:`sink.deadletters`) and ``sink_offset`` gets the partition's next offset, which
+is where the sink resumes (BRIEF principle 4).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from sink import rows as r
+from sink.deadletters import RECORD, LetterRow
 from sink.migrate import SCHEMA
 
 __all__ = ["STORE_OFFSET", "Batch", "prepare", "write_batch"]
@@ -43,7 +45,8 @@ _TEMP = {
 
 @dataclass
 class Batch:
-    """The rows one partition's batch produced, and where the partition resumes."""
+    """The rows one partition's batch produced, its dead letters, and where the
+    partition resumes."""
 
     topic: str
     partition: int
@@ -52,6 +55,7 @@ class Batch:
     notices: list[r.Row] = field(default_factory=list)
     notice_measures: list[r.Row] = field(default_factory=list)
     events: list[r.Row] = field(default_factory=list)
+    letters: list[LetterRow] = field(default_factory=list)
 
     def row_count(self) -> int:
         return len(self.profiles) + len(self.notices) + len(self.events)
@@ -162,6 +166,8 @@ async def write_batch(
             await _copy(conn, "event", batch.events)
             status = await conn.execute(_INSERT_EVENTS)
             written["event"] = int(status.split()[-1])
+        if batch.letters:
+            await conn.executemany(RECORD, batch.letters)
         if store_offset:
             await conn.execute(STORE_OFFSET, batch.topic, batch.partition, batch.next_offset)
     return written
