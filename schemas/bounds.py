@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from schemas.errors import InvalidEvent
@@ -103,8 +103,11 @@ def check_text(field: str, value: str) -> None:
             field, f"{len(value):,} characters, at most {limit:,} (starts {value[:20]!r})",
             "too_long",
         )  # fmt: skip
-    if field == "uscc":
-        return  # its parser trims a BOM or a zero-width space, and names any other symbol
+    if field == "uscc" or value.isprintable():
+        # The parser trims a code's BOM or zero-width space and names any other symbol.
+        # isprintable (in C) is false for every refused category: the loop below runs
+        # only for text with a space separator, a private-use character or a refused one.
+        return
     allowed = _LINE_BREAKS if field in _MULTILINE else frozenset()
     for position, ch in enumerate(value, start=1):
         if ch not in allowed and unicodedata.category(ch) in _CONTROL:
@@ -121,7 +124,8 @@ def _check_amount(field: str, value: decimal.Decimal) -> None:
         raise _fail(field, f"{value} is not a number", "out_of_range")
     if abs(value) >= MAX_AMOUNT:
         raise _fail(field, f"{value} does not fit decimal(18,2)", "out_of_range")
-    if value != value.quantize(_CENTS, rounding=decimal.ROUND_DOWN):
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2 and value != value.quantize(_CENTS):
         raise _fail(field, f"{value} has more than two decimals", "out_of_range")
 
 
@@ -134,6 +138,25 @@ def _check_date(field: str, value: dt.date | dt.datetime) -> None:
         raise _fail(field, f"{value.isoformat()} is outside {EARLIEST}..{LATEST}", "out_of_range")
 
 
+_CHECKS: dict[type, Callable[[str, Any], None] | None] = {
+    type(None): None,  # absent, and the types with no bound of their own (Avro's own)
+    int: None,
+    bool: None,
+    str: check_text,
+    decimal.Decimal: _check_amount,
+    dt.date: _check_date,
+    dt.datetime: _check_date,
+}
+
+
+def _check_of_subclass(value: object) -> Callable[[str, Any], None] | None:
+    # A library caller's str or date subclass: found by isinstance, off the fast path.
+    for kind in (str, decimal.Decimal, dt.datetime, dt.date):
+        if isinstance(value, kind):
+            return _CHECKS[kind]
+    return None  # bytes, a list, a nested record: bounded by their schema
+
+
 def check_bounds(event: Mapping[str, Any], *, read_at: dt.datetime) -> None:
     """Raise InvalidEvent (``too_long``, ``control_character``, ``out_of_range`` or
     ``from_the_future``, naming the field) unless every field of ``event`` is in bounds.
@@ -142,12 +165,10 @@ def check_bounds(event: Mapping[str, Any], *, read_at: dt.datetime) -> None:
     than :data:`READ_SKEW` after it.
     """
     for field, value in event.items():
-        if isinstance(value, str):
-            check_text(field, value)
-        elif isinstance(value, decimal.Decimal):
-            _check_amount(field, value)
-        elif isinstance(value, dt.date):  # datetime is a date too
-            _check_date(field, value)
+        kind = value.__class__
+        check = _CHECKS[kind] if kind in _CHECKS else _check_of_subclass(value)
+        if check is not None:
+            check(field, value)
     reported = event.get("reported_at")
     if not isinstance(reported, dt.datetime):
         return
