@@ -4,7 +4,8 @@ Built from the Avro schemas (``schemas/avro/*.avsc``, through the registry): eve
 of every source, given a value at or past its bound: extreme lengths, control, format
 and combining characters, edge decimals, dates and timestamps; and whole messages that
 are wrong in other ways: mismatched keys and subjects, oversized values, tombstones,
-raw garbage. Used by the fuzz test on the real pipeline (tests/integration/test_fuzz.py)
+raw garbage; and records a foreign producer might write to the worker's output topics,
+for the sink. Used by the fuzz test on the real pipeline (tests/integration/test_fuzz.py)
 and by the producer's (rows through ``zjcredit produce``).
 
 A :class:`Hostile` message is what goes to a topic: its role, key and value bytes. Which
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import random
+import string
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from schemas.codec import Codec
 from schemas.errors import ContractError
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
+from tests.samples import SAMPLES
 from tests.strategies import avro_values
 
 registry = ManifestRegistry.load()
@@ -103,6 +107,14 @@ def _hostile_value(field_type: Any) -> st.SearchStrategy[Any]:
     return st.one_of(options) if options else st.nothing()
 
 
+# Per source, the fields a hostile value exists for (an enum's symbols are all fine).
+_TARGETS = {
+    source: [(f["name"], _hostile_value(f["type"])) for f in entry.schema["fields"]
+             if f["name"] != "event_id" and not _hostile_value(f["type"]).is_empty]
+    for source, entry in SCHEMAS.items()
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Hostile:
     """A message for a source topic (or another ``role``): what it is, for failures."""
@@ -128,22 +140,21 @@ def mutated(draw: st.DrawFn, good: Sequence[Good]) -> Hostile | None:
     """A province event with one field at a bound (and a fresh id, so if the contract
     accepts it, it is a new fact, not a different version of a folded one)."""
     source, event = draw(st.sampled_from(good))
-    fields = [f for f in SCHEMAS[source].schema["fields"] if f["name"] != "event_id"]
-    field = draw(st.sampled_from(fields))
-    value = draw(_hostile_value(field["type"]))
-    changed = {**event, field["name"]: value, "event_id": str(draw(st.uuids()))}
+    field, values = draw(st.sampled_from(_TARGETS[source]))
+    value = draw(values)
+    changed = {**event, field: value, "event_id": str(uuid.uuid4())}
     data = _encoded(source, changed)
     if data is None:
         return None
     key = str(changed["uscc"]).encode("utf-8", "replace")
-    return Hostile(source, key, data, f"{source}.{field['name']}={str(value)[:40]!r}")
+    return Hostile(source, key, data, f"{source}.{field}={str(value)[:40]!r}")
 
 
 @st.composite
 def misplaced(draw: st.DrawFn, good: Sequence[Good]) -> Hostile:
     """A good event keyed by another code (or none), or on another source's topic."""
     source, event = draw(st.sampled_from(good))
-    data = codec.encode(source, {**event, "event_id": str(draw(st.uuids()))})
+    data = codec.encode(source, {**event, "event_id": str(uuid.uuid4())})
     if draw(st.booleans()):
         other = draw(st.sampled_from([s for s in SOURCES if s != source]))
         return Hostile(other, str(event["uscc"]).encode(), data, f"a {source} event on {other}")
@@ -194,7 +205,28 @@ def oversized(good: Sequence[Good], index: int) -> Hostile:
                    f"{source}.{field} of 900,000 characters")  # fmt: skip
 
 
+def for_the_sink(foreign: str, draw: random.Random) -> list[tuple[Hostile, str]]:
+    """Records only a foreign producer would write to the worker's output topics, each with
+    the reason the sink must dead-letter it: ``foreign`` is a code not in the province."""
+    long_decision = "".join(draw.choices(string.ascii_letters + string.digits, k=4000))
+    listing = {"sector": "court_defaulter", "decision_no": long_decision, "department": "SPC",
+               "listed_on": dt.date(2018, 1, 2), "planned_end_on": None, "reason": None}  # fmt: skip
+    profile = {**SAMPLES["profiles"], "uscc": foreign, "blacklist": [listing]}
+    key = foreign.encode()
+    event = codec.encode("enterprise", {**SAMPLES["enterprise"], "uscc": foreign})
+    return [
+        (Hostile("profiles", key, None, "a tombstone on profiles"), "tombstone"),
+        (Hostile("profiles", key, b"\xde\xad not avro", "garbage on profiles"), "bad_magic_byte"),
+        (Hostile("profiles", key, event, "an enterprise event on profiles"), "wrong_subject"),
+        (Hostile("profiles", key, codec.encode("profiles", profile),
+                 "a profile with a 4,000-character decision_no"), "refused_54000"),
+        (Hostile("penalties", key, None, "a tombstone on penalties"), "tombstone"),
+        (Hostile("penalties", key, codec.encode("profiles", SAMPLES["profiles"]),
+                 "a profile on penalties"), "wrong_subject"),
+    ]  # fmt: skip
+
+
 def hostile_messages(good: Sequence[Good]) -> st.SearchStrategy[Hostile | None]:
     """One hostile message (None: a draw the schema could not encode, to be skipped)."""
-    return st.one_of(mutated(good), mutated(good), mutated(good), misplaced(good),
-                     random_event(), garbage())  # fmt: skip
+    return st.one_of(mutated(good), mutated(good), mutated(good), mutated(good),
+                     misplaced(good), random_event(), garbage())  # fmt: skip

@@ -77,3 +77,41 @@ def test_a_missing_file_and_an_unknown_source_are_usage_errors(tmp_path: Path) -
     wrong = run("produce", "taxes", str(tmp_path / "nope.csv"))
     assert wrong.returncode == 2
     assert "'taxes' is not one of" in wrong.stderr
+
+
+def test_the_issues_hostile_rows_are_rejected_with_their_reason(tmp_path: Path) -> None:
+    """Issue 13's examples: each once stopped a process downstream; now a reject each."""
+    examples = Path(__file__).parents[2] / "examples"
+    header, good, *_ = (examples / "blacklist.csv").read_text("utf-8").splitlines()
+    cells = good.split(",")
+    long_decision = cells.copy()
+    long_decision[6] = "浙" * 4000
+    from_2107 = cells.copy()
+    from_2107[3] = "2107-03-01T10:00:00+08:00"
+    spaced = cells.copy()
+    spaced[0] = cells[0][:5] + " " * 100_000 + cells[0][5:]
+    (tmp_path / "blacklist.csv").write_text(
+        "\n".join([header, good, *(",".join(c) for c in (long_decision, from_2107, spaced))])
+        + "\n", "utf-8",
+    )  # fmt: skip
+    e_header, e_good, *_ = (examples / "enterprise.csv").read_text("utf-8").splitlines()
+    with_nul = e_good.split(",")
+    with_nul[5] = with_nul[5][:2] + "\x00" + with_nul[5][2:]
+    (tmp_path / "enterprise.csv").write_text(f"{e_header}\n{','.join(with_nul)}\n", "utf-8")
+
+    listings = run("produce", "blacklist", str(tmp_path / "blacklist.csv"), "--dry-run")
+    firms = run("produce", "enterprise", str(tmp_path / "enterprise.csv"), "--dry-run")
+
+    assert listings.returncode == 1, listings.stdout + listings.stderr
+    assert "valid (dry run, nothing sent) 1" in listings.stdout
+    rejects = [json.loads(x) for x in
+               (tmp_path / "blacklist.csv.rejects.jsonl").read_text("utf-8").splitlines()]  # fmt: skip
+    assert [(x["line"], x["field"], x["reason"]) for x in rejects] == [
+        (3, "decision_no", "too_long"),
+        (4, "reported_at", "out_of_range"),
+        (5, "uscc", "too_long"),
+    ]
+    assert all(len(x["message"]) < 300 for x in rejects)
+    assert firms.returncode == 1, firms.stdout + firms.stderr
+    (nul,) = (tmp_path / "enterprise.csv.rejects.jsonl").read_text("utf-8").splitlines()
+    assert (json.loads(nul)["field"], json.loads(nul)["reason"]) == ("name", "control_character")
