@@ -346,6 +346,15 @@ def test_a_malformed_credit_code_is_422_with_the_failed_rule(
     assert body["details"][0]["rule"] == rule
 
 
+def test_a_code_with_a_long_run_of_blanks_inside_is_422_at_once(api: Api) -> None:
+    """Issue 13: parsing it was quadratic, on the event loop (8.7 s, /healthz stalled)."""
+    code = "91330" + " " * 5_000 + "100716105852F"
+    body = _error(api.get("/v1/penalties", uscc=code), 422, "invalid_credit_code")
+    assert body["details"][0]["rule"] == "length"
+    assert len(json.dumps(body)) < 1_000  # the message quotes the start, not 5,000 blanks
+    assert api.get("/healthz").status_code == 200
+
+
 def test_an_unknown_code_is_404_and_bad_parameters_422(api: Api) -> None:
     _error(api.get("/v1/enterprises/91330100716105852F"), 404, "not_found")
     _error(api.get("/v1/nothing-here"), 404, "not_found")
