@@ -25,7 +25,7 @@ install: $(STAMP)
 
 # Fetches Apache Kafka's jars from Maven Central into the cache (once).
 jars: $(STAMP)
-	$(BIN)/python -c "from zjcredit.settings import Settings; from zjcredit.stack import ensure_jars; print(ensure_jars(Settings.from_env().cache_dir))"
+	$(BIN)/python -c "from base.settings import Settings; from zjcredit.stack import ensure_jars; print(ensure_jars(Settings.from_env().cache_dir))"
 
 # The browser test's headless Chromium, its WebDriver and a CJK font (Debian packages),
 # installed when missing. Without root or apt-get it says so and the test is skipped.

@@ -25,6 +25,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from base.settings import Settings
 from producers.encoding import encode_rows
 from producers.generator import generate
 from producers.metrics import ProducerMetrics
@@ -36,8 +37,7 @@ from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
-from zjcredit.settings import Settings
-from zjcredit.topics import create_topics, project_topics
+from schemas.topics import create_topics, project_topics
 
 __all__ = ["GOAL", "ProduceBench", "encode_province", "run_produce_bench"]
 

@@ -23,12 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from base.errors import ZjcreditError
 from producers.metrics import ProducerMetrics
 from schemas.codec import Codec
 from schemas.events import validate_event
 from schemas.registry import ManifestRegistry
 from schemas.sectors import SectorCatalog, load_catalog
-from zjcredit.errors import ZjcreditError
 
 __all__ = ["DeliveryReport", "PublishError", "Publisher"]
 

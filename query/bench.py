@@ -45,10 +45,10 @@ from pathlib import Path
 import asyncpg
 import uvloop
 
+from base.endpoints import free_port
 from query.bench_load import Loaded, load_enterprises, make_templates
 from sink.bench import scratch_database
 from streams.bench import run_process
-from zjcredit.stack.process import free_port
 
 __all__ = ["GOAL_P99_MS", "GOAL_RATIO", "GOAL_SEARCH_P99_MS", "QueryBench", "run_query_bench"]
 

@@ -18,9 +18,9 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from base.endpoints import resolve_endpoints
+from base.settings import Settings, redact_url
 from query.render import profile_lines, search_lines
-from zjcredit.settings import Settings, redact_url
-from zjcredit.stack import resolve_endpoints
 
 __all__ = ["keys_group", "query_command", "serve_command"]
 
@@ -161,8 +161,8 @@ def keys_list(settings: Settings) -> None:
 @click.pass_obj
 def keys_revoke(settings: Settings, key_id: str) -> None:
     """Revoke the key KEY_ID (as `keys list` shows it); the service refuses it within 10 s."""
+    from base.errors import ZjcreditError  # noqa: PLC0415
     from query.keys import revoke_key  # noqa: PLC0415
-    from zjcredit.errors import ZjcreditError  # noqa: PLC0415
 
     if not _with_database(settings, lambda conn: revoke_key(conn, key_id)):
         raise ZjcreditError(f"no key {key_id!r} in force (see `zjcredit keys list`)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from zjcredit.errors import ZjcreditError
+from base.errors import ZjcreditError
 
 __all__ = [
     "DatabaseUnavailable",

@@ -20,7 +20,7 @@ Every error has a short, stable ``reason`` code (``"bad_magic_byte"``, ``"check_
 
 from __future__ import annotations
 
-from zjcredit.errors import ZjcreditError
+from base.errors import ZjcreditError
 
 __all__ = [
     "BadMagicByte",

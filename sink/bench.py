@@ -35,16 +35,16 @@ from typing import Any
 
 import asyncpg
 
+from base.settings import Settings
 from producers.generator import HORIZON
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
+from schemas.topics import create_topics, project_topics
 from sink import rows as r
 from sink.metrics import SinkMetrics
 from sink.migrate import SCHEMA, drop, migrate
 from sink.service import Sink, SinkOptions
 from streams.bench import run_process as _process
-from zjcredit.settings import Settings
-from zjcredit.topics import create_topics, project_topics
 
 __all__ = ["GOAL", "SinkBench", "run_sink_bench", "scratch_database"]
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import click
 
+from base.endpoints import resolve_endpoints
+from base.errors import ZjcreditError
+from base.settings import Settings, redact_url
+from schemas.topics import TopicOutcome, create_topics, project_topics
 from sink.service import Sink, SinkOptions
-from zjcredit.errors import ZjcreditError
-from zjcredit.settings import Settings, redact_url
-from zjcredit.stack import resolve_endpoints
-from zjcredit.topics import TopicOutcome, create_topics, project_topics
 
 __all__ = ["sink_group"]
 

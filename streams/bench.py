@@ -37,6 +37,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from base.endpoints import free_port
+from base.settings import Settings
 from producers.bench import encode_province
 from producers.generator import HORIZON, generate
 from producers.readers import read_rows
@@ -45,10 +47,8 @@ from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
+from schemas.topics import create_topics, project_topics
 from streams.changelog import changelog_spec
-from zjcredit.settings import Settings
-from zjcredit.stack.process import free_port
-from zjcredit.topics import create_topics, project_topics
 
 __all__ = [
     "GOAL_VS_NAIVE",

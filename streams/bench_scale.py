@@ -29,15 +29,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from base.endpoints import free_port
+from base.settings import Settings
 from producers.generator import HORIZON
 from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
+from schemas.topics import create_topics, project_topics
 from schemas.uscc import ALPHABET, make_code
 from streams.changelog import changelog_spec
-from zjcredit.settings import Settings
-from zjcredit.stack.process import free_port
-from zjcredit.topics import create_topics, project_topics
 
 __all__ = ["ScaleBench", "run_scale_bench"]
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from schemas.topics import TopicSpec
 from streams.errors import StoreError
-from zjcredit.topics import TopicSpec
 
 __all__ = ["INPUTS_KEY", "changelog_spec", "changelog_topic", "decode_inputs", "encode_inputs"]
 

@@ -22,7 +22,7 @@ work and its new owner redoes it (streams/checkpoint.py).
 
 from __future__ import annotations
 
-from zjcredit.errors import ZjcreditError
+from base.errors import ZjcreditError
 
 __all__ = [
     "AssignmentError",

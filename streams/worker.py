@@ -21,13 +21,13 @@ from pathlib import Path
 
 import click
 
+from base.endpoints import resolve_endpoints
+from base.errors import ZjcreditError
+from base.settings import Settings
+from schemas.topics import TopicOutcome, create_topics, project_topics
 from streams.app import WorkerOptions, build_app
 from streams.changelog import changelog_spec
 from streams.clock import Clock
-from zjcredit.errors import ZjcreditError
-from zjcredit.settings import Settings
-from zjcredit.stack import resolve_endpoints
-from zjcredit.topics import TopicOutcome, create_topics, project_topics
 
 __all__ = ["data_dir_lock", "options_for", "worker_command"]
 

@@ -23,9 +23,10 @@ import asyncpg
 import pytest
 from kafka import KafkaAdminClient
 
-from zjcredit.errors import StackError
-from zjcredit.settings import Settings
-from zjcredit.stack import Endpoints, LocalStack
+from base.endpoints import Endpoints
+from base.errors import StackError
+from base.settings import Settings
+from zjcredit.stack import LocalStack
 
 _TIERS = ("unit", "property", "integration", "e2e")
 

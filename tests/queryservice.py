@@ -23,12 +23,12 @@ from pathlib import Path
 
 import httpx
 
+from base.endpoints import free_port
+from base.settings import Settings
 from streams.core import SourceEvent
 from tests.province import AS_OF, province
 from tests.readmodel import Expected, Sinks, create_database, drop_database, wait_until_equal
 from tests.workers import ZJCREDIT, Workers, create_project_topics, send_events
-from zjcredit.settings import Settings
-from zjcredit.stack.process import free_port
 
 __all__ = ["FilledReadModel", "QueryService", "zjcredit"]
 

@@ -29,13 +29,13 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from base.settings import Settings
 from producers.publisher import Publisher
 from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
+from schemas.topics import create_topics, project_topics
 from streams.core import SourceEvent
-from zjcredit.settings import Settings
-from zjcredit.topics import create_topics, project_topics
 
 ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 codec = Codec(ManifestRegistry.load())

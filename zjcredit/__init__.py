@@ -1,25 +1,9 @@
-"""Credit Zhejiang (信用浙江) sharing service: the command, settings and local stack.
+"""Credit Zhejiang (信用浙江) sharing service: the ``zjcredit`` command, the roof.
 
-The pipeline's stages are the sibling packages ``schemas``, ``producers``, ``streams``,
-``sink`` and ``query``; this package holds what they share: settings, the error tree,
-topic definitions, the local Kafka/PostgreSQL stack and the ``zjcredit`` command.
+It composes the rooms below it (``base``, ``schemas``, ``readmodel``, ``producers``,
+``streams``, ``sink``, ``query``, ``benchmarks``): the command and its sub-commands, the
+local Kafka/PostgreSQL stack (``stack/``), ``zjcredit demo`` and its child processes.
+Nothing below imports from here.
 """
 
-from zjcredit.errors import (
-    ConfigError,
-    ServerStartError,
-    StackError,
-    ToolMissingError,
-    ZjcreditError,
-)
-from zjcredit.settings import Settings
-
-__all__ = [
-    "ConfigError",
-    "ServerStartError",
-    "Settings",
-    "StackError",
-    "ToolMissingError",
-    "ZjcreditError",
-]
 __version__ = "0.1.0"

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zjcredit.errors import ZjcreditError
+from base.errors import ZjcreditError
 from zjcredit.stack.process import ServerProcess, log_tail
 
 __all__ = ["ZJCREDIT", "ChildNotReadyError", "Children", "RestartPolicy"]

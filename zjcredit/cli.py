@@ -1,7 +1,7 @@
 """The ``zjcredit`` command.
 
 Settings are read once, in :func:`main`, and handed to every sub-command. Errors the
-project raises on purpose (:class:`~zjcredit.errors.ZjcreditError`) end the command with
+project raises on purpose (:class:`~base.errors.ZjcreditError`) end the command with
 their message and exit status 2; anything else is a bug and keeps its traceback.
 
 Example::
@@ -24,17 +24,12 @@ from typing import Any, NoReturn
 
 import click
 
-from zjcredit.errors import ServerStartError, ZjcreditError
-from zjcredit.settings import Settings, redact_url
-from zjcredit.stack import (
-    LocalStack,
-    forget_running_stack,
-    kafka_version,
-    record_running_stack,
-    resolve_endpoints,
-)
+from base.endpoints import forget_running_stack, record_running_stack, resolve_endpoints
+from base.errors import ServerStartError, ZjcreditError
+from base.settings import Settings, redact_url
+from schemas.topics import SOURCES, TopicOutcome, create_topics, project_topics
+from zjcredit.stack import LocalStack, kafka_version
 from zjcredit.stack.process import log_tail
-from zjcredit.topics import SOURCES, TopicOutcome, create_topics, project_topics
 
 __all__ = ["main"]
 

@@ -39,19 +39,19 @@ from typing import Any, NoReturn
 
 import click
 
-from zjcredit.children import Children
-from zjcredit.errors import ZjcreditError
-from zjcredit.metrics import DemoMetrics
-from zjcredit.settings import Settings, redact_url
-from zjcredit.stack import (
+from base.endpoints import (
     Endpoints,
-    LocalStack,
     forget_running_stack,
+    free_port,
     record_running_stack,
     resolve_endpoints,
 )
-from zjcredit.stack.process import free_port
-from zjcredit.topics import SOURCES, TopicOutcome, create_topics, project_topics
+from base.errors import ZjcreditError
+from base.settings import Settings, redact_url
+from schemas.topics import SOURCES, TopicOutcome, create_topics, project_topics
+from zjcredit.children import Children
+from zjcredit.metrics import DemoMetrics
+from zjcredit.stack import LocalStack
 
 __all__ = ["DemoPorts", "demo_command"]
 

@@ -19,8 +19,7 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from zjcredit.stack import Endpoints
-from zjcredit.stack.process import free_port
+from base.endpoints import Endpoints, free_port
 
 ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 

@@ -23,8 +23,7 @@ import psutil
 import pytest
 import yaml
 
-from zjcredit.stack import Endpoints
-from zjcredit.stack.process import free_port
+from base.endpoints import Endpoints, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"

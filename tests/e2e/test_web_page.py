@@ -26,14 +26,13 @@ from typing import Any
 import asyncpg
 import pytest
 
+from base.endpoints import Endpoints, free_port
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from sink import rows as r
 from sink.migrate import SCHEMA, migrate
 from tests.queryservice import QueryService
 from tests.readmodel import create_database, drop_database
-from zjcredit.stack import Endpoints
-from zjcredit.stack.process import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -35,6 +35,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from kafka import KafkaProducer
 
+from base.endpoints import Endpoints
+from base.settings import Settings
 from schemas.errors import ContractError
 from schemas.events import SOURCES, validate_event
 from schemas.sectors import load_catalog
@@ -44,8 +46,6 @@ from tests.hostile import Good, Hostile, codec, for_the_sink, hostile_messages, 
 from tests.province import AS_OF, province
 from tests.readmodel import Expected, Sinks, create_database, drop_database, wait_until_equal
 from tests.workers import CommittedTopic, Workers, create_project_topics, wait_for
-from zjcredit.settings import Settings
-from zjcredit.stack import Endpoints
 
 FIRMS = 150
 SEED = 31

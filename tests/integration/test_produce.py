@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from base.settings import Settings
 from producers.generator import generate
 from producers.produce import EXIT_OK, EXIT_PUBLISH_FAILED, EXIT_REJECTS, produce_file
 from producers.readers import read_rows
@@ -24,9 +25,8 @@ from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
-from zjcredit.settings import Settings
+from schemas.topics import create_topics, project_topics
 from zjcredit.stack import KafkaBroker, ensure_jars
-from zjcredit.topics import create_topics, project_topics
 
 registry = ManifestRegistry.load()
 codec = Codec(registry)

@@ -38,6 +38,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 
+from base.endpoints import Endpoints
+from base.settings import Settings
 from query.keys import create_key, revoke_key
 from query.render import display_width
 from query.roles import Role
@@ -46,8 +48,6 @@ from schemas.registry import ManifestRegistry
 from tests.outputs import read_topic
 from tests.queryservice import FilledReadModel, QueryService, zjcredit
 from tests.readmodel import fetch
-from zjcredit.settings import Settings
-from zjcredit.stack import Endpoints
 
 FIRMS = 400
 SEED = 5  # this seed's province has listings in force and ended, and 专精特新 firms

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
+from base.endpoints import Endpoints
 from query.bench_load import load_enterprises, make_templates
 from query.db import Database
 from query.reads import SEARCH_COUNT_CAP, search
 from schemas.uscc import is_valid
 from tests.readmodel import create_database, drop_database
-from zjcredit.stack import Endpoints
 
 
 @pytest.fixture

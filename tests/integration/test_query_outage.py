@@ -17,13 +17,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from base.endpoints import free_port
 from query.db import migrate_all
 from query.keys import create_key, role_of_key
 from query.roles import Role
 from sink.migrate import drop
 from tests.queryservice import QueryService
 from zjcredit.stack import EmbeddedPostgres
-from zjcredit.stack.process import free_port
 
 ROUTES = ("/healthz", "/v1/stats", "/v1/enterprises/91330100716105852F", "/v1/blacklist",
           "/v1/enterprises?q=杭州")  # fmt: skip

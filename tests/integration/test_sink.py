@@ -37,6 +37,8 @@ import asyncpg
 import pytest
 from kafka import KafkaProducer
 
+from base.endpoints import Endpoints, free_port
+from base.settings import Settings
 from sink.rows import to_json
 from tests.province import AS_OF, province
 from tests.readmodel import (
@@ -59,10 +61,8 @@ from tests.workers import (
     send_events,
     wait_for,
 )
-from zjcredit.settings import Settings
-from zjcredit.stack import EmbeddedPostgres, Endpoints
+from zjcredit.stack import EmbeddedPostgres
 from zjcredit.stack import postgres as postgres_module
-from zjcredit.stack.process import free_port
 
 FIRMS = 1500
 SEED = 23

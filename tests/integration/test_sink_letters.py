@@ -23,12 +23,12 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
+from base.settings import Settings
 from sink.deadletters import Outbox
 from sink.metrics import SinkMetrics
 from sink.service import Sink, SinkOptions
 from tests.samples import SAMPLES
 from tests.workers import CommittedTopic, codec, create_project_topics
-from zjcredit.settings import Settings
 
 A = SAMPLES["profiles"]["uscc"]
 B = SAMPLES["enterprise"]["uscc"]

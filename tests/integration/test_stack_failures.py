@@ -9,8 +9,8 @@ import asyncpg
 import psutil
 import pytest
 
-from zjcredit.errors import ServerStartError
-from zjcredit.settings import Settings
+from base.errors import ServerStartError
+from base.settings import Settings
 from zjcredit.stack import EmbeddedPostgres, KafkaBroker, ensure_jars
 
 

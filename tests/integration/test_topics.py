@@ -8,8 +8,8 @@ from dataclasses import replace
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from zjcredit.settings import Settings
-from zjcredit.topics import TopicOutcome, create_topics, project_topics
+from base.settings import Settings
+from schemas.topics import TopicOutcome, create_topics, project_topics
 
 
 def test_create_is_idempotent_and_applies_topic_configs(

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
+from base.settings import Settings
 from producers.produce import EXIT_OK, produce_file
 from producers.rows import RowParser
 from schemas.codec import frame
@@ -44,7 +45,6 @@ from tests.workers import (
     profiles_diff,
     send_events,
 )
-from zjcredit.settings import Settings
 
 ORACLE_FIRMS = 1500
 DEADLINE = 180.0  # s; a run takes 20-30 s on a 2-core machine

@@ -25,6 +25,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from base.endpoints import free_port
+from base.settings import Settings
 from schemas.events import SOURCES
 from streams.core import SourceEvent
 from tests.outputs import oracle
@@ -40,8 +42,6 @@ from tests.workers import (
     profiles_diff,
     send_events,
 )
-from zjcredit.settings import Settings
-from zjcredit.stack.process import free_port
 
 FIRMS = 2000
 # How each chunk's worker dies: by its own SIGKILL at a step of its N-th transaction

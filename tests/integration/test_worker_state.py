@@ -24,7 +24,10 @@ import rocksdict
 from kafka import KafkaAdminClient
 from kafka.errors import UnknownTopicOrPartitionError
 
+from base.endpoints import free_port
+from base.settings import Settings
 from schemas.events import SOURCES
+from schemas.topics import create_topics
 from streams.changelog import changelog_spec, changelog_topic
 from streams.core import SourceEvent
 from tests.outputs import oracle
@@ -38,9 +41,6 @@ from tests.workers import (
     send_events,
     wait_for,
 )
-from zjcredit.settings import Settings
-from zjcredit.stack.process import free_port
-from zjcredit.topics import create_topics
 
 DEADLINE = 180.0
 FLAGS = ("--as-of", AS_OF.isoformat(), "--tick-interval", "2", "--batch-size", "300",

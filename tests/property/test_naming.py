@@ -6,8 +6,8 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from zjcredit.settings import Settings, redact_url
-from zjcredit.topics import project_topics
+from base.settings import Settings, redact_url
+from schemas.topics import project_topics
 
 _LEGAL_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 prefixes = st.text(alphabet=string.ascii_letters + string.digits + "._-", min_size=1, max_size=100)

@@ -14,13 +14,13 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from base.settings import Settings
 from producers.metrics import ProducerMetrics
 from query.metrics import QueryMetrics
 from sink.metrics import SinkMetrics
 from streams.metrics import WorkerMetrics
 from zjcredit.cli import cli
 from zjcredit.metrics import DemoMetrics
-from zjcredit.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 # Read by `zjcredit worker` itself rather than Settings (streams/worker.py).
@@ -94,7 +94,7 @@ def test_compose_sets_only_settings_the_code_reads() -> None:
     known = _settings_names()
     for name, service in _app_services():
         unknown = set(service["environment"]) - known
-        assert not unknown, f"{name}: {unknown} are not read by zjcredit/settings.py"
+        assert not unknown, f"{name}: {unknown} are not read by base/settings.py"
 
 
 def test_compose_mounts_files_that_exist() -> None:

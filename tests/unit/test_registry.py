@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from base.settings import Settings
 from schemas.compat import backward_problems
 from schemas.errors import SchemaRegistryError
 from schemas.registry import MANIFEST, ManifestRegistry, schema_sha256
-from zjcredit.settings import Settings
-from zjcredit.topics import project_topics
+from schemas.topics import project_topics
 
 
 def test_ids_are_contiguous_and_versions_count_up_per_subject() -> None:

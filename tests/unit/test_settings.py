@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from zjcredit.errors import ConfigError
-from zjcredit.settings import Settings, redact_url
+from base.errors import ConfigError
+from base.settings import Settings, redact_url
 
 
 def test_defaults_start_embedded_servers() -> None:

@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from zjcredit.errors import ServerStartError, ToolMissingError
+from base.endpoints import free_port
+from base.errors import ServerStartError, ToolMissingError
 from zjcredit.stack.kafka import find_java, kafka_version
-from zjcredit.stack.process import free_port, log_tail
+from zjcredit.stack.process import log_tail
 
 
 def test_free_port_keeps_a_free_preferred_port() -> None:

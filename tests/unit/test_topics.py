@@ -1,5 +1,5 @@
-from zjcredit.settings import Settings
-from zjcredit.topics import SOURCES, project_topics
+from base.settings import Settings
+from schemas.topics import SOURCES, project_topics
 
 
 def test_every_topic_is_co_partitioned_and_prefixed() -> None:

@@ -24,8 +24,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from zjcredit.errors import ServerStartError, StackError, ToolMissingError
-from zjcredit.stack.process import ManagedServer, ServerProcess, free_port
+from base.endpoints import free_port
+from base.errors import ServerStartError, StackError, ToolMissingError
+from zjcredit.stack.process import ManagedServer, ServerProcess
 
 __all__ = ["KAFKA_DIR", "KafkaBroker", "ensure_jars", "find_java", "kafka_version"]
 

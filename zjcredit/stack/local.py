@@ -8,40 +8,18 @@ another terminal (``zjcredit topics create``, ...) find it through :func:`resolv
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 
-import psutil
-
-from zjcredit.errors import StackError
-from zjcredit.settings import Settings
+from base.endpoints import Endpoints
+from base.settings import Settings
 from zjcredit.stack.kafka import KafkaBroker, ensure_jars, kafka_version
 from zjcredit.stack.postgres import EmbeddedPostgres
 
-__all__ = [
-    "Endpoints",
-    "LocalStack",
-    "forget_running_stack",
-    "record_running_stack",
-    "resolve_endpoints",
-]
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where Kafka and PostgreSQL are, and whether we started them."""
-
-    bootstrap_servers: str
-    database_url: str
-    embedded_kafka: bool
-    embedded_postgres: bool
+__all__ = ["LocalStack"]
 
 
 class LocalStack:
@@ -118,50 +96,3 @@ class LocalStack:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def _state_file(settings: Settings) -> Path:
-    return settings.run_dir / "stack.json"
-
-
-def record_running_stack(settings: Settings, endpoints: Endpoints) -> Path:
-    """Write ``stack.json`` for other commands to find this process's stack."""
-    path = _state_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"pid": os.getpid(), **asdict(endpoints)}), "utf-8")
-    return path
-
-
-def forget_running_stack(settings: Settings) -> None:
-    """Remove ``stack.json`` if it is ours."""
-    path = _state_file(settings)
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        if json.loads(path.read_text("utf-8")).get("pid") == os.getpid():
-            path.unlink()
-
-
-def resolve_endpoints(
-    settings: Settings, *, need_kafka: bool = True, need_database: bool = True
-) -> Endpoints:
-    """Kafka and PostgreSQL for a command that does not start servers itself.
-
-    Configured addresses win; otherwise those of a running ``zjcredit stack up``. What
-    the command needs and cannot find is a StackError saying how to provide it.
-    """
-    running: dict[str, object] = {}
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        state = json.loads(_state_file(settings).read_text("utf-8"))
-        if isinstance(state, dict) and psutil.pid_exists(int(state.get("pid", 0))):
-            running = state
-    bootstrap = settings.kafka_bootstrap_servers or running.get("bootstrap_servers") or ""
-    url = settings.database_url or running.get("database_url") or ""
-    missing = [what for what, need, have in (
-        ("Kafka (export KAFKA_BOOTSTRAP_SERVERS=host:port)", need_kafka, bootstrap),
-        ("PostgreSQL (export DATABASE_URL=postgresql://...)", need_database, url),
-    ) if need and not have]  # fmt: skip
-    if missing:
-        raise StackError(
-            f"no {' and no '.join(missing)} to talk to: run `zjcredit stack up` in another "
-            "terminal, or set the variable"
-        )
-    return Endpoints(str(bootstrap), str(url), False, False)

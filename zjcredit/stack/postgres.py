@@ -23,8 +23,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from zjcredit.errors import ServerStartError, StackError, ToolMissingError
-from zjcredit.stack.process import ManagedServer, ServerProcess, free_port
+from base.endpoints import free_port
+from base.errors import ServerStartError, StackError, ToolMissingError
+from zjcredit.stack.process import ManagedServer, ServerProcess
 
 __all__ = ["DATABASE_NAME", "EmbeddedPostgres", "postgres_bin_dir"]
 

@@ -11,7 +11,6 @@ import contextlib
 import ctypes
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -19,26 +18,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from zjcredit.errors import ServerStartError
+from base.errors import ServerStartError
 
-__all__ = ["ManagedServer", "ServerProcess", "free_port", "log_tail"]
+__all__ = ["ManagedServer", "ServerProcess", "log_tail"]
 
 _PR_SET_PDEATHSIG = 1
-
-
-def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
-    """Return ``preferred`` if it can be bound on ``host``, else a free port from the OS."""
-    for candidate in (preferred, 0) if preferred else (0,):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            # As the servers bind: a port whose old connections linger in TIME_WAIT (a
-            # server restarted on its own port) is free for them, so it is free here.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, candidate))
-            except OSError:
-                continue
-            return int(sock.getsockname()[1])
-    raise OSError(f"no free TCP port on {host}")  # pragma: no cover - the OS always has one
 
 
 def log_tail(path: Path, lines: int = 40) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from zjcredit.errors import ConfigError
+from base.errors import ConfigError
 
 __all__ = ["Settings"]
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from base.errors import ZjcreditError
+from base.settings import Settings
 from schemas.events import SOURCES
-from zjcredit.errors import ZjcreditError
-from zjcredit.settings import Settings
 
 __all__ = [
     "SOURCES",
