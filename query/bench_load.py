@@ -3,7 +3,7 @@
 Folding a real province of a million firms takes an hour; the query service does not care
 how the rows were made, only that they look like the sink's. So a few hundred firms of a
 generated province are folded and rendered with the pure core (:mod:`streams.core`) and
-turned into read-model rows by the sink's own :func:`sink.rows.profile_rows`; those are the
+turned into read-model rows by the sink's own :func:`readmodel.rows.profile_rows`; those are the
 *templates*. Row ``i`` of the load is template ``i mod T`` with:
 
 - a new, valid credit code: the template's authority, type and division, and an 8-digit
@@ -34,11 +34,11 @@ import asyncpg
 from tqdm import tqdm
 
 from producers import names as nm
+from readmodel import rows as r
+from readmodel.migrate import SCHEMA, migrate
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from schemas.uscc import ZHEJIANG_CITIES, make_code
-from sink import rows as r
-from sink.migrate import SCHEMA, migrate
 
 __all__ = ["Loaded", "Template", "load_enterprises", "make_templates"]
 

@@ -3,7 +3,7 @@
 The pool is made on first use, not at start, so the service starts (and answers 503 on
 ``/healthz``) while PostgreSQL is still down, and recovers by itself when it is back.
 On its first connection it applies the migrations (the read model's and the service's
-own API keys, ``sink/migrate.py``) unless told not to.
+own API keys, ``readmodel/migrate.py``) unless told not to.
 
 PostgreSQL being unavailable is recognised by the error's class, never its text:
 connection errors (SQLSTATE class 08, refused or reset sockets, timeouts), operator
@@ -35,7 +35,7 @@ from typing import Any
 import asyncpg
 
 from query.errors import DatabaseUnavailable
-from sink.migrate import migrate
+from readmodel.migrate import migrate
 
 __all__ = ["ACCESS_MIGRATIONS", "ACCESS_SCHEMA", "UNAVAILABLE", "Database", "migrate_all"]
 

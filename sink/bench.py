@@ -37,12 +37,12 @@ import asyncpg
 
 from base.settings import Settings
 from producers.generator import HORIZON
+from readmodel import rows as r
+from readmodel.migrate import SCHEMA, drop, migrate
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from schemas.topics import create_topics, project_topics
-from sink import rows as r
 from sink.metrics import SinkMetrics
-from sink.migrate import SCHEMA, drop, migrate
 from sink.service import Sink, SinkOptions
 from streams.bench import run_process as _process
 

@@ -134,7 +134,7 @@ def rebuild(settings: Settings) -> None:
     """
     import asyncpg  # noqa: PLC0415
 
-    from sink.migrate import drop, migrate  # noqa: PLC0415
+    from readmodel.migrate import drop, migrate  # noqa: PLC0415
     from sink.service import SINK_LOCK  # noqa: PLC0415
 
     options = _options(

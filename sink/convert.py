@@ -18,12 +18,12 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+from readmodel import rows as r
 from schemas.codec import Codec
 from schemas.errors import ContractError, CorruptBody
 from schemas.events import SOURCES, validate_event
 from schemas.registry import ManifestRegistry
 from schemas.sectors import SectorCatalog, load_catalog
-from sink import rows as r
 from sink.deadletters import BAD_ROW, TOMBSTONE, WRONG_SUBJECT, letter_row
 from sink.writer import Batch
 

@@ -3,7 +3,7 @@
 A record the sink cannot use meets one decision point: :func:`sink.convert.convert` for
 anything about decoding it or building its rows, :class:`sink.service.Sink` for rows
 PostgreSQL refuses. Either way it becomes a *letter*, a row of ``credit.dead_letter``
-(``sink/migrations/0002_dead_letter.sql``) written by :func:`sink.writer.write_batch` in
+(``readmodel/migrations/0002_dead_letter.sql``) written by :func:`sink.writer.write_batch` in
 the same transaction as the partition's next offset. The sink then goes on.
 
 Reasons (stable, the ``reason`` label of ``zjcredit_sink_dead_letters_total``):
@@ -61,8 +61,8 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
+from readmodel.migrate import SCHEMA
 from schemas.codec import Codec
-from sink.migrate import SCHEMA
 
 __all__ = [
     "BAD_ROW",

@@ -11,9 +11,9 @@ import logging
 
 import asyncpg
 
+from readmodel.migrate import SCHEMA
 from schemas.sectors import load_catalog
 from sink.metrics import SinkMetrics
-from sink.migrate import SCHEMA
 
 __all__ = ["REFRESH_EVERY_S", "count_active_listings", "refresh_gauges"]
 

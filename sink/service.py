@@ -40,13 +40,13 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
+from readmodel.migrate import SCHEMA, migrate
 from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from sink.convert import Converted, convert
 from sink.deadletters import LetterRow, Outbox, letter_row, refused
 from sink.metrics import SinkMetrics
-from sink.migrate import SCHEMA, migrate
 from sink.writer import Batch, prepare, write_batch
 
 __all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions"]

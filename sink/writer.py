@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from sink import rows as r
+from readmodel import rows as r
+from readmodel.migrate import SCHEMA
 from sink.deadletters import RECORD, LetterRow
-from sink.migrate import SCHEMA
 
 __all__ = ["STORE_OFFSET", "Batch", "prepare", "write_batch"]
 

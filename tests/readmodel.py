@@ -30,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from sink import rows as r
+from readmodel import rows as r
 from streams.core import SourceEvent
 from tests.outputs import oracle
 from tests.workers import ZJCREDIT, Workers
@@ -50,7 +50,7 @@ __all__ = [
     "wait_until_equal",
 ]
 
-# The read model's tables and their primary keys (sink/migrations/0001_read_model.sql),
+# The read model's tables and their primary keys (readmodel/migrations/0001_read_model.sql),
 # without the sink's own bookkeeping (sink_offset, schema_migration).
 TABLES: dict[str, tuple[str, ...]] = {
     "enterprise": ("uscc",),
@@ -227,7 +227,7 @@ async def _differences(conn: asyncpg.Connection, expected: Expected) -> list[str
         out.append(f"{len(differ)} enterprises differ from the oracle's profiles, e.g.:")
         out += [line for lines in differ[:_SHOWN] for line in lines[:5]]
 
-    # Child rows: exactly the profile's (sink/rows.py), and as many as its jsonb lists.
+    # Child rows: exactly the profile's (readmodel/rows.py), and as many as its jsonb lists.
     wanted = [r.profile_rows(p) for p in expected.profiles.values()]
     want_children = {
         "listing": [x for p in wanted for x in p.listings],

@@ -27,10 +27,10 @@ import asyncpg
 import pytest
 
 from base.endpoints import Endpoints, free_port
+from readmodel import rows as r
+from readmodel.migrate import SCHEMA, migrate
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
-from sink import rows as r
-from sink.migrate import SCHEMA, migrate
 from tests.queryservice import QueryService
 from tests.readmodel import create_database, drop_database
 

@@ -6,7 +6,7 @@ that server runs: every route that needs the database answers 503 (never a trace
 port and the service recovers by itself (migrations applied on first connection); then
 the server stops under it and it answers 503 again.
 
-Also: API keys live outside the read model, so a rebuild (``sink.migrate.drop``) keeps them.
+Also: API keys live outside the read model, so a rebuild (``readmodel.migrate.drop``) keeps them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from base.endpoints import free_port
 from query.db import migrate_all
 from query.keys import create_key, role_of_key
 from query.roles import Role
-from sink.migrate import drop
+from readmodel.migrate import drop
 from tests.queryservice import QueryService
 from zjcredit.stack import EmbeddedPostgres
 

@@ -39,7 +39,7 @@ from kafka import KafkaProducer
 
 from base.endpoints import Endpoints, free_port
 from base.settings import Settings
-from sink.rows import to_json
+from readmodel.rows import to_json
 from tests.province import AS_OF, province
 from tests.readmodel import (
     Expected,

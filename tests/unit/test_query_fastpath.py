@@ -26,8 +26,8 @@ from query.db import Database
 from query.fastpath import FastPath, search_arguments
 from query.models import Profile
 from query.roles import Role, profile_view
+from readmodel.rows import to_json
 from schemas.sectors import load_catalog
-from sink.rows import to_json
 from tests.outputs import oracle
 from tests.province import AS_OF, province
 

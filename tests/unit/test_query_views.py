@@ -9,8 +9,8 @@ import pytest
 
 from query.render import display_width, pad, profile_lines, table
 from query.roles import Role, profile_view
+from readmodel.rows import to_json
 from schemas.sectors import load_catalog
-from sink.rows import to_json
 from tests.outputs import oracle
 from tests.province import AS_OF, province
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from readmodel import rows as r
 from schemas.codec import Codec, frame
 from schemas.registry import ManifestRegistry
-from sink import rows as r
 from sink.convert import convert
 from sink.deadletters import letter_row, refused
 from tests.samples import SAMPLES

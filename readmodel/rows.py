@@ -3,7 +3,7 @@
 One function per topic role: a profile becomes its ``enterprise`` row plus the rows of
 its child tables (listings, measures in force, tax grades, trademarks); a notice its
 ``notice`` row and one ``notice_measure`` row per measure; an input event its ``event``
-row. Column order follows ``sink/migrations/0001_read_model.sql``.
+row. Column order follows ``readmodel/migrations/0001_read_model.sql``.
 
 The whole profile is also kept as jsonb, in the canonical JSON of :func:`to_json`
 (dates and times ISO 8601, decimals as strings), which is how tests compare the table

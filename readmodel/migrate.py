@@ -1,4 +1,4 @@
-"""Plain SQL migrations (``sink/migrations/NNNN_name.sql``), applied in order at start.
+"""Plain SQL migrations (``readmodel/migrations/NNNN_name.sql``), applied in order at start.
 
 Each file runs in its own transaction together with its row in ``credit.schema_migration``,
 so a migration is applied entirely or not at all. A session advisory lock serialises
