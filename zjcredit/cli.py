@@ -178,7 +178,7 @@ def bench() -> None:
 @click.pass_obj
 def bench_produce(settings: Settings, enterprises: int) -> None:
     """Events/s from file to acknowledged, beside raw kafka-python on the same events."""
-    from producers.bench import GOAL, run_produce_bench  # noqa: PLC0415
+    from benchmarks.produce import GOAL, run_produce_bench  # noqa: PLC0415
 
     with _kafka_for_bench(settings) as bootstrap:
         result = run_produce_bench(settings, bootstrap, enterprises, say=click.echo)
@@ -197,8 +197,8 @@ def bench_produce(settings: Settings, enterprises: int) -> None:
 @click.pass_obj
 def bench_worker(settings: Settings, enterprises: int, processes: int, scale_states: int) -> None:
     """Worker events/s beside raw consume+decode and a naive per-event Faust agent."""
-    from streams.bench import GOAL_VS_NAIVE, run_worker_bench  # noqa: PLC0415
-    from streams.bench_scale import run_scale_bench  # noqa: PLC0415
+    from benchmarks.worker import GOAL_VS_NAIVE, run_worker_bench  # noqa: PLC0415
+    from benchmarks.worker_scale import run_scale_bench  # noqa: PLC0415
 
     with _kafka_for_bench(settings) as bootstrap:
         r = run_worker_bench(settings, bootstrap, enterprises, say=click.echo,
@@ -233,7 +233,7 @@ def bench_worker(settings: Settings, enterprises: int, processes: int, scale_sta
 @click.pass_obj
 def bench_sink(settings: Settings, enterprises: int) -> None:
     """Sink rows/s beside raw COPY of the same rows; pipeline freshness under load."""
-    from sink.bench import GOAL, run_sink_bench  # noqa: PLC0415
+    from benchmarks.sink import GOAL, run_sink_bench  # noqa: PLC0415
 
     with _stack_for_bench(settings) as (bootstrap, database_url):
         r = run_sink_bench(settings, bootstrap, database_url, enterprises, say=click.echo)
@@ -253,7 +253,7 @@ def bench_sink(settings: Settings, enterprises: int) -> None:
 @click.pass_obj
 def bench_query(settings: Settings, enterprises: int, seconds: float) -> None:
     """GET /v1/enterprises/{uscc} p50/p99 and req/s beside raw asyncpg lookups; search p99."""
-    from query.bench import (  # noqa: PLC0415
+    from benchmarks.query import (  # noqa: PLC0415
         GOAL_P99_MS,
         GOAL_RATIO,
         GOAL_SEARCH_P99_MS,

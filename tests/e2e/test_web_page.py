@@ -59,7 +59,7 @@ class Firm:
 
 
 def _province_rows(firms: int) -> list[r.ProfileRows]:
-    from streams.bench import province_profiles  # noqa: PLC0415
+    from benchmarks.province import province_profiles  # noqa: PLC0415
 
     codec = Codec(ManifestRegistry.load())
     with tempfile.TemporaryDirectory(prefix="zjcredit-web-") as folder:

@@ -1,4 +1,4 @@
-"""The query bench's synthetic read model (query/bench_load.py) looks like the sink's.
+"""The query bench's synthetic read model (benchmarks/query_load.py) looks like the sink's.
 
 Every loaded code is valid and unique, each profile jsonb carries its row's code and
 name, child rows follow their enterprise, the indexes the migration declares exist
@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from base.endpoints import Endpoints
-from query.bench_load import load_enterprises, make_templates
+from benchmarks.query_load import load_enterprises, make_templates
 from query.db import Database
 from query.reads import SEARCH_COUNT_CAP, search
 from schemas.uscc import is_valid

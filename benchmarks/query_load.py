@@ -81,7 +81,7 @@ class Loaded:
 
 def make_templates(count: int, seed: int = 7) -> list[Template]:
     """Fold and render a generated province of ``count`` firms; one template per firm."""
-    from streams.bench import province_profiles  # noqa: PLC0415
+    from benchmarks.province import province_profiles  # noqa: PLC0415
 
     codec = Codec(ManifestRegistry.load())
     with tempfile.TemporaryDirectory(prefix="zjcredit-bench-") as folder:

@@ -94,7 +94,7 @@ def _fill(bootstrap: str, prefix: str, states: int, say: Say) -> int:
     """Register ``states`` firms, plus full histories for a generated 2% of them."""
     from kafka import KafkaProducer  # noqa: PLC0415
 
-    from producers.bench import encode_province  # noqa: PLC0415
+    from benchmarks.province import encode_province  # noqa: PLC0415
     from producers.generator import generate  # noqa: PLC0415
 
     codec = Codec(ManifestRegistry.load())

@@ -3,7 +3,7 @@
 In one run, on one PostgreSQL server, in a scratch database created for the run and
 dropped after it:
 
-- **load**: ``--enterprises N`` synthetic profiles (:mod:`query.bench_load`: a few hundred
+- **load**: ``--enterprises N`` synthetic profiles (:mod:`benchmarks.query_load`: a few hundred
   real profiles folded by the pure core, varied in code and name) are COPYed in, with
   their child rows; indexes are built after;
 - **raw**: 8 asyncpg connections run the service's own point lookup
@@ -46,9 +46,8 @@ import asyncpg
 import uvloop
 
 from base.endpoints import free_port
-from query.bench_load import Loaded, load_enterprises, make_templates
-from sink.bench import scratch_database
-from streams.bench import run_process
+from benchmarks.harness import run_process, scratch_database
+from benchmarks.query_load import Loaded, load_enterprises, make_templates
 
 __all__ = ["GOAL_P99_MS", "GOAL_RATIO", "GOAL_SEARCH_P99_MS", "QueryBench", "run_query_bench"]
 

@@ -20,7 +20,6 @@ events are sent at a steady rate with ``reported_at`` = now, and each enterprise
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import os
 import statistics
@@ -28,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,8 @@ from typing import Any
 import asyncpg
 
 from base.settings import Settings
+from benchmarks.harness import run_process as _process
+from benchmarks.harness import scratch_database
 from producers.generator import HORIZON
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA, drop, migrate
@@ -44,9 +45,8 @@ from schemas.registry import ManifestRegistry
 from schemas.topics import create_topics, project_topics
 from sink.metrics import SinkMetrics
 from sink.service import Sink, SinkOptions
-from streams.bench import run_process as _process
 
-__all__ = ["GOAL", "SinkBench", "run_sink_bench", "scratch_database"]
+__all__ = ["GOAL", "SinkBench", "run_sink_bench"]
 
 GOAL = 0.50
 Say = Callable[[str], None]
@@ -91,7 +91,7 @@ def run_sink_bench(
     settings: Settings, bootstrap: str, database_url: str, enterprises: int, say: Say = print
 ) -> SinkBench:
     """Fill a profiles topic from a province of ``enterprises``; time sink and raw COPY."""
-    from streams.bench import fresh_events, province_profiles  # noqa: PLC0415
+    from benchmarks.province import fresh_events, province_profiles  # noqa: PLC0415
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap, project_topics(replace(settings, topic_prefix=prefix)))
@@ -116,26 +116,6 @@ def run_sink_bench(
         say("freshness: worker + sink under a steady load of new firms ...")
         p50, p99, steady, n = _freshness(bootstrap, scratch, work, fresh_events)
     return SinkBench(len(rows), max(sink_rates), max(copy_rates), p50, p99, steady, n)
-
-
-@contextlib.contextmanager
-def scratch_database(database_url: str) -> Iterator[str]:
-    """A database created for the run on the same server, dropped after (both benches)."""
-    name = f"zjcredit_bench_{uuid.uuid4().hex[:8]}"
-    base, _, _ = database_url.rpartition("/")
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(database_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'create database "{name}"'))
-    try:
-        yield f"{base}/{name}"
-    finally:
-        asyncio.run(admin(f'drop database if exists "{name}" with (force)'))
 
 
 def _fill(bootstrap: str, topic: str, frames: list[tuple[bytes, bytes]]) -> None:

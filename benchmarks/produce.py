@@ -14,7 +14,6 @@ Each is run twice, alternating, into fresh topics; the better run of each is rep
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 import time
 import uuid
@@ -26,20 +25,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from base.settings import Settings
-from producers.encoding import encode_rows
+from benchmarks.province import encode_province
 from producers.generator import generate
 from producers.metrics import ProducerMetrics
 from producers.produce import produce_file
 from producers.publisher import _PRODUCER_DEFAULTS
-from producers.readers import read_rows
-from producers.rows import RowParser
-from schemas.codec import Codec
 from schemas.events import SOURCES
-from schemas.registry import ManifestRegistry
-from schemas.sectors import load_catalog
 from schemas.topics import create_topics, project_topics
 
-__all__ = ["GOAL", "ProduceBench", "encode_province", "run_produce_bench"]
+__all__ = ["GOAL", "ProduceBench", "run_produce_bench"]
 
 GOAL = 0.60
 
@@ -86,19 +80,6 @@ def _fresh_topics(settings: Settings, bootstrap_servers: str) -> str:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap_servers, project_topics(replace(settings, topic_prefix=prefix)))
     return prefix
-
-
-def encode_province(files: dict[str, Path]) -> dict[str, list[tuple[bytes, bytes]]]:
-    """``(key, Confluent frame)`` of every good row of each source's file, in file order."""
-    registry = ManifestRegistry.load()
-    codec, catalog = Codec(registry), load_catalog()
-    now = dt.datetime.now(dt.UTC)
-    encoded = {}
-    for source, path in files.items():
-        parser = RowParser(source, registry.latest(source), catalog)
-        chunk = encode_rows(parser, codec, read_rows(path), now)
-        encoded[source] = list(zip(chunk.keys, chunk.values, strict=True))
-    return encoded
 
 
 def _time_path(files: dict[str, Path], bootstrap: str, prefix: str, events: int) -> float:

@@ -5,7 +5,7 @@ the same run:
 
 - **raw limit**: aiokafka consuming the four topics and decoding every event (Avro,
   the worker's own codec), in this process: what no Python worker can beat;
-- **naive peer**: a Faust agent (``streams/bench_peer.py``) that decodes each event and
+- **naive peer**: a Faust agent (``benchmarks/worker_peer.py``) that decodes each event and
   writes one Table entry per event, exactly-once, memory store;
 - **worker**: ``zjcredit worker`` itself, exactly-once, from empty state stores.
 
@@ -26,7 +26,6 @@ import datetime as dt
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,23 +38,18 @@ from typing import Any
 
 from base.endpoints import free_port
 from base.settings import Settings
-from producers.bench import encode_province
+from benchmarks.harness import run_process
+from benchmarks.province import encode_province, fresh_events
 from producers.generator import HORIZON, generate
-from producers.readers import read_rows
-from producers.rows import RowParser
 from schemas.codec import Codec
 from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
-from schemas.sectors import load_catalog
 from schemas.topics import create_topics, project_topics
 from streams.changelog import changelog_spec
 
 __all__ = [
     "GOAL_VS_NAIVE",
     "WorkerBench",
-    "fresh_events",
-    "province_profiles",
-    "run_process",
     "run_worker_bench",
 ]
 
@@ -225,33 +219,11 @@ def _time_peer(bootstrap: str, prefix: str, partitions: int, events: int, work: 
         "BENCH_METRICS_PORT": str(port),
     }
     with run_process(
-        [sys.executable, "-m", "streams.bench_peer", "-L", "uvloop", "worker", "-l", "warn"],
+        [sys.executable, "-m", "benchmarks.worker_peer", "-L", "uvloop", "worker", "-l", "warn"],
         env,
         work / "peer.log",
     ) as started:
         return _time_counter(port, _PEER_EVENTS, events, started)[0]
-
-
-@contextlib.contextmanager
-def run_process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[float]:
-    """Run ``argv`` in its own session, logging to ``log``; yield its start time; stop it
-    after (SIGTERM, then SIGKILL); print the log's tail if the body failed."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        try:
-            yield time.monotonic()
-        except Exception:
-            sys.stderr.write(log.read_text(errors="replace")[-3000:])
-            raise
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @contextlib.contextmanager
@@ -385,42 +357,3 @@ def _freshness(
         raise RuntimeError(f"only {len(samples)} profiles seen under steady load")
     q = statistics.quantiles(samples, n=100)
     return statistics.median(samples), q[98], sent_rate
-
-
-def fresh_events(work: Path, firms: int, count: int) -> list[tuple[str, dict[str, Any]]]:
-    """Events of firms the worker has not seen (another seed), interleaved by source."""
-    report = generate(firms, seed=8, out_dir=work / "fresh")
-    registry, catalog = ManifestRegistry.load(), load_catalog()
-    now = dt.datetime.now(dt.UTC)
-    per_source = []
-    for source in SOURCES:
-        parser = RowParser(source, registry.latest(source), catalog)
-        events = []
-        for row in read_rows(report.paths[source]):
-            if row.fields is not None:
-                events.append((source, parser.parse(row.fields, now)))
-        per_source.append(events)
-    mixed = [e for group in zip(*per_source, strict=False) for e in group]
-    mixed += [e for events in per_source for e in events[len(min(per_source, key=len)) :]]
-    return mixed[:count]
-
-
-def province_profiles(work: Path, enterprises: int) -> list[tuple[bytes, bytes]]:
-    """``(key, frame)`` of the final profile of every firm of a generated province."""
-    from streams.core import SourceEvent, fold, render  # noqa: PLC0415
-
-    report = generate(enterprises, seed=7, out_dir=work / "province")
-    registry, catalog = ManifestRegistry.load(), load_catalog()
-    now = dt.datetime.now(dt.UTC)
-    events = []
-    for source in SOURCES:
-        parser = RowParser(source, registry.latest(source), catalog)
-        for row in read_rows(report.paths[source]):
-            if row.fields is not None:
-                events.append(SourceEvent(source, parser.parse(row.fields, now)))
-    profiles, _ = fold(events, HORIZON)
-    codec = Codec(registry)
-    return [
-        (uscc.encode(), codec.encode("profiles", render(p, HORIZON)))
-        for uscc, p in profiles.items()
-    ]
