@@ -2,8 +2,10 @@
 
 The pool is made on first use, not at start, so the service starts (and answers 503 on
 ``/healthz``) while PostgreSQL is still down, and recovers by itself when it is back.
-On its first connection it applies the migrations (the read model's and the service's
-own API keys, ``readmodel/migrate.py``) unless told not to.
+On its first connection it checks that the migrations it needs are applied (the read
+model's and the service's own API keys; ``zjcredit migrate`` applies them): the service
+needs no DDL rights. A database behind is unavailable too (503, saying to run
+``zjcredit migrate``), and the next request checks again.
 
 PostgreSQL being unavailable is recognised by the error's class, never its text:
 connection errors (SQLSTATE class 08, refused or reset sockets, timeouts), operator
@@ -35,9 +37,17 @@ from typing import Any
 import asyncpg
 
 from query.errors import DatabaseUnavailable
-from readmodel.migrate import migrate
+from readmodel.errors import SchemaVersionError
+from readmodel.migrate import check, migrate
 
-__all__ = ["ACCESS_MIGRATIONS", "ACCESS_SCHEMA", "UNAVAILABLE", "Database", "migrate_all"]
+__all__ = [
+    "ACCESS_MIGRATIONS",
+    "ACCESS_SCHEMA",
+    "UNAVAILABLE",
+    "Database",
+    "check_all",
+    "migrate_all",
+]
 
 ACCESS_SCHEMA = "access"
 ACCESS_MIGRATIONS = Path(__file__).with_name("migrations")
@@ -60,6 +70,12 @@ async def migrate_all(conn: asyncpg.Connection, *, read_model: bool = True) -> l
     return applied + await migrate(conn, folder=ACCESS_MIGRATIONS, schema=ACCESS_SCHEMA)
 
 
+async def check_all(conn: asyncpg.Connection) -> None:
+    """SchemaVersionError unless the read model's and the API keys' migrations are applied."""
+    await check(conn)
+    await check(conn, folder=ACCESS_MIGRATIONS, schema=ACCESS_SCHEMA)
+
+
 class Database:
     """A lazily made pool over ``url``.
 
@@ -67,19 +83,20 @@ class Database:
         url: ``postgresql://...`` of the read model.
         max_size: connections at most (default 8: a 2-core server gains nothing from more).
         timeout: seconds to connect, and for each statement (default 5).
-        apply_migrations: apply the migrations on the first connection (default True).
+        check_schema: check on the first connection that the migrations are applied
+            (default True).
         on_state: told True after each successful use of PostgreSQL, False after a failure
             (the service's ``zjcredit_query_database_up``).
     """
 
     def __init__(self, url: str, *, max_size: int = 8, timeout: float = 5.0,
-                 apply_migrations: bool = True,
+                 check_schema: bool = True,
                  on_state: Callable[[bool], None] = lambda up: None) -> None:  # fmt: skip
         self.url = url
         self.on_state = on_state
         self.max_size = max_size
         self.timeout = timeout
-        self.apply_migrations = apply_migrations
+        self.check_schema = check_schema
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
 
@@ -95,16 +112,19 @@ class Database:
                         self.url, min_size=0, max_size=self.max_size,
                         timeout=self.timeout, command_timeout=self.timeout, reset=_keep,
                     )  # fmt: skip
-                    if self.apply_migrations:
+                    if self.check_schema:
                         try:
                             async with pool.acquire() as conn:
-                                await migrate_all(conn)
+                                await check_all(conn)
                         except BaseException:
                             pool.terminate()
                             raise
                 except UNAVAILABLE as error:
                     self.on_state(False)
                     raise _unavailable(error) from None
+                except SchemaVersionError as error:
+                    self.on_state(False)
+                    raise DatabaseUnavailable(str(error)) from None
                 self._pool = pool
         return self._pool
 

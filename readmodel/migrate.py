@@ -1,4 +1,8 @@
-"""Plain SQL migrations (``readmodel/migrations/NNNN_name.sql``), applied in order at start.
+"""Plain SQL migrations (``readmodel/migrations/NNNN_name.sql``), applied in order.
+
+``zjcredit migrate`` applies them (and the demo, and the sink on its start: it owns the
+writes); a reader that must not need DDL rights (the query service) only checks, with
+:func:`check`, that every migration it knows is applied.
 
 Each file runs in its own transaction together with its row in ``credit.schema_migration``,
 so a migration is applied entirely or not at all. A session advisory lock serialises
@@ -12,7 +16,8 @@ folder of migrations, applied by the same code (``folder=``, ``schema=``), so th
 
 Example::
 
-    applied = await migrate(conn)       # ["0001_read_model"] the first time, then []
+    applied = await migrate(conn)       # ["0001_read_model", ...] the first time, then []
+    await check(conn)                   # SchemaVersionError unless all are applied
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from pathlib import Path
 
 import asyncpg
 
-__all__ = ["MIGRATIONS", "SCHEMA", "drop", "migrate", "pending"]
+from readmodel.errors import MigrationError, SchemaVersionError
+
+__all__ = ["MIGRATIONS", "SCHEMA", "check", "drop", "migrate", "pending"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA = "credit"
@@ -35,11 +42,11 @@ def _files(folder: Path = MIGRATIONS) -> list[tuple[int, Path]]:
     for path in sorted(folder.glob("*.sql")):
         match = _NAME.match(path.name)
         if match is None:
-            raise ValueError(f"{path.name}: migrations are named NNNN_lower_snake.sql")
+            raise MigrationError(f"{path.name}: migrations are named NNNN_lower_snake.sql")
         found.append((int(match.group(1)), path))
     versions = [v for v, _ in found]
     if versions != list(range(1, len(found) + 1)):
-        raise ValueError(f"migrations must be numbered 1..n without gaps, found {versions}")
+        raise MigrationError(f"migrations must be numbered 1..n without gaps, found {versions}")
     return found
 
 
@@ -52,6 +59,17 @@ async def pending(
     if exists:
         applied = {r[0] for r in await conn.fetch(f"select version from {schema}.schema_migration")}
     return [p.stem for v, p in _files(folder) if v not in applied]
+
+
+async def check(
+    conn: asyncpg.Connection, *, folder: Path = MIGRATIONS, schema: str = SCHEMA
+) -> None:
+    """Raise SchemaVersionError unless every migration of ``folder`` is applied to
+    ``schema`` (reads only: a newer database, with migrations this code does not know
+    yet, passes: they are additive)."""
+    missing = await pending(conn, folder=folder, schema=schema)
+    if missing:
+        raise SchemaVersionError(schema, missing)
 
 
 async def migrate(

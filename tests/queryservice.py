@@ -93,11 +93,14 @@ def _env(database_url: str, prefix: str, extra: Mapping[str, str] | None = None)
 class QueryService:
     """``zjcredit serve`` on a free port over ``database_url``; ``url`` is its address."""
 
-    def __init__(self, database_url: str, prefix: str, log: Path, timeout: float = 60) -> None:
+    def __init__(self, database_url: str, prefix: str, log: Path, timeout: float = 60, *,
+                 migrate: bool = True) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.env = _env(database_url, prefix)
+        if migrate:  # as an operator does before starting the service (it only checks)
+            self.migrate()
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [ZJCREDIT, "serve", "--port", str(self.port)], env=self.env, stdout=out,
@@ -114,6 +117,13 @@ class QueryService:
                 self.stop()
                 raise AssertionError(f"zjcredit serve did not answer in {timeout} s\n{self.logs()}")
             time.sleep(0.2)
+
+    def migrate(self) -> str:
+        """``zjcredit migrate`` on the service's database; its output."""
+        done = subprocess.run([ZJCREDIT, "migrate"], env=self.env, capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
 
     def logs(self) -> str:
         return self.log.read_text("utf-8", errors="replace")[-5000:]

@@ -135,6 +135,19 @@ def topics_create(settings: Settings) -> None:
         )
 
 
+@cli.command("migrate")
+@click.pass_obj
+def migrate_command(settings: Settings) -> None:
+    """Apply the database migrations (the read model's, the API keys'); idempotent."""
+    from zjcredit.migrations import migrate_database  # noqa: PLC0415
+
+    url = resolve_endpoints(settings, need_kafka=False).database_url
+    applied = migrate_database(url)
+    for name in applied:
+        click.echo(f"applied  {name}")
+    click.echo(f"{redact_url(url)}: {'up to date' if not applied else f'{len(applied)} applied'}")
+
+
 @cli.command()
 @click.argument("source", type=click.Choice(SOURCES))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -51,6 +51,7 @@ from base.settings import Settings, redact_url
 from schemas.topics import SOURCES, TopicOutcome, create_topics, project_topics
 from zjcredit.children import Children
 from zjcredit.metrics import DemoMetrics
+from zjcredit.migrations import migrate_database
 from zjcredit.stack import LocalStack
 
 __all__ = ["DemoPorts", "demo_command"]
@@ -137,6 +138,7 @@ def demo_command(settings: Settings, *, enterprises: int, seed: int, rate: float
         if endpoints.embedded_kafka or endpoints.embedded_postgres:
             record_running_stack(settings, endpoints)  # `zjcredit query` etc. find it
         _topics(settings, endpoints.bootstrap_servers)
+        migrate_database(endpoints.database_url)  # the query service only checks the schema
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,

@@ -77,7 +77,7 @@ def test_search_counts_to_a_cap_and_short_texts_still_match_substrings(scratch: 
     asyncio.run(load_enterprises(scratch, make_templates(60), 3_000, progress=False))
 
     async def check() -> None:
-        db = Database(scratch, apply_migrations=False)
+        db = Database(scratch, check_schema=False)
         conn = await asyncpg.connect(scratch)
         try:
             names = [r[0] for r in await conn.fetch("select name from credit.enterprise")]

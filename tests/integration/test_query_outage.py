@@ -51,7 +51,7 @@ def test_postgresql_down_is_503_and_the_service_recovers(open_tmp_path: Path) ->
     port = free_port()
     pg = EmbeddedPostgres(work_dir=open_tmp_path / "pg", port=port)
     url = f"postgresql://postgres@127.0.0.1:{port}/zjcredit"
-    service = QueryService(url, "zjcredit", open_tmp_path / "serve.log")
+    service = QueryService(url, "zjcredit", open_tmp_path / "serve.log", migrate=False)
     try:
         _all_503(service.url)
         assert httpx.get(f"{service.url}/subjects").status_code == 200  # no database needed
@@ -59,6 +59,12 @@ def test_postgresql_down_is_503_and_the_service_recovers(open_tmp_path: Path) ->
         assert "zjcredit_query_database_up 0.0" in metrics
 
         assert pg.start() == url, "PostgreSQL started on another port than reserved"
+        # Up but not migrated: the service has no DDL rights to need, it says what to run.
+        _all_503(service.url)
+        behind = httpx.get(f"{service.url}/healthz", timeout=30).json()
+        assert "zjcredit migrate" in behind["message"], behind
+        assert "applied  0001_read_model" in service.migrate()
+        assert "up to date" in service.migrate()
         _wait_healthy(service.url)
         stats = httpx.get(f"{service.url}/v1/stats").json()
         assert stats["enterprises"] == 0

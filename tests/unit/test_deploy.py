@@ -72,7 +72,7 @@ def _check_command(argv: list[str]) -> None:
 
 def test_compose_runs_every_role_from_one_image_with_real_commands() -> None:
     services = dict(_app_services())
-    assert {"topics", "worker", "sink", "query"} <= set(services)
+    assert {"topics", "migrate", "worker", "sink", "query"} <= set(services)
     for name, service in services.items():
         _check_command(service["command"])
         assert service["build"]["dockerfile"] == "deploy/Dockerfile", name
@@ -86,7 +86,7 @@ def test_compose_runs_every_role_from_one_image_with_real_commands() -> None:
 
 def test_compose_restarts_every_long_running_service() -> None:
     for name, service in _compose()["services"].items():
-        once = name == "topics"  # creates the topics, then exits
+        once = name in ("topics", "migrate")  # creates the topics or the tables, then exits
         assert service.get("restart") == ("no" if once else "unless-stopped"), name
 
 

@@ -39,7 +39,7 @@ class _Stored(Database):
     the database's business, not the paths'); anything else is a bug in the test."""
 
     def __init__(self, profiles: dict[str, str]) -> None:
-        super().__init__("postgresql://unused", apply_migrations=False)
+        super().__init__("postgresql://unused", check_schema=False)
         self.profiles = profiles
         self.rows = []
         for code in sorted(profiles):
