@@ -15,7 +15,13 @@ from pathlib import Path
 
 import asyncpg
 
-__all__ = ["run_process", "scratch_database"]
+from base.errors import ZjcreditError
+
+__all__ = ["BenchError", "run_process", "scratch_database"]
+
+
+class BenchError(ZjcreditError):
+    """A benchmark could not measure what it measures (the message says what failed)."""
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from base.settings import Settings
+from benchmarks.harness import BenchError
 from benchmarks.province import encode_province
 from producers.generator import generate
 from producers.metrics import ProducerMetrics
@@ -90,11 +91,11 @@ def _time_path(files: dict[str, Path], bootstrap: str, prefix: str, events: int)
         summary = produce_file(source, path, bootstrap_servers=bootstrap, topic_prefix=prefix,
                                metrics=metrics, show_progress=False)  # fmt: skip
         if summary.error:
-            raise RuntimeError(f"producer path failed on {path}: {summary.error}")
+            raise BenchError(f"producer path failed on {path}: {summary.error}")
         acknowledged += summary.acknowledged
     elapsed = time.perf_counter() - started
     if acknowledged != events:
-        raise RuntimeError(f"producer path acknowledged {acknowledged} of {events} events")
+        raise BenchError(f"producer path acknowledged {acknowledged} of {events} events")
     return events / elapsed
 
 
@@ -114,5 +115,5 @@ def _time_raw(
     producer.close()
     acknowledged = sum(1 for f in futures if f.succeeded())
     if acknowledged != events:
-        raise RuntimeError(f"raw producer acknowledged {acknowledged} of {events} events")
+        raise BenchError(f"raw producer acknowledged {acknowledged} of {events} events")
     return events / elapsed

@@ -46,7 +46,7 @@ import asyncpg
 import uvloop
 
 from base.endpoints import free_port
-from benchmarks.harness import run_process, scratch_database
+from benchmarks.harness import BenchError, run_process, scratch_database
 from benchmarks.query_load import Loaded, load_enterprises, make_templates
 from query.db import migrate_all
 
@@ -226,7 +226,7 @@ async def _raw(database_url: str, codes: Sequence[str], clients: int,
 
         async def call(code: str) -> None:
             if await statement.fetchval(code) is None:
-                raise RuntimeError(f"raw lookup: {code} not found")
+                raise BenchError(f"raw lookup: {code} not found")
 
         return call
 
@@ -255,10 +255,10 @@ async def _http(port: int, paths: Sequence[str], clients: int,
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             if length is None:
-                raise RuntimeError(f"GET {path}: no Content-Length in {head[:200]!r}")
+                raise BenchError(f"GET {path}: no Content-Length in {head[:200]!r}")
             body = await reader.readexactly(length)
             if status != b"200":
-                raise RuntimeError(f"GET {path}: HTTP {status.decode()}: {body[:300]!r}")
+                raise BenchError(f"GET {path}: HTTP {status.decode()}: {body[:300]!r}")
 
         return call
 

@@ -33,6 +33,7 @@ from typing import Any
 import asyncpg
 from tqdm import tqdm
 
+from benchmarks.harness import BenchError
 from producers import names as nm
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA, migrate
@@ -115,7 +116,7 @@ def make_templates(count: int, seed: int = 7) -> list[Template]:
             )
         )
     if not templates:
-        raise RuntimeError("no usable template profiles")
+        raise BenchError("no usable template profiles")
     return templates
 
 
@@ -133,7 +134,7 @@ async def load_enterprises(
 ) -> Loaded:
     """Migrate ``database_url`` (empty) and COPY ``enterprises`` firms into the read model."""
     if enterprises > _BODY:
-        raise ValueError(f"at most {_BODY:,} enterprises")
+        raise BenchError(f"at most {_BODY:,} enterprises")
     load = _Load(database_url, templates, enterprises, seed, progress)
     conn = await asyncpg.connect(database_url)
     try:

@@ -35,8 +35,8 @@ from typing import Any
 import asyncpg
 
 from base.settings import Settings
+from benchmarks.harness import BenchError, scratch_database
 from benchmarks.harness import run_process as _process
-from benchmarks.harness import scratch_database
 from producers.generator import HORIZON
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA, drop, migrate
@@ -156,7 +156,7 @@ async def _time_sink(bootstrap: str, database_url: str, prefix: str, expected: i
     )
     totals = await Sink(options, metrics=timing, say=lambda _: None).run()
     if totals.rows["enterprise"] != expected or timing.first is None:
-        raise RuntimeError(f"the sink wrote {totals.rows['enterprise']} of {expected} profiles")
+        raise BenchError(f"the sink wrote {totals.rows['enterprise']} of {expected} profiles")
     return expected / (timing.last - timing.first)
 
 
@@ -249,7 +249,7 @@ def _freshness(
         time.sleep(8)  # the last batches: worker batch + commit, sink poll + commit
     samples = asyncio.run(_lags(database_url, started_at))
     if len(samples) < 20:
-        raise RuntimeError(f"only {len(samples)} enterprise rows were written under load")
+        raise BenchError(f"only {len(samples)} enterprise rows were written under load")
     q = statistics.quantiles(samples, n=100)
     return statistics.median(samples), q[98], sent_rate, len(samples)
 

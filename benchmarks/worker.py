@@ -38,7 +38,7 @@ from typing import Any
 
 from base.endpoints import free_port
 from base.settings import Settings
-from benchmarks.harness import run_process
+from benchmarks.harness import BenchError, run_process
 from benchmarks.province import encode_province, fresh_events
 from producers.generator import HORIZON, generate
 from schemas.codec import Codec
@@ -201,7 +201,7 @@ def _time_counter(
             first = (now, count)
         if count >= events and first is not None:
             if now == first[0]:
-                raise RuntimeError("everything was processed between two polls: use more events")
+                raise BenchError("everything was processed between two polls: use more events")
             return (count - first[1]) / (now - first[0]), first[0] - started
         time.sleep(0.2)
     raise TimeoutError(f"did not reach {events} events in {limit_s:.0f} s")
@@ -335,7 +335,7 @@ def _freshness(
                            kwargs={"ready": ready, "stop": stop, "out": out})  # fmt: skip
     reader.start()
     if not ready.wait(60):
-        raise RuntimeError("the freshness reader did not start")
+        raise BenchError("the freshness reader did not start")
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     began = time.perf_counter()
     for i, (source, event) in enumerate(rows):
@@ -354,6 +354,6 @@ def _freshness(
     reader.join(30)
     producer.close()
     if len(samples) < 20:
-        raise RuntimeError(f"only {len(samples)} profiles seen under steady load")
+        raise BenchError(f"only {len(samples)} profiles seen under steady load")
     q = statistics.quantiles(samples, n=100)
     return statistics.median(samples), q[98], sent_rate

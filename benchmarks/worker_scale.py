@@ -31,6 +31,7 @@ from typing import Any
 
 from base.endpoints import free_port
 from base.settings import Settings
+from benchmarks.harness import BenchError
 from producers.generator import HORIZON
 from schemas.codec import Codec
 from schemas.events import SOURCES
@@ -183,7 +184,7 @@ def _until(condition: Callable[[], bool], limit_s: float, what: str, worker: _Wo
     deadline = time.monotonic() + limit_s
     while not condition():
         if worker.proc is not None and worker.proc.poll() is not None:
-            raise RuntimeError(f"the worker exited while {what}\n{worker.log_tail()}")
+            raise BenchError(f"the worker exited while {what}\n{worker.log_tail()}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what}: not within {limit_s:.0f} s\n{worker.log_tail()}")
         time.sleep(0.05)

@@ -22,8 +22,9 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from producers.encoding import ChunkEncoder, Rejected
+from producers.errors import PublishError
 from producers.metrics import ProducerMetrics
-from producers.publisher import Publisher, PublishError
+from producers.publisher import Publisher
 from producers.readers import ChunkReader, header_of
 from producers.rows import RowParser
 from schemas.registry import ManifestRegistry

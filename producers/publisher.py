@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from base.errors import ZjcreditError
+from producers.errors import PublishError
 from producers.metrics import ProducerMetrics
 from schemas.codec import Codec
 from schemas.events import validate_event
@@ -70,10 +70,6 @@ def _force_close(producer: Any) -> None:
         sender.force_close()
         sender.join(5)
     producer._closed = True
-
-
-class PublishError(ZjcreditError):
-    """Kafka could not be reached or did not acknowledge; the message says which."""
 
 
 @dataclass(frozen=True)

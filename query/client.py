@@ -14,18 +14,9 @@ from urllib.parse import quote
 
 import httpx
 
-from query.errors import QueryError
+from query.errors import ApiClientError
 
-__all__ = ["ApiClient", "ApiError"]
-
-
-class ApiError(QueryError):
-    """The service answered an error (its JSON body is in ``answer``), or did not answer."""
-
-    def __init__(self, message: str, status: int = 0, body: dict[str, Any] | None = None) -> None:
-        super().__init__(message, error=(body or {}).get("error", "unreachable"))
-        self.http_status = status
-        self.answer = body or {}
+__all__ = ["ApiClient", "ApiClientError"]
 
 
 class ApiClient:
@@ -46,12 +37,12 @@ class ApiClient:
         self.close()
 
     def get(self, path: str, **params: Any) -> Any:
-        """The JSON answer of ``GET path``; ApiError for an error answer or none at all."""
+        """The JSON answer of ``GET path``; ApiClientError for an error answer or none at all."""
         query = {k: v for k, v in params.items() if v is not None}
         try:
             response = self._http.get(path, params=query)
         except httpx.HTTPError as error:
-            raise ApiError(
+            raise ApiClientError(
                 f"the query service at {self.url} did not answer ({type(error).__name__}): "
                 "is `zjcredit serve` running? (ZJCREDIT_API_URL)"
             ) from None
@@ -61,9 +52,11 @@ class ApiClient:
             body = None
         if response.is_error:
             if isinstance(body, dict) and "message" in body:
-                raise ApiError(f"{response.status_code} {body.get('error')}: {body['message']}",
-                               response.status_code, body)  # fmt: skip
-            raise ApiError(f"{response.status_code} from {self.url}{path}", response.status_code)
+                message = f"{response.status_code} {body.get('error')}: {body['message']}"
+                raise ApiClientError(message, response.status_code, body)
+            raise ApiClientError(
+                f"{response.status_code} from {self.url}{path}", response.status_code
+            )
         return body
 
     def enterprise(self, uscc: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from base.errors import ZjcreditError
 
 __all__ = [
+    "ApiClientError",
     "DatabaseUnavailable",
     "Forbidden",
     "InvalidParameter",
@@ -126,3 +127,12 @@ class DatabaseUnavailable(QueryError):  # noqa: N818 - named as the HTTP status
 
     status = 503
     error = "database_unavailable"
+
+
+class ApiClientError(QueryError):
+    """The service answered an error (its JSON body is in ``answer``), or did not answer."""
+
+    def __init__(self, message: str, status: int = 0, body: dict[str, Any] | None = None) -> None:
+        super().__init__(message, error=(body or {}).get("error", "unreachable"))
+        self.http_status = status
+        self.answer = body or {}

@@ -1,7 +1,8 @@
-"""The contract between departments and the pipeline.
+"""The Kafka contract between the departments and the pipeline: the Avro ``.avsc`` files,
+the schema manifest (ids), the Confluent-framed codec, credit codes, the event rules and
+bounds, the key-sector catalog, and the topics.
 
-Lands with issue 3: Avro ``.avsc`` files, the schema manifest (ids), the Confluent-framed
-codec, credit-code validation, enums and the key-sector catalog. Empty until then.
+Imports ``base`` only (the README's layout table).
 """
 
 __all__: list[str] = []

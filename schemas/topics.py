@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from base.errors import ZjcreditError
+from base.errors import TopicMismatchError, TopicsError
 from base.settings import Settings
 from schemas.events import SOURCES
 
@@ -24,12 +24,9 @@ __all__ = [
     "TopicSpec",
     "TopicsError",
     "create_topics",
+    "ensure_topics",
     "project_topics",
 ]
-
-
-class TopicsError(ZjcreditError):
-    """The broker refused to create a topic (the message carries its reason)."""
 
 
 _KEEP_FOREVER = {"retention.ms": "-1", "retention.bytes": "-1"}
@@ -153,3 +150,13 @@ def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
         return {}
     described = admin.describe_topics(wanted)  # type: ignore[attr-defined]
     return {d["name"]: len(d["partitions"]) for d in described}
+
+
+def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> None:
+    """Create what is missing; TopicMismatchError if one exists with another count."""
+    for spec, outcome, actual in create_topics(bootstrap_servers, specs):
+        if outcome is TopicOutcome.MISMATCH:
+            raise TopicMismatchError(
+                f"topic {spec.name} has {actual} partitions, expected {spec.partitions}: "
+                "the sources and outputs must be co-partitioned"
+            )

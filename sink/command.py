@@ -18,9 +18,9 @@ from typing import Any
 import click
 
 from base.endpoints import resolve_endpoints
-from base.errors import ZjcreditError
 from base.settings import Settings, redact_url
-from schemas.topics import TopicOutcome, create_topics, project_topics
+from schemas.topics import ensure_topics, project_topics
+from sink.errors import SinkRunningError
 from sink.service import Sink, SinkOptions
 
 __all__ = ["sink_group"]
@@ -31,13 +31,7 @@ _REPORT_EVERY_S = 30.0
 def _options(settings: Settings, **overrides: Any) -> SinkOptions:
     endpoints = resolve_endpoints(settings, need_kafka=True, need_database=True)
     assert endpoints.database_url is not None
-    for spec, outcome, actual in create_topics(
-        endpoints.bootstrap_servers, project_topics(settings)
-    ):
-        if outcome is TopicOutcome.MISMATCH:
-            raise ZjcreditError(
-                f"topic {spec.name} has {actual} partitions, expected {spec.partitions}"
-            )
+    ensure_topics(endpoints.bootstrap_servers, project_topics(settings))
     return SinkOptions(
         endpoints.bootstrap_servers, endpoints.database_url, settings.topic_prefix, **overrides
     )
@@ -147,7 +141,7 @@ def rebuild(settings: Settings) -> None:
         conn = await asyncpg.connect(options.database_url)
         try:
             if not await conn.fetchval("select pg_try_advisory_lock($1)", SINK_LOCK):
-                raise ZjcreditError("a sink is running against this database: stop it first")
+                raise SinkRunningError("a sink is running against this database: stop it first")
             await drop(conn)
             await migrate(conn)
             await conn.execute("select pg_advisory_unlock($1)", SINK_LOCK)

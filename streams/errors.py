@@ -8,6 +8,7 @@
         │                           worker relies on (streams/faust_door.py names which)
         ├── AssignmentError         the group handed out an assignment that is not
         │                           co-partitioned, or topics of the wrong shape
+        ├── RulesError              streams/core/rules.json is malformed
         ├── StoreError              the local state store cannot be opened or used
         │   ├── StoreInUseError     another worker process has the store open
         │   ├── CorruptStoreError   a store read failed or a state did not decode: the
@@ -28,6 +29,7 @@ __all__ = [
     "AssignmentError",
     "CorruptStoreError",
     "FaustUnsupportedError",
+    "RulesError",
     "StateDecodeError",
     "StoreError",
     "StoreInUseError",
@@ -46,6 +48,10 @@ class FaustUnsupportedError(WorkerError):
 
 class AssignmentError(WorkerError):
     """The consumer group's assignment breaks co-partitioning (one worker per enterprise)."""
+
+
+class RulesError(WorkerError, ValueError):
+    """``streams/core/rules.json`` is malformed; the message names the rule."""
 
 
 class StoreError(WorkerError):

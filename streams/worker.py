@@ -22,12 +22,12 @@ from pathlib import Path
 import click
 
 from base.endpoints import resolve_endpoints
-from base.errors import ZjcreditError
 from base.settings import Settings
-from schemas.topics import TopicOutcome, create_topics, project_topics
+from schemas.topics import ensure_topics, project_topics
 from streams.app import WorkerOptions, build_app
 from streams.changelog import changelog_spec
 from streams.clock import Clock
+from streams.errors import StoreInUseError
 
 __all__ = ["data_dir_lock", "options_for", "worker_command"]
 
@@ -57,13 +57,13 @@ def options_for(settings: Settings, bootstrap_servers: str, **overrides: object)
 
 @contextlib.contextmanager
 def data_dir_lock(path: Path) -> Iterator[None]:
-    """Hold ``path``'s lock for the worker's life; ZjcreditError if another worker has it."""
+    """Hold ``path``'s lock for the worker's life; StoreInUseError if another worker has it."""
     path.mkdir(parents=True, exist_ok=True)
     with (path / "worker.lock").open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ZjcreditError(
+            raise StoreInUseError(
                 f"another worker is running with the data directory {path}: give each "
                 "worker on a machine its own --instance (or --data-dir)"
             ) from None
@@ -74,12 +74,7 @@ def data_dir_lock(path: Path) -> Iterator[None]:
 
 def _ensure_topics(settings: Settings, bootstrap: str, group: str) -> None:
     changelog = changelog_spec(group, settings.partitions, settings.replication_factor)
-    for spec, outcome, actual in create_topics(bootstrap, [*project_topics(settings), changelog]):
-        if outcome is TopicOutcome.MISMATCH:
-            raise ZjcreditError(
-                f"topic {spec.name} has {actual} partitions, expected {spec.partitions}: "
-                "the sources and outputs must be co-partitioned"
-            )
+    ensure_topics(bootstrap, [*project_topics(settings), changelog])
 
 
 @click.command("worker")

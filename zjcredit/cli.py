@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 import click
 
 from base.endpoints import forget_running_stack, record_running_stack, resolve_endpoints
-from base.errors import ServerStartError, ZjcreditError
+from base.errors import ServerStartError, TopicMismatchError, ZjcreditError
 from base.settings import Settings, redact_url
 from schemas.topics import SOURCES, TopicOutcome, create_topics, project_topics
 from zjcredit.stack import LocalStack, kafka_version
@@ -129,7 +129,7 @@ def topics_create(settings: Settings) -> None:
             note = f"{actual} partitions, expected {spec.partitions}: co-partitioning is broken"
         click.echo(f"{outcome.value:<8} {spec.name:<32} {note:<18} {spec.purpose}")
     if mismatched:
-        raise ZjcreditError(
+        raise TopicMismatchError(
             f"{mismatched} topic(s) exist with another partition count; "
             "they were left unchanged (see docs on repartitioning)"
         )

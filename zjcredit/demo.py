@@ -48,8 +48,9 @@ from base.endpoints import (
 )
 from base.errors import ZjcreditError
 from base.settings import Settings, redact_url
-from schemas.topics import SOURCES, TopicOutcome, create_topics, project_topics
-from zjcredit.children import Children
+from producers.errors import PublishError
+from schemas.topics import SOURCES, ensure_topics, project_topics
+from zjcredit.children import ChildNotReadyError, Children
 from zjcredit.metrics import DemoMetrics
 from zjcredit.migrations import migrate_database
 from zjcredit.stack import LocalStack
@@ -178,11 +179,7 @@ def _running_stack(settings: Settings) -> Endpoints | None:
 
 
 def _topics(settings: Settings, bootstrap: str) -> None:
-    for spec, outcome, actual in create_topics(bootstrap, project_topics(settings)):
-        if outcome is TopicOutcome.MISMATCH:
-            raise ZjcreditError(
-                f"topic {spec.name} has {actual} partitions, expected {spec.partitions}"
-            )
+    ensure_topics(bootstrap, project_topics(settings))
 
 
 def _serve_metrics(port: int) -> None:
@@ -228,7 +225,7 @@ class _Demo:
             summary = produce_file(source, report.paths[source], bootstrap_servers=self.bootstrap,
                                    topic_prefix=self.settings.topic_prefix)  # fmt: skip
             if summary.exit_code == 2:
-                raise ZjcreditError(f"sending {report.paths[source]} failed: {summary.error}")
+                raise PublishError(f"sending {report.paths[source]} failed: {summary.error}")
             rejected = f", {summary.rejected:,} rejected" if summary.rejected else ""
             say(f"sent {source:<10} {summary.acknowledged:>8,} events acknowledged{rejected}")
             sent += summary.acknowledged
@@ -409,5 +406,7 @@ def _wait_healthy(url: str, timeout: float = 60.0) -> None:
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise ZjcreditError(f"the query service did not answer {url} within {timeout:.0f} s")
+            raise ChildNotReadyError(
+                f"the query service did not answer {url} within {timeout:.0f} s"
+            )
         time.sleep(0.3)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.sectors import SectorCatalog, load_catalog
+from streams.errors import RulesError
 
 __all__ = ["DEFAULT_PATH", "Rules", "load_rules"]
 
@@ -44,7 +45,7 @@ def _load(path: Path) -> Rules:
     data = json.loads(path.read_text(encoding="utf-8"))
     bands = data["scorecard"]["bands"]
     if [b[0] for b in bands] != list(GRADES) or bands[-1][1] != 0:
-        raise ValueError(f"{path}: scorecard.bands must be {GRADES} down to 0, got {bands}")
+        raise RulesError(f"{path}: scorecard.bands must be {GRADES} down to 0, got {bands}")
     if [b[1] for b in bands] != sorted((b[1] for b in bands), reverse=True):
-        raise ValueError(f"{path}: scorecard.bands cut-offs must descend, got {bands}")
+        raise RulesError(f"{path}: scorecard.bands cut-offs must descend, got {bands}")
     return Rules(data["version"], data["scorecard"], data["credit_line"], load_catalog())

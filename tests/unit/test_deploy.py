@@ -23,8 +23,6 @@ from zjcredit.cli import cli
 from zjcredit.metrics import DemoMetrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-# Read by `zjcredit worker` itself rather than Settings (streams/worker.py).
-_WORKER_ONLY = {"ZJCREDIT_AS_OF"}
 
 
 class _Recorder(dict[str, str]):
@@ -42,7 +40,7 @@ class _Recorder(dict[str, str]):
 def _settings_names() -> set[str]:
     env = _Recorder()
     Settings.from_env(env)
-    return env.asked | _WORKER_ONLY
+    return env.asked
 
 
 def _compose() -> dict[str, Any]:
@@ -159,3 +157,11 @@ def test_dashboard_has_the_panels_an_operator_needs(panel: str) -> None:
     titles = " | ".join(p["title"].lower() for p in dashboard["panels"])
     words = {"throughput": "events/s", "api latency": "api latency"}.get(panel, panel)
     assert words in titles
+
+
+def test_the_image_copies_every_room() -> None:
+    """A room the package finds but the Dockerfile forgets would break the image only."""
+    text = (DEPLOY / "Dockerfile").read_text("utf-8")
+    rooms = {p.parent.name for p in DEPLOY.parent.glob("*/__init__.py")} - {"tests"}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", text, re.MULTILINE))
+    assert rooms == copied, f"rooms {sorted(rooms)}, copied {sorted(copied)}"
