@@ -3,7 +3,7 @@
 Every error the project raises on purpose derives from ``ZjcreditError``, so a caller
 (the CLI, a worker loop) can tell "ours, with a message meant for a person" from a bug.
 The ground's own classes are defined here; each room defines its subtree in its own
-``errors`` module (named on the right), and tests/unit/test_errors.py checks that every
+``errors`` module (named on the right), and tests/unit/base/test_errors.py checks that every
 class is drawn here::
 
     ZjcreditError

@@ -142,7 +142,7 @@ async def profile_json(services: Services, uscc: str, role: Role) -> bytes:
 
     The body is ``profile_view`` of the stored jsonb, dumped by orjson and not validated
     again by the ``Profile`` model: the sink wrote that jsonb from the pure core's render,
-    and tests/unit/test_query_views.py checks that every role's view of such profiles is
+    and tests/unit/query/test_views.py checks that every role's view of such profiles is
     the model's own JSON. 422 for a malformed code, 404 for an unknown one.
     """
     code = credit_code(uscc)

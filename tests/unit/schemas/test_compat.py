@@ -9,6 +9,7 @@ import pytest
 
 from schemas.compat import backward_problems
 from schemas.registry import ManifestRegistry
+from tests.avro_oracle import avro_says_compatible
 
 BASE: dict[str, Any] = {
     "type": "record", "name": "TaxEvent",
@@ -47,6 +48,7 @@ def test_identical_and_every_registered_schema_read_themselves() -> None:
 )
 def test_compatible_changes_pass(edit: Any) -> None:
     assert backward_problems(_changed(edit), BASE) == []
+    assert avro_says_compatible(_changed(edit), BASE)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +65,5 @@ def test_compatible_changes_pass(edit: Any) -> None:
 def test_incompatible_changes_are_named(edit: Any, fragment: str) -> None:
     problems = backward_problems(_changed(edit), BASE)
     assert any(fragment in p for p in problems), problems
+    if "decimal" not in fragment:  # the avro checker resolves a decimal as its bytes
+        assert not avro_says_compatible(_changed(edit), BASE)

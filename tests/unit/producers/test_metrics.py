@@ -33,7 +33,7 @@ def test_a_second_default_instance_is_the_same_one() -> None:
 
 
 def test_the_readme_examples_are_valid(tmp_path: Path) -> None:
-    examples = Path(__file__).parents[2] / "examples"
+    examples = Path(__file__).parents[3] / "examples"
     for source in ("enterprise", "tax", "trademark", "blacklist"):
         copy = tmp_path / f"{source}.csv"  # rejects would be written beside the file
         copy.write_bytes((examples / f"{source}.csv").read_bytes())

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from producers.produce import produce_file
 from schemas.bounds import DEFAULT_MAX_LENGTH, MAX_LENGTH
 
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "examples"
 _TEXT = {"name", "decision_no", "reason", "mark_name", "pledgee", "authority",
          "recognised_by", "evaluating_office", "industry_code"}  # fmt: skip
 _AMOUNTS = {"amount", "registered_capital", "secured_amount", "penalty_amount"}
