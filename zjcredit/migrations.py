@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 
+from base.errors import StackError
+from base.settings import redact_url
+
 __all__ = ["migrate_database"]
 
 
@@ -16,7 +19,7 @@ def migrate_database(database_url: str) -> list[str]:
     """Apply what is missing; the names applied (empty: the database was up to date)."""
     import asyncpg  # noqa: PLC0415 - keep `zjcredit --help` light
 
-    from query.db import migrate_all  # noqa: PLC0415
+    from query.db import UNAVAILABLE, migrate_all  # noqa: PLC0415
 
     async def run() -> list[str]:
         conn = await asyncpg.connect(database_url, timeout=10)
@@ -25,4 +28,11 @@ def migrate_database(database_url: str) -> list[str]:
         finally:
             await conn.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except UNAVAILABLE as error:
+        # The class name only: a connection error's text can carry host names and users.
+        raise StackError(
+            f"cannot migrate: PostgreSQL at {redact_url(database_url)} is unavailable "
+            f"({type(error).__name__})"
+        ) from None

@@ -140,3 +140,13 @@ def test_topics_create_without_a_stack_explains_what_to_run(open_tmp_path: Path)
     assert result.returncode == 2
     assert "zjcredit stack up" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_migrate_against_a_stopped_database_says_so_without_a_traceback() -> None:
+    dead = "postgresql://postgres@127.0.0.1:9/zjcredit"
+    done = subprocess.run([ZJCREDIT, "migrate"], env={**os.environ, "DATABASE_URL": dead,
+                          "ZJCREDIT_DATABASE_URL": dead}, capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "cannot migrate: PostgreSQL at" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -110,9 +110,9 @@ def read_model(stack: Endpoints) -> Iterator[tuple[str, Firm]]:
 
 
 @contextlib.contextmanager
-def _serve(database_url: str, log: Path) -> Iterator[str]:
+def _serve(database_url: str, log: Path, *, migrate: bool = True) -> Iterator[str]:
     """``zjcredit serve`` (tests/queryservice.py) over ``database_url``; its base URL."""
-    service = QueryService(database_url, "zjcredit", log)
+    service = QueryService(database_url, "zjcredit", log, migrate=migrate)
     try:
         yield service.url
     finally:
@@ -198,7 +198,7 @@ def test_a_database_that_is_down_is_a_clear_message_on_the_page(
     browser: Any, open_tmp_path: Path
 ) -> None:
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/zjcredit"
-    with _serve(dead, open_tmp_path / "serve-dead.log") as base:
+    with _serve(dead, open_tmp_path / "serve-dead.log", migrate=False) as base:
         browser.get(base + "/#q=" + "杭州")
         text = _message(browser)
     assert "服务暂时不可用" in text
