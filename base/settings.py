@@ -57,6 +57,9 @@ class Settings:
             ``http://127.0.0.1:<api_port>``].
         api_key: the API key ``zjcredit query`` sends [``ZJCREDIT_API_KEY``]; ``None``:
             the public role. Never printed.
+        cors_origins: web origins whose pages may call the query service from a browser,
+            ``scheme://host[:port]`` each [``ZJCREDIT_CORS_ORIGINS``, comma-separated];
+            empty: CORS is off (only pages the service serves itself may call it).
         as_of: fixes the stream worker's clock at this date, for replays of old data
             [``ZJCREDIT_AS_OF``, ``YYYY-MM-DD``]; ``None``: today in Beijing.
         worker_fault: **for tests only**: the stream worker kills itself (SIGKILL) at a
@@ -81,6 +84,7 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_url: str = "http://127.0.0.1:8000"
     api_key: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()
     as_of: dt.date | None = None
     worker_fault: str | None = None
 
@@ -123,6 +127,7 @@ class Settings:
             api_host=_first(env, "ZJCREDIT_API_HOST") or "127.0.0.1",
             api_url=api_url,
             api_key=_first(env, "ZJCREDIT_API_KEY"),
+            cors_origins=_origins(env, "ZJCREDIT_CORS_ORIGINS"),
             as_of=_date(env, "ZJCREDIT_AS_OF"),
             worker_fault=_fault(env, "ZJCREDIT_WORKER_FAULT"),
         )
@@ -177,6 +182,19 @@ def _date(env: Mapping[str, str], name: str) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _first(env, name)
+    origins = [o.strip().rstrip("/").lower() for o in (raw or "").split(",") if o.strip()]
+    for origin in origins:
+        # An origin is exactly scheme://host[:port]: no path, no wildcard.
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+            raise ConfigError(
+                f"{name}: {origin!r} is not an origin; expected comma-separated "
+                "https://host[:port] (no path, no *)"
+            )
+    return tuple(origins)
 
 
 def _fault(env: Mapping[str, str], name: str) -> str | None:

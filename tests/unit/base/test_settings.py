@@ -47,6 +47,14 @@ def test_cache_and_run_dirs() -> None:
     assert (s.cache_dir, s.run_dir) == (Path("/c"), Path("/r"))
 
 
+def test_cors_is_off_unless_origins_are_listed() -> None:
+    assert Settings.from_env({}).cors_origins == ()
+    s = Settings.from_env(
+        {"ZJCREDIT_CORS_ORIGINS": " https://Credit.Bank.example/, http://h:8080,"}
+    )
+    assert s.cors_origins == ("https://credit.bank.example", "http://h:8080")
+
+
 @pytest.mark.parametrize(
     ("env", "fragment"),
     [
@@ -55,6 +63,8 @@ def test_cache_and_run_dirs() -> None:
         ({"ZJCREDIT_KAFKA_PORT": "70000"}, "ZJCREDIT_KAFKA_PORT=70000"),
         ({"ZJCREDIT_TOPIC_PREFIX": "信用"}, "ZJCREDIT_TOPIC_PREFIX"),
         ({"ZJCREDIT_KAFKA_HEAP": "lots"}, "ZJCREDIT_KAFKA_HEAP='lots'"),
+        ({"ZJCREDIT_CORS_ORIGINS": "*"}, "ZJCREDIT_CORS_ORIGINS: '*' is not an origin"),
+        ({"ZJCREDIT_CORS_ORIGINS": "https://a.example/app"}, "'https://a.example/app'"),
     ],
 )
 def test_malformed_settings_name_the_variable(env: dict[str, str], fragment: str) -> None:
