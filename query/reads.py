@@ -25,6 +25,7 @@ __all__ = [
     "penalties",
     "priority",
     "profile",
+    "profile_version",
     "search",
     "stats",
 ]
@@ -81,6 +82,12 @@ async def profile(db: Database, uscc: str) -> dict[str, Any] | None:
     """The stored profile (canonical JSON: decimals as strings, ISO dates) or None."""
     text = await db.fetchval("select profile::text from credit.enterprise where uscc = $1", uscc)
     return orjson.loads(text) if text is not None else None
+
+
+async def profile_version(db: Database, uscc: str) -> int | None:
+    """The stored profile's version (what its ETag is made of) or None."""
+    version = await db.fetchval("select version from credit.enterprise where uscc = $1", uscc)
+    return int(version) if version is not None else None
 
 
 async def enterprise_exists(db: Database, uscc: str) -> bool:
