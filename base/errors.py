@@ -43,6 +43,7 @@ class is drawn here::
     │   ├── NotFound               404
     │   ├── InvalidParameter       422
     │   ├── DatabaseUnavailable    503
+    │   ├── QueryTimeout           503: a statement ran past the pool's statement timeout
     │   └── ApiClientError         the service answered an error, or nothing (the client)
     ├── BenchError                 benchmarks/harness.py: a benchmark could not measure
     └── ChildNotReadyError         zjcredit/children.py: a demo child did not get ready

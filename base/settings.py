@@ -57,6 +57,8 @@ class Settings:
             ``http://127.0.0.1:<api_port>``].
         api_key: the API key ``zjcredit query`` sends [``ZJCREDIT_API_KEY``]; ``None``:
             the public role. Never printed.
+        query_timeout: seconds a statement of the query service may run before
+            PostgreSQL cancels it (a 503 ``query_timeout``) [``ZJCREDIT_QUERY_TIMEOUT``, 2].
         cors_origins: web origins whose pages may call the query service from a browser,
             ``scheme://host[:port]`` each [``ZJCREDIT_CORS_ORIGINS``, comma-separated];
             empty: CORS is off (only pages the service serves itself may call it).
@@ -84,6 +86,7 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_url: str = "http://127.0.0.1:8000"
     api_key: str | None = field(default=None, repr=False)
+    query_timeout: float = 2.0
     cors_origins: tuple[str, ...] = ()
     as_of: dt.date | None = None
     worker_fault: str | None = None
@@ -127,6 +130,7 @@ class Settings:
             api_host=_first(env, "ZJCREDIT_API_HOST") or "127.0.0.1",
             api_url=api_url,
             api_key=_first(env, "ZJCREDIT_API_KEY"),
+            query_timeout=_seconds(env, "ZJCREDIT_QUERY_TIMEOUT", 2.0, low=0.1, high=600),
             cors_origins=_origins(env, "ZJCREDIT_CORS_ORIGINS"),
             as_of=_date(env, "ZJCREDIT_AS_OF"),
             worker_fault=_fault(env, "ZJCREDIT_WORKER_FAULT"),
@@ -171,6 +175,20 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
         raise ConfigError(f"{name}={raw!r}: expected a whole number") from None
     if not low <= value <= high:
         raise ConfigError(f"{name}={value}: expected {low}..{high}")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, *, low: float,
+             high: float) -> float:  # fmt: skip
+    raw = _first(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected seconds, e.g. 2 or 0.5") from None
+    if not low <= value <= high:  # also refuses nan
+        raise ConfigError(f"{name}={value:g}: expected {low:g}..{high:g} seconds")
     return value
 
 

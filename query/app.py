@@ -31,6 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.exceptions import HTTPException
 
 from query import registry_routes, routes
+from query.cache import Recomputed
 from query.db import Database
 from query.docs import mount_docs
 from query.errors import QueryError, error_body
@@ -60,6 +61,8 @@ def create_app(
     topic_prefix: str = "zjcredit",
     registry: CollectorRegistry | None = None,
     key_cache_ttl: float = 10.0,
+    query_timeout: float = 2.0,
+    stats_ttl: float = 30.0,
     web_dir: Path = WEB_DIR,
     cors_origins: Sequence[str] = (),
 ) -> FastAPI:
@@ -73,13 +76,17 @@ def create_app(
         registry: where the metrics live (default: a fresh one per app, so that apps in
             one process do not collide).
         key_cache_ttl: seconds an API key lookup is remembered (default 10).
+        query_timeout: seconds a statement may run before PostgreSQL cancels it (default
+            2; a :class:`Database` passed in keeps its own); ``ZJCREDIT_QUERY_TIMEOUT``.
+        stats_ttl: seconds ``/v1/stats`` serves one computed answer (default 30).
         web_dir: the web page's folder (default ``query/web``).
         cors_origins: the web origins (``https://credit.bank.example``) whose pages may
             call the API from a browser; none (the default): CORS is off. The
             ``ZJCREDIT_CORS_ORIGINS`` setting.
     """
     metrics = QueryMetrics(registry if registry is not None else CollectorRegistry())
-    db = database if isinstance(database, Database) else Database(database)
+    db = (database if isinstance(database, Database)
+          else Database(database, statement_timeout=query_timeout))  # fmt: skip
     db.on_state = metrics.on_database
 
     @contextlib.asynccontextmanager
@@ -104,6 +111,7 @@ def create_app(
         topic_prefix=topic_prefix,
         keys=KeyCache(ttl=key_cache_ttl),
         metrics=metrics,
+        stats=Recomputed(stats_ttl),
     )
     app.include_router(routes.router)
     app.include_router(registry_routes.router)

@@ -8,7 +8,8 @@
         ├── Forbidden              403: the role may not use the route
         ├── NotFound               404: no such enterprise, route, subject, version or schema
         ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
-        └── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
+        ├── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
+        └── QueryTimeout           503: PostgreSQL cancelled a statement at its timeout
 
 Every error body has one shape (docs/query.md): ``status``, ``error`` (a stable
 snake_case code), ``error_code`` (Confluent Schema Registry style, which its clients
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidParameter",
     "NotFound",
     "QueryError",
+    "QueryTimeout",
     "Unauthorized",
     "error_body",
 ]
@@ -127,6 +129,14 @@ class DatabaseUnavailable(QueryError):  # noqa: N818 - named as the HTTP status
 
     status = 503
     error = "database_unavailable"
+
+
+class QueryTimeout(QueryError):  # noqa: N818 - named as what happened
+    """PostgreSQL cancelled a statement that ran past the pool's ``statement_timeout``
+    (SQLSTATE 57014): the database is up, the question too costly."""
+
+    status = 503
+    error = "query_timeout"
 
 
 class ApiClientError(QueryError):

@@ -19,6 +19,7 @@ from schemas.uscc import ZHEJIANG_CITIES
 
 __all__ = [
     "SEARCH_COUNT_CAP",
+    "STATS_SECONDS",
     "enterprise_exists",
     "history",
     "listings",
@@ -260,8 +261,13 @@ select
 """
 
 
+STATS_SECONDS = 30.0
+"""The statement timeout of the stats' aggregate (the service runs it at most every
+``stats_ttl`` seconds, not per request, so it may take longer than the pool's)."""
+
+
 async def stats(db: Database, catalog: SectorCatalog) -> dict[str, Any]:
-    row = await db.fetchrow(_STATS)
+    row = await db.slow(_STATS, seconds=STATS_SECONDS)
     assert row is not None
     counted = {k: orjson.loads(row[k]) for k in
                ("by_grade", "by_city", "by_tax_grade", "by_sector", "zjtx")}  # fmt: skip

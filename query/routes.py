@@ -322,5 +322,15 @@ async def priority(
 
 @router.get("/stats", response_model=Stats, summary="Counts by grade, city, tax grade, sector")
 async def stats(request: Request, role: Caller) -> Response:
+    # Counting the whole read model costs seconds at a million firms: the answer is kept
+    # and made again at most every stats_ttl seconds (query/cache.py).
     services = _services(request)
-    return json_response(Stats.model_validate(await reads.stats(services.db, services.catalog)))
+
+    async def make() -> bytes:
+        counted = await reads.stats(services.db, services.catalog)
+        return Stats.model_validate(counted).model_dump_json(by_alias=True).encode()
+
+    body = await services.stats.get(make)
+    fresh_for = max(0, int(services.stats.ttl - services.stats.age()))
+    return Response(body, media_type="application/json",
+                    headers={"cache-control": f"private, max-age={fresh_for}"})  # fmt: skip

@@ -47,6 +47,11 @@ def test_cache_and_run_dirs() -> None:
     assert (s.cache_dir, s.run_dir) == (Path("/c"), Path("/r"))
 
 
+def test_the_query_timeout_is_seconds() -> None:
+    assert Settings.from_env({}).query_timeout == 2.0
+    assert Settings.from_env({"ZJCREDIT_QUERY_TIMEOUT": "0.5"}).query_timeout == 0.5
+
+
 def test_cors_is_off_unless_origins_are_listed() -> None:
     assert Settings.from_env({}).cors_origins == ()
     s = Settings.from_env(
@@ -63,6 +68,8 @@ def test_cors_is_off_unless_origins_are_listed() -> None:
         ({"ZJCREDIT_KAFKA_PORT": "70000"}, "ZJCREDIT_KAFKA_PORT=70000"),
         ({"ZJCREDIT_TOPIC_PREFIX": "信用"}, "ZJCREDIT_TOPIC_PREFIX"),
         ({"ZJCREDIT_KAFKA_HEAP": "lots"}, "ZJCREDIT_KAFKA_HEAP='lots'"),
+        ({"ZJCREDIT_QUERY_TIMEOUT": "soon"}, "ZJCREDIT_QUERY_TIMEOUT='soon': expected seconds"),
+        ({"ZJCREDIT_QUERY_TIMEOUT": "0"}, "ZJCREDIT_QUERY_TIMEOUT=0: expected 0.1..600"),
         ({"ZJCREDIT_CORS_ORIGINS": "*"}, "ZJCREDIT_CORS_ORIGINS: '*' is not an origin"),
         ({"ZJCREDIT_CORS_ORIGINS": "https://a.example/app"}, "'https://a.example/app'"),
     ],
