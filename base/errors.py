@@ -42,6 +42,7 @@ class is drawn here::
     │   ├── Forbidden              403
     │   ├── NotFound               404
     │   ├── InvalidParameter       422
+    │   ├── TooManyRequests        429: over a key's or an address's rate limit
     │   ├── DatabaseUnavailable    503
     │   ├── QueryTimeout           503: a statement ran past the pool's statement timeout
     │   └── ApiClientError         the service answered an error, or nothing (the client)

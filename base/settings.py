@@ -59,6 +59,10 @@ class Settings:
             the public role. Never printed.
         query_timeout: seconds a statement of the query service may run before
             PostgreSQL cancels it (a 503 ``query_timeout``) [``ZJCREDIT_QUERY_TIMEOUT``, 2].
+        rate_limit: ``/v1`` requests a minute per client address, for callers without a
+            valid key [``ZJCREDIT_RATE_LIMIT``, 600; 0 = none]; over it: 429.
+        key_rate_limit: ``/v1`` requests a minute per valid API key
+            [``ZJCREDIT_KEY_RATE_LIMIT``, 6000; 0 = none].
         cors_origins: web origins whose pages may call the query service from a browser,
             ``scheme://host[:port]`` each [``ZJCREDIT_CORS_ORIGINS``, comma-separated];
             empty: CORS is off (only pages the service serves itself may call it).
@@ -87,6 +91,8 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"
     api_key: str | None = field(default=None, repr=False)
     query_timeout: float = 2.0
+    rate_limit: int = 600
+    key_rate_limit: int = 6000
     cors_origins: tuple[str, ...] = ()
     as_of: dt.date | None = None
     worker_fault: str | None = None
@@ -131,6 +137,8 @@ class Settings:
             api_url=api_url,
             api_key=_first(env, "ZJCREDIT_API_KEY"),
             query_timeout=_seconds(env, "ZJCREDIT_QUERY_TIMEOUT", 2.0, low=0.1, high=600),
+            rate_limit=_int(env, "ZJCREDIT_RATE_LIMIT", 600, low=0, high=10_000_000),
+            key_rate_limit=_int(env, "ZJCREDIT_KEY_RATE_LIMIT", 6000, low=0, high=10_000_000),
             cors_origins=_origins(env, "ZJCREDIT_CORS_ORIGINS"),
             as_of=_date(env, "ZJCREDIT_AS_OF"),
             worker_fault=_fault(env, "ZJCREDIT_WORKER_FAULT"),

@@ -38,6 +38,7 @@ from query.errors import QueryError, error_body
 from query.fastpath import PROFILE_ROUTE, SEARCH_ROUTE, FastPath
 from query.headers import SecurityHeaders, error_headers
 from query.keys import KeyCache
+from query.limits import RateLimit
 from query.metrics import MetricsMiddleware, QueryMetrics
 from query.models import ApiError, Health
 from query.services import Services
@@ -63,6 +64,8 @@ def create_app(
     key_cache_ttl: float = 10.0,
     query_timeout: float = 2.0,
     stats_ttl: float = 30.0,
+    rate_per_key: int = 0,
+    rate_per_address: int = 0,
     web_dir: Path = WEB_DIR,
     cors_origins: Sequence[str] = (),
 ) -> FastAPI:
@@ -79,6 +82,9 @@ def create_app(
         query_timeout: seconds a statement may run before PostgreSQL cancels it (default
             2; a :class:`Database` passed in keeps its own); ``ZJCREDIT_QUERY_TIMEOUT``.
         stats_ttl: seconds ``/v1/stats`` serves one computed answer (default 30).
+        rate_per_key, rate_per_address: ``/v1`` requests a minute per valid API key, and
+            per client address for the others (query/limits.py; default 0: no limit;
+            ``zjcredit serve`` passes ``ZJCREDIT_KEY_RATE_LIMIT``, ``ZJCREDIT_RATE_LIMIT``).
         web_dir: the web page's folder (default ``query/web``).
         cors_origins: the web origins (``https://credit.bank.example``) whose pages may
             call the API from a browser; none (the default): CORS is off. The
@@ -119,9 +125,13 @@ def create_app(
     _operations(app, metrics, web_dir)
     _error_handlers(app)
     by_path = {getattr(r, "path", ""): r for r in routes.router.routes}
-    # Added last is outermost: metrics, the headers, CORS, the fast path, FastAPI's own.
+    # Added last is outermost: metrics, the headers, CORS, the rate limits, the fast path,
+    # FastAPI's own.
     app.add_middleware(FastPath, services=services, route=by_path[PROFILE_ROUTE],
                        search_route=by_path[SEARCH_ROUTE])  # fmt: skip
+    if rate_per_key or rate_per_address:
+        app.add_middleware(RateLimit, services=services, per_key=rate_per_key,
+                           per_address=rate_per_address)  # fmt: skip
     if cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"],

@@ -43,6 +43,7 @@ def serve_command(settings: Settings, port: int | None, host: str | None) -> Non
     click.echo(f"query service http://{host}:{port}/ (API /docs, metrics /metrics) "
                f"postgres={redact_url(url)}", err=True)  # fmt: skip
     app = create_app(url, topic_prefix=settings.topic_prefix, query_timeout=settings.query_timeout,
+                     rate_per_key=settings.key_rate_limit, rate_per_address=settings.rate_limit,
                      cors_origins=settings.cors_origins)  # fmt: skip
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
     # the handler it found: make that handler a clean exit, so a stop is exit status 0.

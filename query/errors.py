@@ -8,6 +8,7 @@
         ├── Forbidden              403: the role may not use the route
         ├── NotFound               404: no such enterprise, route, subject, version or schema
         ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
+        ├── TooManyRequests        429: over the key's or the address's rate limit
         ├── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
         └── QueryTimeout           503: PostgreSQL cancelled a statement at its timeout
 
@@ -30,6 +31,7 @@ __all__ = [
     "NotFound",
     "QueryError",
     "QueryTimeout",
+    "TooManyRequests",
     "Unauthorized",
     "error_body",
 ]
@@ -122,6 +124,23 @@ class InvalidParameter(QueryError, ValueError):  # noqa: N818 - named as the HTT
             error_code=error_code,
             details=[{"field": field, "rule": rule, "message": message}],
         )
+
+
+class TooManyRequests(QueryError):  # noqa: N818 - named as the HTTP status
+    """Over the rate limit (query/limits.py); ``retry_after``: whole seconds to wait."""
+
+    status = 429
+    error = "too_many_requests"
+    retry_after = 1
+
+    @classmethod
+    def after(cls, seconds: int) -> TooManyRequests:
+        error = cls(f"too many requests; try again in {seconds} s")
+        error.retry_after = seconds
+        return error
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class DatabaseUnavailable(QueryError):  # noqa: N818 - named as the HTTP status

@@ -56,6 +56,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "the role may not use this route"),
         (404, "no such enterprise"),
         (422, "a malformed credit code or parameter"),
+        (429, "over the key's or the address's rate limit; Retry-After says when to retry"),
         (503, "PostgreSQL is unavailable"),
     )
 }

@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -537,6 +538,29 @@ def test_a_query_past_the_statement_timeout_is_a_503_and_frees_the_pool(api: Api
     assert others[1].content == kept.content  # the kept counts, not a new aggregate
     assert "zjcredit_query_database_up 1.0" in api.get("/metrics").text
     assert api.get(f"/v1/enterprises/{uscc}").status_code == 200  # the lock gone
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(api: Api, tmp_path: Path) -> None:
+    """A second service over the same read model, with limits set as an operator would:
+    6 a minute per address (a bucket of 1, refilled in 10 s), 12 per key (2)."""
+    limited = QueryService(api.model.database_url, api.model.prefix, tmp_path / "serve.log",
+                           migrate=False, env={"ZJCREDIT_RATE_LIMIT": "6",
+                                               "ZJCREDIT_KEY_RATE_LIMIT": "12"})  # fmt: skip
+    try:
+        url = f"{limited.url}/v1/enterprises/{_listed(api)}"
+        public = [httpx.get(url, timeout=30) for _ in range(2)]
+        bank = [httpx.get(url, headers={"X-API-Key": api.keys["bank"]}, timeout=30)
+                for _ in range(3)]  # fmt: skip
+        health = httpx.get(f"{limited.url}/healthz", timeout=30)
+    finally:
+        assert limited.stop() == 0, limited.logs()
+    assert [a.status_code for a in public] == [200, 429]
+    _error(public[-1], 429, "too_many_requests")
+    assert 8 <= int(public[-1].headers["retry-after"]) <= 10
+    assert public[-1].headers["x-content-type-options"] == "nosniff"
+    # The bank's key has its own bucket, though its address has none left.
+    assert [a.status_code for a in bank] == [200, 200, 429]
+    assert health.status_code == 200
 
 
 # --- fuzzing ---------------------------------------------------------------------------------

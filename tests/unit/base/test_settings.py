@@ -52,6 +52,13 @@ def test_the_query_timeout_is_seconds() -> None:
     assert Settings.from_env({"ZJCREDIT_QUERY_TIMEOUT": "0.5"}).query_timeout == 0.5
 
 
+def test_rate_limits_per_minute_and_zero_turns_them_off() -> None:
+    s = Settings.from_env({})
+    assert (s.rate_limit, s.key_rate_limit) == (600, 6000)
+    s = Settings.from_env({"ZJCREDIT_RATE_LIMIT": "0", "ZJCREDIT_KEY_RATE_LIMIT": "120"})
+    assert (s.rate_limit, s.key_rate_limit) == (0, 120)
+
+
 def test_cors_is_off_unless_origins_are_listed() -> None:
     assert Settings.from_env({}).cors_origins == ()
     s = Settings.from_env(
@@ -70,6 +77,7 @@ def test_cors_is_off_unless_origins_are_listed() -> None:
         ({"ZJCREDIT_KAFKA_HEAP": "lots"}, "ZJCREDIT_KAFKA_HEAP='lots'"),
         ({"ZJCREDIT_QUERY_TIMEOUT": "soon"}, "ZJCREDIT_QUERY_TIMEOUT='soon': expected seconds"),
         ({"ZJCREDIT_QUERY_TIMEOUT": "0"}, "ZJCREDIT_QUERY_TIMEOUT=0: expected 0.1..600"),
+        ({"ZJCREDIT_RATE_LIMIT": "-1"}, "ZJCREDIT_RATE_LIMIT=-1: expected 0..10000000"),
         ({"ZJCREDIT_CORS_ORIGINS": "*"}, "ZJCREDIT_CORS_ORIGINS: '*' is not an origin"),
         ({"ZJCREDIT_CORS_ORIGINS": "https://a.example/app"}, "'https://a.example/app'"),
     ],
