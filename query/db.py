@@ -14,6 +14,8 @@ of the 8 while others queue. A cancelled statement (SQLSTATE 57014) is
 :class:`~query.errors.QueryTimeout`, a 503 that says so; PostgreSQL answered, so it does
 not count as the database being down. A statement that must take longer (the stats'
 aggregate, recomputed at most every 30 s) says so with :meth:`Database.slow`.
+A request that waits ``timeout`` seconds for a connection while all of them are in use
+is :class:`~query.errors.DatabaseBusy` (503 ``database_busy``), not unavailable either.
 
 PostgreSQL being unavailable is recognised by the error's class, never its text:
 connection errors (SQLSTATE class 08, refused or reset sockets, timeouts), operator
@@ -44,7 +46,7 @@ from typing import Any
 
 import asyncpg
 
-from query.errors import DatabaseUnavailable, QueryTimeout
+from query.errors import DatabaseBusy, DatabaseUnavailable, QueryTimeout
 from readmodel.errors import SchemaVersionError
 from readmodel.migrate import check, migrate
 
@@ -146,8 +148,11 @@ class Database:
         """A pooled connection; DatabaseUnavailable if PostgreSQL fails us meanwhile."""
         pool = await self.pool()
         try:
-            async with pool.acquire(timeout=self.timeout) as conn:
+            conn = await self._acquire(pool)
+            try:
                 yield conn
+            finally:
+                await pool.release(conn)
         except asyncpg.QueryCanceledError:
             raise self._timed_out() from None
         except UNAVAILABLE as error:
@@ -169,8 +174,11 @@ class Database:
         # on every request.
         pool = self._pool if self._pool is not None else await self.pool()
         try:
-            async with pool.acquire(timeout=self.timeout) as conn:
+            conn = await self._acquire(pool)
+            try:
                 value = await conn.fetchval(sql, *args)
+            finally:
+                await pool.release(conn)
         except asyncpg.QueryCanceledError:
             raise self._timed_out() from None
         except UNAVAILABLE as error:
@@ -178,6 +186,20 @@ class Database:
             raise _unavailable(error) from None
         self.on_state(True)
         return value
+
+    async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        """A connection of ``pool``; DatabaseBusy if every one stayed in use ``timeout``
+        seconds (PostgreSQL is answering them: not a database down)."""
+        try:
+            conn: asyncpg.Connection = await pool.acquire(timeout=self.timeout)
+        except TimeoutError:
+            if pool.get_size() >= self.max_size and pool.get_idle_size() == 0:
+                raise DatabaseBusy(
+                    f"all {self.max_size} database connections stayed busy for"
+                    f" {self.timeout:g} s; try again later"
+                ) from None
+            raise  # connecting timed out: the caller's unavailable
+        return conn
 
     async def slow(self, sql: str, *args: Any, seconds: float) -> asyncpg.Record | None:
         """``fetchrow`` with a statement timeout of ``seconds`` instead of the pool's, for

@@ -10,7 +10,8 @@
         ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
         ├── TooManyRequests        429: over the key's or the address's rate limit
         ├── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
-        └── QueryTimeout           503: PostgreSQL cancelled a statement at its timeout
+        ├── QueryTimeout           503: PostgreSQL cancelled a statement at its timeout
+        └── DatabaseBusy           503: every pooled connection stayed in use
 
 Every error body has one shape (docs/query.md): ``status``, ``error`` (a stable
 snake_case code), ``error_code`` (Confluent Schema Registry style, which its clients
@@ -25,6 +26,7 @@ from base.errors import ZjcreditError
 
 __all__ = [
     "ApiClientError",
+    "DatabaseBusy",
     "DatabaseUnavailable",
     "Forbidden",
     "InvalidParameter",
@@ -156,6 +158,13 @@ class QueryTimeout(QueryError):  # noqa: N818 - named as what happened
 
     status = 503
     error = "query_timeout"
+
+
+class DatabaseBusy(QueryError):  # noqa: N818 - named as what happened
+    """Every connection of the pool stayed in use while a request waited for one."""
+
+    status = 503
+    error = "database_busy"
 
 
 class ApiClientError(QueryError):
