@@ -131,7 +131,7 @@ def create_app(
                        search_route=by_path[SEARCH_ROUTE])  # fmt: skip
     if rate_per_key or rate_per_address:
         app.add_middleware(RateLimit, services=services, per_key=rate_per_key,
-                           per_address=rate_per_address)  # fmt: skip
+                           per_address=rate_per_address, routes=routes.router.routes)  # fmt: skip
     if cors_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"],

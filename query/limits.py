@@ -24,10 +24,11 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
+from starlette.routing import Match
 
 from query.access import presented_key, role_of
 from query.errors import QueryError, TooManyRequests
@@ -77,13 +78,16 @@ class RateLimit:
         services: the app's :class:`~query.services.Services` (its key cache and database).
         per_key: requests a minute per valid key (0: no limit).
         per_address: requests a minute per client address for the others (0: no limit).
+        routes: the ``/v1`` routes, to count a 429 under its route in the metrics.
         clock: seconds, monotonic (tests pass their own).
     """
 
-    def __init__(self, app: Any, services: Services, per_key: int, per_address: int,
+    def __init__(self, app: Any, services: Services, *, per_key: int, per_address: int,
+                 routes: Sequence[Any] = (),
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.app = app
         self.services = services
+        self.routes = routes
         self.by_key = Buckets(per_key, clock) if per_key else None
         self.by_address = Buckets(per_address, clock) if per_address else None
 
@@ -95,6 +99,7 @@ class RateLimit:
         if not wait:
             await self.app(scope, receive, send)
             return
+        _name_the_route(scope, self.routes)
         error = TooManyRequests.after(math.ceil(wait))
         body = orjson.dumps(error.body())
         headers = [(b"content-type", b"application/json"),
@@ -122,3 +127,13 @@ class RateLimit:
             return 0.0
         client = scope.get("client")
         return self.by_address.take(client[0] if client else "")
+
+
+def _name_the_route(scope: Any, routes: Sequence[Any]) -> None:
+    """Put the route that would have answered into the scope, as the router does, so that
+    the metrics count the 429 under it (only refused requests pay for the match)."""
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            scope["route"] = route
+            return

@@ -92,7 +92,7 @@ async def test_an_address_over_its_limit_gets_429_with_retry_after() -> None:
     assert revoked.status_code == 429  # a key that is not valid counts as its address
     assert bank == [503] * 10 + [429]  # a valid key has its own bucket (60: 10 at once)
     assert unlimited == [503, 200]
-    assert 'status="429"' in metrics
+    assert 'route="/v1/enterprises/{uscc}",status="429"' in metrics
 
 
 async def test_no_limits_by_default() -> None:
