@@ -62,6 +62,13 @@ def security_headers(path: str) -> dict[str, str]:
     }
 
 
+# Encoded once: they go on every answer (False: every path but /redoc).
+_ENCODED = {
+    redoc: [(k.encode(), v.encode()) for k, v in security_headers(path).items()]
+    for redoc, path in ((False, "/"), (True, "/redoc"))
+}
+
+
 def cache_control(path: str, status: int) -> str:
     """The ``Cache-Control`` of an answer on ``path`` with ``status``, unless it set one."""
     if status >= 400:
@@ -97,10 +104,10 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
                 present = {name.lower() for name, _ in headers}
-                added = security_headers(path)
-                added["cache-control"] = cache_control(path, message["status"])
-                headers += [(k.encode(), v.encode()) for k, v in added.items()
-                            if k.encode() not in present]  # fmt: skip
+                added = _ENCODED[path == "/redoc"] + [
+                    (b"cache-control", cache_control(path, message["status"]).encode())
+                ]
+                headers += [(k, v) for k, v in added if k not in present]
                 if path.startswith("/v1/"):
                     headers = _vary(headers)
                 message = {**message, "headers": headers}
