@@ -57,6 +57,15 @@ class Settings:
             ``http://127.0.0.1:<api_port>``].
         api_key: the API key ``zjcredit query`` sends [``ZJCREDIT_API_KEY``]; ``None``:
             the public role. Never printed.
+        query_timeout: seconds a statement of the query service may run before
+            PostgreSQL cancels it (a 503 ``query_timeout``) [``ZJCREDIT_QUERY_TIMEOUT``, 2].
+        rate_limit: ``/v1`` requests a minute per client address, for callers without a
+            valid key [``ZJCREDIT_RATE_LIMIT``, 600; 0 = none]; over it: 429.
+        key_rate_limit: ``/v1`` requests a minute per valid API key
+            [``ZJCREDIT_KEY_RATE_LIMIT``, 6000; 0 = none].
+        cors_origins: web origins whose pages may call the query service from a browser,
+            ``scheme://host[:port]`` each [``ZJCREDIT_CORS_ORIGINS``, comma-separated];
+            empty: CORS is off (only pages the service serves itself may call it).
         as_of: fixes the stream worker's clock at this date, for replays of old data
             [``ZJCREDIT_AS_OF``, ``YYYY-MM-DD``]; ``None``: today in Beijing.
         worker_fault: **for tests only**: the stream worker kills itself (SIGKILL) at a
@@ -81,6 +90,10 @@ class Settings:
     api_host: str = "127.0.0.1"
     api_url: str = "http://127.0.0.1:8000"
     api_key: str | None = field(default=None, repr=False)
+    query_timeout: float = 2.0
+    rate_limit: int = 600
+    key_rate_limit: int = 6000
+    cors_origins: tuple[str, ...] = ()
     as_of: dt.date | None = None
     worker_fault: str | None = None
 
@@ -123,6 +136,10 @@ class Settings:
             api_host=_first(env, "ZJCREDIT_API_HOST") or "127.0.0.1",
             api_url=api_url,
             api_key=_first(env, "ZJCREDIT_API_KEY"),
+            query_timeout=_seconds(env, "ZJCREDIT_QUERY_TIMEOUT", 2.0, low=0.1, high=600),
+            rate_limit=_int(env, "ZJCREDIT_RATE_LIMIT", 600, low=0, high=10_000_000),
+            key_rate_limit=_int(env, "ZJCREDIT_KEY_RATE_LIMIT", 6000, low=0, high=10_000_000),
+            cors_origins=_origins(env, "ZJCREDIT_CORS_ORIGINS"),
             as_of=_date(env, "ZJCREDIT_AS_OF"),
             worker_fault=_fault(env, "ZJCREDIT_WORKER_FAULT"),
         )
@@ -169,6 +186,20 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, *, low: float,
+             high: float) -> float:  # fmt: skip
+    raw = _first(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: expected seconds, e.g. 2 or 0.5") from None
+    if not low <= value <= high:  # also refuses nan
+        raise ConfigError(f"{name}={value:g}: expected {low:g}..{high:g} seconds")
+    return value
+
+
 def _date(env: Mapping[str, str], name: str) -> dt.date | None:
     raw = _first(env, name)
     if raw is None:
@@ -177,6 +208,19 @@ def _date(env: Mapping[str, str], name: str) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _first(env, name)
+    origins = [o.strip().rstrip("/").lower() for o in (raw or "").split(",") if o.strip()]
+    for origin in origins:
+        # An origin is exactly scheme://host[:port]: no path, no wildcard.
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+            raise ConfigError(
+                f"{name}: {origin!r} is not an origin; expected comma-separated "
+                "https://host[:port] (no path, no *)"
+            )
+    return tuple(origins)
 
 
 def _fault(env: Mapping[str, str], name: str) -> str | None:

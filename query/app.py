@@ -1,7 +1,8 @@
 """The query service's ASGI app: :func:`create_app`.
 
 Routes: ``/v1/...`` (query/routes.py), the Schema Registry paths (query/registry_routes.py),
-``/healthz``, ``/metrics``, the web page at ``/`` and its files at ``/static``. Every
+``/healthz``, ``/metrics``, the web page at ``/`` and its files at ``/static``, the docs
+(query/docs.py). Every answer carries the security headers of query/headers.py. Every
 error, whatever raised it, answers the one JSON error shape (docs/query.md); a bug is a
 500 whose body says nothing more (its traceback goes to the log, never to the client).
 ``GET /v1/enterprises/{uscc}`` and plainly valid searches, the hot routes, are answered
@@ -17,22 +18,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
 from query import registry_routes, routes
+from query.cache import Recomputed
 from query.db import Database
+from query.docs import mount_docs
 from query.errors import QueryError, error_body
 from query.fastpath import PROFILE_ROUTE, SEARCH_ROUTE, FastPath
+from query.headers import SecurityHeaders, error_headers
 from query.keys import KeyCache
+from query.limits import RateLimit
 from query.metrics import MetricsMiddleware, QueryMetrics
 from query.models import ApiError, Health
 from query.services import Services
@@ -56,7 +62,12 @@ def create_app(
     topic_prefix: str = "zjcredit",
     registry: CollectorRegistry | None = None,
     key_cache_ttl: float = 10.0,
+    query_timeout: float = 2.0,
+    stats_ttl: float = 30.0,
+    rate_per_key: int = 0,
+    rate_per_address: int = 0,
     web_dir: Path = WEB_DIR,
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The app over the read model at ``database`` (a URL, or a :class:`Database`).
 
@@ -68,10 +79,20 @@ def create_app(
         registry: where the metrics live (default: a fresh one per app, so that apps in
             one process do not collide).
         key_cache_ttl: seconds an API key lookup is remembered (default 10).
+        query_timeout: seconds a statement may run before PostgreSQL cancels it (default
+            2; a :class:`Database` passed in keeps its own); ``ZJCREDIT_QUERY_TIMEOUT``.
+        stats_ttl: seconds ``/v1/stats`` serves one computed answer (default 30).
+        rate_per_key, rate_per_address: ``/v1`` requests a minute per valid API key, and
+            per client address for the others (query/limits.py; default 0: no limit;
+            ``zjcredit serve`` passes ``ZJCREDIT_KEY_RATE_LIMIT``, ``ZJCREDIT_RATE_LIMIT``).
         web_dir: the web page's folder (default ``query/web``).
+        cors_origins: the web origins (``https://credit.bank.example``) whose pages may
+            call the API from a browser; none (the default): CORS is off. The
+            ``ZJCREDIT_CORS_ORIGINS`` setting.
     """
     metrics = QueryMetrics(registry if registry is not None else CollectorRegistry())
-    db = database if isinstance(database, Database) else Database(database)
+    db = (database if isinstance(database, Database)
+          else Database(database, statement_timeout=query_timeout))  # fmt: skip
     db.on_state = metrics.on_database
 
     @contextlib.asynccontextmanager
@@ -85,6 +106,9 @@ def create_app(
         description="Enterprise credit profiles, key-sector blacklists, joint-penalty "
         "checklists and the schema registry. Roles and errors: docs/query.md.",
         lifespan=lifespan,
+        # Served by query/docs.py from local files: FastAPI's pages load a CDN's.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services = Services(
         db=db,
@@ -93,15 +117,28 @@ def create_app(
         topic_prefix=topic_prefix,
         keys=KeyCache(ttl=key_cache_ttl),
         metrics=metrics,
+        stats=Recomputed(stats_ttl),
     )
     app.include_router(routes.router)
     app.include_router(registry_routes.router)
+    mount_docs(app)
     _operations(app, metrics, web_dir)
     _error_handlers(app)
     by_path = {getattr(r, "path", ""): r for r in routes.router.routes}
-    # Added last is outermost: metrics, then the fast path, then FastAPI's own.
+    # Added last is outermost: metrics, the headers, CORS, the rate limits, the fast path,
+    # FastAPI's own.
     app.add_middleware(FastPath, services=services, route=by_path[PROFILE_ROUTE],
                        search_route=by_path[SEARCH_ROUTE])  # fmt: skip
+    if rate_per_key or rate_per_address:
+        app.add_middleware(RateLimit, services=services, per_key=rate_per_key,
+                           per_address=rate_per_address, routes=routes.router.routes)  # fmt: skip
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"],
+            allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
+            expose_headers=["ETag", "Retry-After"], max_age=600,
+        )  # fmt: skip
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -152,7 +189,8 @@ def _error_handlers(app: FastAPI) -> None:
     async def bug(request: Request, error: Exception) -> Response:
         _log.exception("unhandled error on %s %s", request.method, request.url.path)
         body = error_body(500, "internal_error", "internal error; the service log has the details")
-        return JSONResponse(body, 500)
+        # Made outside the middleware (Starlette's ServerErrorMiddleware): its own headers.
+        return JSONResponse(body, 500, headers=error_headers(request.url.path))
 
     app.add_exception_handler(QueryError, query_error)
     app.add_exception_handler(RequestValidationError, invalid_request)

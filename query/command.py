@@ -42,7 +42,9 @@ def serve_command(settings: Settings, port: int | None, host: str | None) -> Non
     port = settings.api_port if port is None else port
     click.echo(f"query service http://{host}:{port}/ (API /docs, metrics /metrics) "
                f"postgres={redact_url(url)}", err=True)  # fmt: skip
-    app = create_app(url, topic_prefix=settings.topic_prefix)
+    app = create_app(url, topic_prefix=settings.topic_prefix, query_timeout=settings.query_timeout,
+                     rate_per_key=settings.key_rate_limit, rate_per_address=settings.rate_limit,
+                     cors_origins=settings.cors_origins)  # fmt: skip
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
     # the handler it found: make that handler a clean exit, so a stop is exit status 0.
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -7,6 +7,16 @@ model's and the service's own API keys; ``zjcredit migrate`` applies them): the 
 needs no DDL rights. A database behind is unavailable too (503, saying to run
 ``zjcredit migrate``), and the next request checks again.
 
+Every statement is bounded in time on the server: the pool's connections run with
+``statement_timeout`` (default 2 s), so a costly public question (a rare short text, a
+deep page) is cancelled by PostgreSQL and frees its connection instead of holding one
+of the 8 while others queue. A cancelled statement (SQLSTATE 57014) is
+:class:`~query.errors.QueryTimeout`, a 503 that says so; PostgreSQL answered, so it does
+not count as the database being down. A statement that must take longer (the stats'
+aggregate, recomputed at most every 30 s) says so with :meth:`Database.slow`.
+A request that waits ``timeout`` seconds for a connection while all of them are in use
+is :class:`~query.errors.DatabaseBusy` (503 ``database_busy``), not unavailable either.
+
 PostgreSQL being unavailable is recognised by the error's class, never its text:
 connection errors (SQLSTATE class 08, refused or reset sockets, timeouts), operator
 intervention (57: shutdown, failover), insufficient resources (53: too many
@@ -36,7 +46,7 @@ from typing import Any
 
 import asyncpg
 
-from query.errors import DatabaseUnavailable
+from query.errors import DatabaseBusy, DatabaseUnavailable, QueryTimeout
 from readmodel.errors import SchemaVersionError
 from readmodel.migrate import check, migrate
 
@@ -82,7 +92,10 @@ class Database:
     Args:
         url: ``postgresql://...`` of the read model.
         max_size: connections at most (default 8: a 2-core server gains nothing from more).
-        timeout: seconds to connect, and for each statement (default 5).
+        timeout: seconds to connect, and to wait for a pooled connection (default 5).
+        statement_timeout: seconds a statement may run on the server before PostgreSQL
+            cancels it (default 2; ``ZJCREDIT_QUERY_TIMEOUT``). The client gives up
+            ``timeout`` seconds after that, should the server not answer at all.
         check_schema: check on the first connection that the migrations are applied
             (default True).
         on_state: told True after each successful use of PostgreSQL, False after a failure
@@ -90,12 +103,13 @@ class Database:
     """
 
     def __init__(self, url: str, *, max_size: int = 8, timeout: float = 5.0,
-                 check_schema: bool = True,
+                 statement_timeout: float = 2.0, check_schema: bool = True,
                  on_state: Callable[[bool], None] = lambda up: None) -> None:  # fmt: skip
         self.url = url
         self.on_state = on_state
         self.max_size = max_size
         self.timeout = timeout
+        self.statement_timeout = statement_timeout
         self.check_schema = check_schema
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
@@ -109,8 +123,9 @@ class Database:
                     # min_size=0: no connection floor for asyncpg to restore (and log a
                     # traceback about) every moment PostgreSQL is down.
                     pool = await asyncpg.create_pool(
-                        self.url, min_size=0, max_size=self.max_size,
-                        timeout=self.timeout, command_timeout=self.timeout, reset=_keep,
+                        self.url, min_size=0, max_size=self.max_size, timeout=self.timeout,
+                        command_timeout=self.statement_timeout + self.timeout, reset=_keep,
+                        server_settings={"statement_timeout": _ms(self.statement_timeout)},
                     )  # fmt: skip
                     if self.check_schema:
                         try:
@@ -133,8 +148,13 @@ class Database:
         """A pooled connection; DatabaseUnavailable if PostgreSQL fails us meanwhile."""
         pool = await self.pool()
         try:
-            async with pool.acquire(timeout=self.timeout) as conn:
+            conn = await self._acquire(pool)
+            try:
                 yield conn
+            finally:
+                await pool.release(conn)
+        except asyncpg.QueryCanceledError:
+            raise self._timed_out() from None
         except UNAVAILABLE as error:
             self.on_state(False)
             raise _unavailable(error) from None
@@ -154,19 +174,57 @@ class Database:
         # on every request.
         pool = self._pool if self._pool is not None else await self.pool()
         try:
-            async with pool.acquire(timeout=self.timeout) as conn:
+            conn = await self._acquire(pool)
+            try:
                 value = await conn.fetchval(sql, *args)
+            finally:
+                await pool.release(conn)
+        except asyncpg.QueryCanceledError:
+            raise self._timed_out() from None
         except UNAVAILABLE as error:
             self.on_state(False)
             raise _unavailable(error) from None
         self.on_state(True)
         return value
 
+    async def _acquire(self, pool: asyncpg.Pool) -> asyncpg.Connection:
+        """A connection of ``pool``; DatabaseBusy if every one stayed in use ``timeout``
+        seconds (PostgreSQL is answering them: not a database down)."""
+        try:
+            conn: asyncpg.Connection = await pool.acquire(timeout=self.timeout)
+        except TimeoutError:
+            if pool.get_size() >= self.max_size and pool.get_idle_size() == 0:
+                raise DatabaseBusy(
+                    f"all {self.max_size} database connections stayed busy for"
+                    f" {self.timeout:g} s; try again later"
+                ) from None
+            raise  # connecting timed out: the caller's unavailable
+        return conn
+
+    async def slow(self, sql: str, *args: Any, seconds: float) -> asyncpg.Record | None:
+        """``fetchrow`` with a statement timeout of ``seconds`` instead of the pool's, for
+        a statement the service runs seldom and on purpose (not per request)."""
+        async with self.connection() as conn, conn.transaction(readonly=True):
+            # set_config(..., true) is `set local`: it ends with the transaction.
+            await conn.execute("select set_config('statement_timeout', $1, true)", _ms(seconds))
+            return await conn.fetchrow(sql, *args, timeout=seconds + self.timeout)
+
+    def _timed_out(self) -> QueryTimeout:
+        self.on_state(True)  # PostgreSQL answered: it is up, the statement was too costly
+        return QueryTimeout(
+            "the query ran past the service's time limit and was cancelled; narrow it"
+            " (a longer search text, a filter, an earlier page) or try again later"
+        )
+
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             with contextlib.suppress(*UNAVAILABLE):
                 await asyncio.wait_for(pool.close(), self.timeout)
+
+
+def _ms(seconds: float) -> str:
+    return str(max(1, round(seconds * 1000)))
 
 
 async def _keep(conn: asyncpg.Connection) -> None:

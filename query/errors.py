@@ -8,7 +8,10 @@
         ├── Forbidden              403: the role may not use the route
         ├── NotFound               404: no such enterprise, route, subject, version or schema
         ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
-        └── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
+        ├── TooManyRequests        429: over the key's or the address's rate limit
+        ├── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
+        ├── QueryTimeout           503: PostgreSQL cancelled a statement at its timeout
+        └── DatabaseBusy           503: every pooled connection stayed in use
 
 Every error body has one shape (docs/query.md): ``status``, ``error`` (a stable
 snake_case code), ``error_code`` (Confluent Schema Registry style, which its clients
@@ -23,11 +26,14 @@ from base.errors import ZjcreditError
 
 __all__ = [
     "ApiClientError",
+    "DatabaseBusy",
     "DatabaseUnavailable",
     "Forbidden",
     "InvalidParameter",
     "NotFound",
     "QueryError",
+    "QueryTimeout",
+    "TooManyRequests",
     "Unauthorized",
     "error_body",
 ]
@@ -122,11 +128,43 @@ class InvalidParameter(QueryError, ValueError):  # noqa: N818 - named as the HTT
         )
 
 
+class TooManyRequests(QueryError):  # noqa: N818 - named as the HTTP status
+    """Over the rate limit (query/limits.py); ``retry_after``: whole seconds to wait."""
+
+    status = 429
+    error = "too_many_requests"
+    retry_after = 1
+
+    @classmethod
+    def after(cls, seconds: int) -> TooManyRequests:
+        error = cls(f"too many requests; try again in {seconds} s")
+        error.retry_after = seconds
+        return error
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class DatabaseUnavailable(QueryError):  # noqa: N818 - named as the HTTP status
     """PostgreSQL is down, failing over, out of connections, or not migrated yet."""
 
     status = 503
     error = "database_unavailable"
+
+
+class QueryTimeout(QueryError):  # noqa: N818 - named as what happened
+    """PostgreSQL cancelled a statement that ran past the pool's ``statement_timeout``
+    (SQLSTATE 57014): the database is up, the question too costly."""
+
+    status = 503
+    error = "query_timeout"
+
+
+class DatabaseBusy(QueryError):  # noqa: N818 - named as what happened
+    """Every connection of the pool stayed in use while a request waited for one."""
+
+    status = 503
+    error = "database_busy"
 
 
 class ApiClientError(QueryError):

@@ -8,7 +8,8 @@ routes' own parts, so the answer is the same byte for byte: the key read as
 ``X-API-Key`` or ``Authorization: Bearer`` and resolved by
 :func:`query.access.role_of` (401 alike), the code checked by
 :func:`query.routes.credit_code` (422 alike), the body made by
-:func:`query.routes.profile_json`, and errors in the one JSON shape with their headers.
+:func:`query.routes.profile_answer` (its ``ETag``, and 304 for an ``If-None-Match`` that
+names it), and errors in the one JSON shape with their headers.
 An unexpected error propagates to the app's outer error handler (the JSON 500).
 
 A search is answered here only when each of its parameters is plainly what the route
@@ -31,7 +32,7 @@ import orjson
 from query.access import presented_key, role_of
 from query.errors import QueryError
 from query.roles import Role
-from query.routes import profile_json, search_json
+from query.routes import profile_answer, search_json
 from query.services import Services
 
 __all__ = ["PROFILE_ROUTE", "SEARCH_ROUTE", "FastPath", "search_arguments"]
@@ -100,29 +101,34 @@ class FastPath:
             await self.app(scope, receive, send)
 
     async def _answer(self, scope: Any, send: Any, make: Any, arguments: dict[str, Any]) -> None:
-        api_key = authorization = None
+        api_key = authorization = if_none_match = None
         for name, value in scope["headers"]:
             # Starlette reads the first of repeated headers; so does this.
             if name == b"x-api-key" and api_key is None:
                 api_key = value.decode("latin-1")
             elif name == b"authorization" and authorization is None:
                 authorization = value.decode("latin-1")
+            elif name == b"if-none-match" and if_none_match is None:
+                if_none_match = value.decode("latin-1")
         try:
             role = await role_of(self.services, presented_key(api_key, authorization),
                                  authorization)  # fmt: skip
-            status, body = 200, await make(self.services, role=role, **arguments)
-            extra: dict[str, str] = {}
+            status, body, extra = await make(self.services, role=role,
+                                             if_none_match=if_none_match, **arguments)  # fmt: skip
         except QueryError as error:
             status, body, extra = error.status, orjson.dumps(error.body()), error.headers() or {}
-        headers = [_JSON, (b"content-length", str(len(body)).encode())]
+        # A 304 has no body, and says nothing of one (as Starlette's Response does).
+        headers = [] if status == 304 else [_JSON, (b"content-length", str(len(body)).encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
-async def _profile(services: Services, *, role: Role, uscc: str) -> bytes:
-    return await profile_json(services, uscc, role)
+async def _profile(services: Services, *, role: Role, if_none_match: str | None,
+                   uscc: str) -> tuple[int, bytes, dict[str, str]]:  # fmt: skip
+    return await profile_answer(services, uscc, role, if_none_match)
 
 
-async def _search(services: Services, *, role: Role, **arguments: Any) -> bytes:
-    return await search_json(services, **arguments)  # every role may search
+async def _search(services: Services, *, role: Role, if_none_match: str | None,
+                  **arguments: Any) -> tuple[int, bytes, dict[str, str]]:  # fmt: skip
+    return 200, await search_json(services, **arguments), {}  # every role may search

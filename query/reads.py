@@ -19,12 +19,14 @@ from schemas.uscc import ZHEJIANG_CITIES
 
 __all__ = [
     "SEARCH_COUNT_CAP",
+    "STATS_SECONDS",
     "enterprise_exists",
     "history",
     "listings",
     "penalties",
     "priority",
     "profile",
+    "profile_version",
     "search",
     "stats",
 ]
@@ -81,6 +83,12 @@ async def profile(db: Database, uscc: str) -> dict[str, Any] | None:
     """The stored profile (canonical JSON: decimals as strings, ISO dates) or None."""
     text = await db.fetchval("select profile::text from credit.enterprise where uscc = $1", uscc)
     return orjson.loads(text) if text is not None else None
+
+
+async def profile_version(db: Database, uscc: str) -> int | None:
+    """The stored profile's version (what its ETag is made of) or None."""
+    version = await db.fetchval("select version from credit.enterprise where uscc = $1", uscc)
+    return int(version) if version is not None else None
 
 
 async def enterprise_exists(db: Database, uscc: str) -> bool:
@@ -253,8 +261,13 @@ select
 """
 
 
+STATS_SECONDS = 30.0
+"""The statement timeout of the stats' aggregate (the service runs it at most every
+``stats_ttl`` seconds, not per request, so it may take longer than the pool's)."""
+
+
 async def stats(db: Database, catalog: SectorCatalog) -> dict[str, Any]:
-    row = await db.fetchrow(_STATS)
+    row = await db.slow(_STATS, seconds=STATS_SECONDS)
     assert row is not None
     counted = {k: orjson.loads(row[k]) for k in
                ("by_grade", "by_city", "by_tax_grade", "by_sector", "zjtx")}  # fmt: skip

@@ -35,7 +35,19 @@ from schemas.errors import InvalidCreditCode
 from schemas.sectors import load_catalog
 from schemas.uscc import ZHEJIANG_CITIES, validate
 
-__all__ = ["credit_code", "json_response", "profile_json", "router", "search_json"]
+__all__ = [
+    "PROFILE_CACHE",
+    "credit_code",
+    "etag_matches",
+    "json_response",
+    "profile_answer",
+    "profile_etag",
+    "router",
+    "search_json",
+]
+
+PROFILE_CACHE = "private, no-cache"
+"""A profile may be kept by the caller's own cache, and is revalidated by its ETag."""
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ApiError, "description": text}
@@ -44,6 +56,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "the role may not use this route"),
         (404, "no such enterprise"),
         (422, "a malformed credit code or parameter"),
+        (429, "over the key's or the address's rate limit; Retry-After says when to retry"),
         (503, "PostgreSQL is unavailable"),
     )
 }
@@ -128,28 +141,65 @@ def _text(raw: str | None) -> str | None:
     return text
 
 
-@router.get("/enterprises/{uscc}", response_model=Profile, summary="An enterprise's profile")
+@router.get(
+    "/enterprises/{uscc}",
+    response_model=Profile,
+    summary="An enterprise's profile",
+    responses={304: {"description": "not modified: If-None-Match holds the profile's ETag"}},
+)
 async def enterprise(request: Request, uscc: Uscc, role: Caller) -> Response:
     # In the service, query/fastpath.py answers this route before FastAPI sees it, with
-    # the same profile_json; this handler is the route's schema, and the answer when the
-    # app runs without that layer.
-    body = await profile_json(_services(request), uscc, role)
-    return Response(body, media_type="application/json")
+    # the same profile_answer; this handler is the route's schema, and the answer when
+    # the app runs without that layer.
+    status, body, headers = await profile_answer(
+        _services(request), uscc, role, request.headers.get("if-none-match")
+    )
+    if status == 304:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
-async def profile_json(services: Services, uscc: str, role: Role) -> bytes:
-    """The profile of ``uscc`` (as sent: normalised and validated here) as ``role`` sees it.
+def profile_etag(uscc: str, version: int, role: Role) -> str:
+    """The profile's validator: its code, its version (one higher for every change the
+    fold made) and the role that sees it (each role sees another body)."""
+    return f'"{uscc}.{version}.{role.value}"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """``If-None-Match`` names ``etag`` (weak comparison, RFC 9110 13.1.2), or is ``*``."""
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag in tags or "*" in tags
+
+
+async def profile_answer(
+    services: Services, uscc: str, role: Role, if_none_match: str | None
+) -> tuple[int, bytes, dict[str, str]]:
+    """``(status, body, headers)`` of the profile route for ``uscc`` (as sent: normalised
+    and validated here) as ``role`` sees it: 200 with the profile and its ``ETag``, or 304
+    without a body when ``if_none_match`` names the stored version's ETag (then only the
+    version is read). 422 for a malformed code, 404 for an unknown one.
 
     The body is ``profile_view`` of the stored jsonb, dumped by orjson and not validated
     again by the ``Profile`` model: the sink wrote that jsonb from the pure core's render,
     and tests/unit/query/test_views.py checks that every role's view of such profiles is
-    the model's own JSON. 422 for a malformed code, 404 for an unknown one.
+    the model's own JSON.
     """
     code = credit_code(uscc)
+    if if_none_match:
+        version = await reads.profile_version(services.db, code)
+        if version is None:
+            raise NotFound(f"no enterprise with credit code {code}")
+        etag = profile_etag(code, version, role)
+        if etag_matches(if_none_match, etag):
+            return 304, b"", {"etag": etag, "cache-control": PROFILE_CACHE}
     stored = await reads.profile(services.db, code)
     if stored is None:
         raise NotFound(f"no enterprise with credit code {code}")
-    return orjson.dumps(profile_view(stored, role, services.catalog))
+    body = orjson.dumps(profile_view(stored, role, services.catalog))
+    etag = profile_etag(code, stored["version"], role)
+    return 200, body, {"etag": etag, "cache-control": PROFILE_CACHE}
 
 
 @router.get("/enterprises", response_model=Page[EnterpriseSummary], summary="Search enterprises")
@@ -273,5 +323,15 @@ async def priority(
 
 @router.get("/stats", response_model=Stats, summary="Counts by grade, city, tax grade, sector")
 async def stats(request: Request, role: Caller) -> Response:
+    # Counting the whole read model costs seconds at a million firms: the answer is kept
+    # and made again at most every stats_ttl seconds (query/cache.py).
     services = _services(request)
-    return json_response(Stats.model_validate(await reads.stats(services.db, services.catalog)))
+
+    async def make() -> bytes:
+        counted = await reads.stats(services.db, services.catalog)
+        return Stats.model_validate(counted).model_dump_json(by_alias=True).encode()
+
+    body = await services.stats.get(make)
+    fresh_for = max(0, int(services.stats.ttl - services.stats.age()))
+    return Response(body, media_type="application/json",
+                    headers={"cache-control": f"private, max-age={fresh_for}"})  # fmt: skip

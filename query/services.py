@@ -1,9 +1,11 @@
-"""What every handler of one app shares: the database, catalogs, key cache and metrics."""
+"""What every handler of one app shares: the database, catalogs, key cache, metrics and
+the kept answer of ``/v1/stats``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from query.cache import Recomputed
 from query.db import Database
 from query.keys import KeyCache
 from query.metrics import QueryMetrics
@@ -23,3 +25,4 @@ class Services:
     topic_prefix: str
     keys: KeyCache
     metrics: QueryMetrics
+    stats: Recomputed[bytes]

@@ -86,19 +86,24 @@ def _env(database_url: str, prefix: str, extra: Mapping[str, str] | None = None)
         "ZJCREDIT_DATABASE_URL": database_url,
         "ZJCREDIT_TOPIC_PREFIX": prefix,
         "PYTHONUNBUFFERED": "1",
+        # The tests ask from one address faster than a public caller may (schemathesis):
+        # no rate limits unless a test sets them.
+        "ZJCREDIT_RATE_LIMIT": "0",
+        "ZJCREDIT_KEY_RATE_LIMIT": "0",
         **(extra or {}),
     }
 
 
 class QueryService:
-    """``zjcredit serve`` on a free port over ``database_url``; ``url`` is its address."""
+    """``zjcredit serve`` on a free port over ``database_url``; ``url`` is its address;
+    ``env``: more settings (``ZJCREDIT_RATE_LIMIT``, ...)."""
 
     def __init__(self, database_url: str, prefix: str, log: Path, timeout: float = 60, *,
-                 migrate: bool = True) -> None:  # fmt: skip
+                 migrate: bool = True, env: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        self.env = _env(database_url, prefix)
+        self.env = _env(database_url, prefix, env)
         if migrate:  # as an operator does before starting the service (it only checks)
             self.migrate()
         with log.open("wb") as out:

@@ -126,6 +126,8 @@ def browser() -> Iterator[Any]:
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                 "--window-size=1280,1800", "--lang=zh-CN"):  # fmt: skip
         options.add_argument(arg)
+    # The console's messages, so that a test can see what the CSP blocked.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = webdriver.ChromeService(executable_path=str(CHROMEDRIVER))
     driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(20)
@@ -192,6 +194,33 @@ def test_search_a_chinese_name_open_the_profile_see_grade_listings_and_penalties
         assert "check_char" in text
         browser.get(base + "/#uscc=91330100716105852F")  # valid, but not in this province
         assert "未找到该企业" in _message(browser)
+
+
+def _blocked(driver: Any) -> list[str]:
+    """What the Content-Security-Policy blocked since the last call (the console's log)."""
+    return [e["message"] for e in driver.get_log("browser")
+            if "Content Security Policy" in e["message"]]  # fmt: skip
+
+
+def test_the_page_and_the_docs_keep_to_the_content_security_policy(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
+) -> None:
+    """The page (a search, a profile with its chart) and Swagger UI at /docs work under the
+    service's CSP with nothing blocked: every script, style and image is the service's."""
+    database_url, firm = read_model
+    with _serve(database_url, open_tmp_path / "serve-csp.log") as base:
+        _blocked(browser)  # forget the earlier tests' messages
+        browser.get(base + "/")
+        browser.get(base + f"/#uscc={firm.profile['uscc']}")
+        _wait(browser).until(ec.text_to_be_present_in_element(
+            (By.ID, "profile-name"), firm.profile["name"]))  # fmt: skip
+        assert browser.find_elements(By.CSS_SELECTOR, "#tax-chart circle")
+        assert _blocked(browser) == []
+        browser.get(base + "/docs")
+        ops = _wait(browser, 20).until(
+            ec.presence_of_all_elements_located((By.CSS_SELECTOR, ".opblock")))  # fmt: skip
+        assert len(ops) >= 13  # every operation of /openapi.json, drawn by Swagger UI
+        assert _blocked(browser) == []
 
 
 def test_a_database_that_is_down_is_a_clear_message_on_the_page(

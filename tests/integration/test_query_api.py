@@ -15,7 +15,11 @@ a key per role. Then, over real HTTP:
 - the Schema Registry paths with confluent-kafka's ``SchemaRegistryClient`` and
   ``AvroDeserializer`` decoding the topics' messages;
 - schemathesis against ``/openapi.json``: no 5xx, every answer as documented;
-- ``zjcredit query`` as a person and a script would use it.
+- ``zjcredit query`` as a person and a script would use it;
+- the hardening: security and cache headers on every kind of answer, a profile's
+  ``ETag`` and 304, a statement cancelled at the pool's statement timeout (a lock held on
+  the enterprises) as 503 ``query_timeout`` while the database counts as up and the kept
+  stats still answer.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -453,6 +458,109 @@ def test_zjcredit_query_prints_an_aligned_profile_and_json(api: Api) -> None:
     bad = zjcredit(["query", "91330100716105852G"], api.model.database_url, api.model.prefix, env)
     assert bad.returncode == 2
     assert "invalid_credit_code" in bad.stderr
+
+
+# --- hardening -------------------------------------------------------------------------------
+
+
+def test_every_kind_of_answer_has_the_security_headers(api: Api) -> None:
+    uscc = _listed(api)
+    answers = {
+        path: api.get(path)
+        for path in ("/", "/static/app.js", "/docs", "/docs/assets/swagger-ui-bundle.js",
+                     "/openapi.json", "/metrics", "/healthz", "/subjects", "/schemas/ids/1",
+                     f"/v1/enterprises/{uscc}", "/v1/enterprises?q=%E8%B4%B8%E6%98%93",
+                     "/v1/stats", "/v1/enterprises/91330100716105852G", "/nowhere")
+    }  # fmt: skip
+    for path, answer in answers.items():
+        csp = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in csp, path
+        assert "frame-ancestors 'none'" in csp, path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+        assert answer.headers["referrer-policy"] == "no-referrer", path
+        assert "access-control-allow-origin" not in answer.headers, path  # CORS is off
+    assert "cdn" not in answers["/docs"].text.lower()
+    cache = {path: a.headers["cache-control"] for path, a in answers.items()}
+    assert cache["/subjects"] == cache["/schemas/ids/1"] == "public, max-age=86400"
+    assert cache[f"/v1/enterprises/{uscc}"] == "private, no-cache"
+    assert cache["/v1/enterprises/91330100716105852G"] == cache["/nowhere"] == "no-store"
+    assert cache["/v1/stats"].startswith("private, max-age=")
+
+
+def test_a_profile_revalidated_by_its_etag_is_304(api: Api) -> None:
+    uscc = _listed(api)
+    version = api.sql("select version from credit.enterprise where uscc = $1", uscc)[0][0]
+    first = api.get(f"/v1/enterprises/{uscc}")
+    assert first.headers["etag"] == f'"{uscc}.{version}.public"'
+    url = f"{api.url}/v1/enterprises/{uscc.lower()}"
+    again = httpx.get(url, headers={"If-None-Match": first.headers["etag"]}, timeout=30)
+    assert (again.status_code, again.content) == (304, b"")
+    assert again.headers["etag"] == first.headers["etag"]
+    bank = httpx.get(url, headers={"If-None-Match": first.headers["etag"],
+                                   "X-API-Key": api.keys["bank"]}, timeout=30)  # fmt: skip
+    assert bank.status_code == 200
+    assert bank.json()["role"] == "bank"
+    assert bank.headers["etag"] == f'"{uscc}.{version}.bank"'
+
+
+def test_a_query_past_the_statement_timeout_is_a_503_and_frees_the_pool(api: Api) -> None:
+    """A lock on the enterprises (as a long migration or a stuck writer would hold) makes
+    every read of them wait: the server cancels each at 2 s instead of letting 8 of them
+    hold the whole pool; routes that read nothing of the table still answer."""
+    uscc = _listed(api)
+    kept = api.get("/v1/stats")
+    assert kept.status_code == 200
+
+    async def go() -> tuple[list[httpx.Response], list[httpx.Response], float]:
+        conn = await asyncpg.connect(api.model.database_url)
+        try:
+            async with conn.transaction():
+                await conn.execute("lock table credit.enterprise in access exclusive mode")
+                async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+                    started = asyncio.get_running_loop().time()
+                    slow = await asyncio.gather(*(
+                        client.get(f"/v1/enterprises/{uscc}") for _ in range(8)
+                    ))  # fmt: skip
+                    took = asyncio.get_running_loop().time() - started
+                    others = [await client.get(p) for p in ("/healthz", "/v1/stats", "/subjects")]
+        finally:
+            await conn.close()
+        return slow, others, took
+
+    slow, others, took = asyncio.run(go())
+    for answer in slow:
+        body = _error(answer, 503, "query_timeout")
+        assert "time limit" in body["message"]
+        assert answer.headers["retry-after"] == "5"
+        assert answer.headers["cache-control"] == "no-store"
+    assert took < 15, took  # each cancelled at 2 s (8 at once fit the pool of 8)
+    assert [a.status_code for a in others] == [200, 200, 200]
+    assert others[1].content == kept.content  # the kept counts, not a new aggregate
+    assert "zjcredit_query_database_up 1.0" in api.get("/metrics").text
+    assert api.get(f"/v1/enterprises/{uscc}").status_code == 200  # the lock gone
+
+
+def test_over_the_rate_limit_is_429_with_retry_after(api: Api, tmp_path: Path) -> None:
+    """A second service over the same read model, with limits set as an operator would:
+    6 a minute per address (a bucket of 1, refilled in 10 s), 12 per key (2)."""
+    limited = QueryService(api.model.database_url, api.model.prefix, tmp_path / "serve.log",
+                           migrate=False, env={"ZJCREDIT_RATE_LIMIT": "6",
+                                               "ZJCREDIT_KEY_RATE_LIMIT": "12"})  # fmt: skip
+    try:
+        url = f"{limited.url}/v1/enterprises/{_listed(api)}"
+        public = [httpx.get(url, timeout=30) for _ in range(2)]
+        bank = [httpx.get(url, headers={"X-API-Key": api.keys["bank"]}, timeout=30)
+                for _ in range(3)]  # fmt: skip
+        health = httpx.get(f"{limited.url}/healthz", timeout=30)
+    finally:
+        assert limited.stop() == 0, limited.logs()
+    assert [a.status_code for a in public] == [200, 429]
+    _error(public[-1], 429, "too_many_requests")
+    assert 8 <= int(public[-1].headers["retry-after"]) <= 10
+    assert public[-1].headers["x-content-type-options"] == "nosniff"
+    # The bank's key has its own bucket, though its address has none left.
+    assert [a.status_code for a in bank] == [200, 200, 429]
+    assert health.status_code == 200
 
 
 # --- fuzzing ---------------------------------------------------------------------------------

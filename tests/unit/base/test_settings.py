@@ -47,6 +47,26 @@ def test_cache_and_run_dirs() -> None:
     assert (s.cache_dir, s.run_dir) == (Path("/c"), Path("/r"))
 
 
+def test_the_query_timeout_is_seconds() -> None:
+    assert Settings.from_env({}).query_timeout == 2.0
+    assert Settings.from_env({"ZJCREDIT_QUERY_TIMEOUT": "0.5"}).query_timeout == 0.5
+
+
+def test_rate_limits_per_minute_and_zero_turns_them_off() -> None:
+    s = Settings.from_env({})
+    assert (s.rate_limit, s.key_rate_limit) == (600, 6000)
+    s = Settings.from_env({"ZJCREDIT_RATE_LIMIT": "0", "ZJCREDIT_KEY_RATE_LIMIT": "120"})
+    assert (s.rate_limit, s.key_rate_limit) == (0, 120)
+
+
+def test_cors_is_off_unless_origins_are_listed() -> None:
+    assert Settings.from_env({}).cors_origins == ()
+    s = Settings.from_env(
+        {"ZJCREDIT_CORS_ORIGINS": " https://Credit.Bank.example/, http://h:8080,"}
+    )
+    assert s.cors_origins == ("https://credit.bank.example", "http://h:8080")
+
+
 @pytest.mark.parametrize(
     ("env", "fragment"),
     [
@@ -55,6 +75,11 @@ def test_cache_and_run_dirs() -> None:
         ({"ZJCREDIT_KAFKA_PORT": "70000"}, "ZJCREDIT_KAFKA_PORT=70000"),
         ({"ZJCREDIT_TOPIC_PREFIX": "信用"}, "ZJCREDIT_TOPIC_PREFIX"),
         ({"ZJCREDIT_KAFKA_HEAP": "lots"}, "ZJCREDIT_KAFKA_HEAP='lots'"),
+        ({"ZJCREDIT_QUERY_TIMEOUT": "soon"}, "ZJCREDIT_QUERY_TIMEOUT='soon': expected seconds"),
+        ({"ZJCREDIT_QUERY_TIMEOUT": "0"}, "ZJCREDIT_QUERY_TIMEOUT=0: expected 0.1..600"),
+        ({"ZJCREDIT_RATE_LIMIT": "-1"}, "ZJCREDIT_RATE_LIMIT=-1: expected 0..10000000"),
+        ({"ZJCREDIT_CORS_ORIGINS": "*"}, "ZJCREDIT_CORS_ORIGINS: '*' is not an origin"),
+        ({"ZJCREDIT_CORS_ORIGINS": "https://a.example/app"}, "'https://a.example/app'"),
     ],
 )
 def test_malformed_settings_name_the_variable(env: dict[str, str], fragment: str) -> None:

@@ -52,6 +52,9 @@ class _Stored(Database):
             })  # fmt: skip
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
+        if sql.startswith("select version from credit.enterprise"):
+            found = self.profiles.get(args[0])
+            return orjson.loads(found)["version"] if found is not None else None
         assert sql.startswith("select profile::text from credit.enterprise"), sql
         return self.profiles.get(args[0])
 
@@ -120,7 +123,8 @@ async def test_the_fast_path_answers_as_the_fastapi_route(stored: dict[str, str]
         for path, headers in asks:
             got, want = await fast.get(path, headers=headers), await slow.get(path, headers=headers)
             assert (got.status_code, got.content) == (want.status_code, want.content), path
-            for name in ("content-type", "content-length", "www-authenticate", "retry-after"):
+            for name in ("content-type", "content-length", "www-authenticate", "retry-after",
+                         "etag", "cache-control", "vary", "content-security-policy"):  # fmt: skip
                 assert got.headers.get(name) == want.headers.get(name), (path, name)
         statuses = {(await fast.get(p, headers=h)).status_code for p, h in asks}
         assert statuses >= {200, 401, 404, 422}
@@ -152,6 +156,39 @@ async def test_plain_searches_are_answered_as_the_fastapi_route(stored: dict[str
     assert [i["uscc"] for i in page["items"]] == sorted(stored)[3:6]
     assert page["total"] == len(stored)
     assert 'route="/v1/enterprises",status="200"' in metrics
+
+
+async def test_a_profile_has_an_etag_and_if_none_match_answers_304(
+    stored: dict[str, str],
+) -> None:
+    code = sorted(stored)[0]
+    version = orjson.loads(stored[code])["version"]
+    path = f"/v1/enterprises/{code}"
+    async with _client(stored, fast=True) as fast, _client(stored, fast=False) as slow:
+        for client in (fast, slow):
+            first = await client.get(path)
+            etag = first.headers["etag"]
+            assert etag == f'"{code}.{version}.public"'
+            assert first.headers["cache-control"] == "private, no-cache"
+            assert first.headers["vary"] == "X-API-Key, Authorization"
+            for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+                again = await client.get(path, headers={"If-None-Match": sent})
+                assert (again.status_code, again.content) == (304, b""), sent
+                assert again.headers["etag"] == etag
+                assert "content-type" not in again.headers
+            # Another role sees another body, so its ETag is another.
+            bank = await client.get(path, headers={"X-API-Key": _BANK, "If-None-Match": etag})
+            assert bank.status_code == 200
+            assert bank.headers["etag"] == f'"{code}.{version}.bank"'
+            stale = await client.get(path, headers={"If-None-Match": f'"{code}.0.public"'})
+            assert (stale.status_code, stale.content) == (200, first.content)
+            gone = await client.get("/v1/enterprises/91330100716105852F",
+                                    headers={"If-None-Match": "*"})  # fmt: skip
+            assert gone.status_code == 404
+            assert gone.headers["cache-control"] == "no-store"
+            assert "etag" not in gone.headers
+        metrics = (await fast.get("/metrics")).text
+    assert 'route="/v1/enterprises/{uscc}",status="304"' in metrics
 
 
 def test_only_plainly_valid_search_parameters_take_the_fast_path() -> None:
