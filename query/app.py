@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -28,7 +29,8 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
-from query import registry_routes, routes
+from query import audit_routes, registry_routes, routes
+from query.audit import AuditLayer, AuditLog
 from query.db import Database
 from query.errors import QueryError, error_body
 from query.fastpath import PROFILE_ROUTE, SEARCH_ROUTE, FastPath
@@ -57,6 +59,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     key_cache_ttl: float = 10.0,
     web_dir: Path = WEB_DIR,
+    audit_retention_days: int = 365,
 ) -> FastAPI:
     """The app over the read model at ``database`` (a URL, or a :class:`Database`).
 
@@ -69,14 +72,21 @@ def create_app(
             one process do not collide).
         key_cache_ttl: seconds an API key lookup is remembered (default 10).
         web_dir: the web page's folder (default ``query/web``).
+        audit_retention_days: how long the access audit keeps a row (default 365).
     """
     metrics = QueryMetrics(registry if registry is not None else CollectorRegistry())
     db = database if isinstance(database, Database) else Database(database)
     db.on_state = metrics.on_database
 
+    audit = AuditLog(db, retention_days=audit_retention_days)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        writer = asyncio.create_task(audit.run())
         yield
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
         await db.close()
 
     app = FastAPI(
@@ -96,6 +106,7 @@ def create_app(
     )
     app.include_router(routes.router)
     app.include_router(registry_routes.router)
+    app.include_router(audit_routes.router)
     _operations(app, metrics, web_dir)
     _error_handlers(app)
     by_path = {getattr(r, "path", ""): r for r in routes.router.routes}
@@ -103,6 +114,8 @@ def create_app(
     app.add_middleware(FastPath, services=services, route=by_path[PROFILE_ROUTE],
                        search_route=by_path[SEARCH_ROUTE])  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outside the fast path, so it sees the hot route's answers too.
+    app.add_middleware(AuditLayer, audit=audit, keys=services.keys)
     return app
 
 

@@ -35,9 +35,9 @@ from schemas.errors import InvalidCreditCode
 from schemas.sectors import load_catalog
 from schemas.uscc import ZHEJIANG_CITIES, validate
 
-__all__ = ["credit_code", "json_response", "profile_json", "router", "search_json"]
+__all__ = ["ERRORS", "credit_code", "json_response", "profile_json", "router", "search_json"]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ApiError, "description": text}
     for status, text in (
         (401, "the API key is unknown or revoked"),
@@ -52,7 +52,7 @@ _CITY_NAMES = {
 }
 _CATALOG = load_catalog()
 
-router = APIRouter(prefix="/v1", responses=_ERRORS)
+router = APIRouter(prefix="/v1", responses=ERRORS)
 
 Size = Annotated[int, Query(ge=1, le=100, description="items per page")]
 PageNo = Annotated[int, Query(ge=1, le=10_000, description="page number, from 1")]
