@@ -18,7 +18,16 @@ from query.keys import role_of_key
 from query.roles import Role
 from query.services import Services
 
-__all__ = ["Caller", "HistoryReader", "caller", "history_reader", "presented_key", "role_of"]
+__all__ = [
+    "Admin",
+    "Caller",
+    "HistoryReader",
+    "admin_only",
+    "caller",
+    "history_reader",
+    "presented_key",
+    "role_of",
+]
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
 _bearer = HTTPBearer(auto_error=False, description="the same API key, as a bearer token")
@@ -64,6 +73,13 @@ async def role_of(services: Services, key: str | None, authorization: str | None
     return role
 
 
+async def admin_only(role: Annotated[Role, Depends(caller)]) -> Role:
+    """Admins only: 403 for the others."""
+    if role is not Role.ADMIN:
+        raise Forbidden(f"the {role.value} role may not read the access audit")
+    return role
+
+
 async def history_reader(role: Annotated[Role, Depends(caller)]) -> Role:
     """Departments and admins only: 403 for the others."""
     if not role.sees_history:
@@ -73,3 +89,4 @@ async def history_reader(role: Annotated[Role, Depends(caller)]) -> Role:
 
 Caller = Annotated[Role, Depends(caller)]
 HistoryReader = Annotated[Role, Depends(history_reader)]
+Admin = Annotated[Role, Depends(admin_only)]

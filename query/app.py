@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -30,7 +31,8 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
-from query import registry_routes, routes
+from query import audit_routes, registry_routes, routes
+from query.audit import AuditLayer, AuditLog
 from query.cache import Recomputed
 from query.db import Database
 from query.docs import mount_docs
@@ -68,11 +70,12 @@ def create_app(
     rate_per_address: int = 0,
     web_dir: Path = WEB_DIR,
     cors_origins: Sequence[str] = (),
+    audit_retention_days: int = 365,
 ) -> FastAPI:
     """The app over the read model at ``database`` (a URL, or a :class:`Database`).
 
     Args:
-        database: ``postgresql://...`` (a pool is made on first use; migrations applied),
+        database: ``postgresql://...`` (a pool is made on first use; migrations checked),
             or a ready :class:`~query.db.Database`.
         topic_prefix: names the registry's subjects (``<prefix>.<role>-value``); the
             ``ZJCREDIT_TOPIC_PREFIX`` setting.
@@ -89,15 +92,22 @@ def create_app(
         cors_origins: the web origins (``https://credit.bank.example``) whose pages may
             call the API from a browser; none (the default): CORS is off. The
             ``ZJCREDIT_CORS_ORIGINS`` setting.
+        audit_retention_days: how long the access audit keeps a row (default 365).
     """
     metrics = QueryMetrics(registry if registry is not None else CollectorRegistry())
     db = (database if isinstance(database, Database)
           else Database(database, statement_timeout=query_timeout))  # fmt: skip
     db.on_state = metrics.on_database
 
+    audit = AuditLog(db, retention_days=audit_retention_days)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        writer = asyncio.create_task(audit.run())
         yield
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
         await db.close()
 
     app = FastAPI(
@@ -122,6 +132,7 @@ def create_app(
     app.include_router(routes.router)
     app.include_router(registry_routes.router)
     mount_docs(app)
+    app.include_router(audit_routes.router)
     _operations(app, metrics, web_dir)
     _error_handlers(app)
     by_path = {getattr(r, "path", ""): r for r in routes.router.routes}
@@ -140,6 +151,8 @@ def create_app(
         )  # fmt: skip
     app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Outside the fast path, so it sees the hot route's answers too.
+    app.add_middleware(AuditLayer, audit=audit, keys=services.keys)
     return app
 
 

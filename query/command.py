@@ -158,6 +158,36 @@ def keys_list(settings: Settings) -> None:
     click.echo("\n".join(table(["id", "role", "name", "created", "revoked"], rows, indent="")))
 
 
+@keys_group.command("audit")
+@click.option("--key", "key_id", default=None, help="Only this key id.")
+@click.option("--uscc", default=None, help="Only reads of this enterprise.")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    help="Only reads since then (UTC).",
+)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.pass_obj
+def keys_audit(settings: Settings, key_id: str | None, uscc: str | None, since: Any,
+               limit: int) -> None:  # fmt: skip
+    """Who read what the public does not see: the newest reads by bank, department and
+    admin keys (kept 365 days)."""
+    import datetime as dt  # noqa: PLC0415
+
+    from query.audit import audit_rows  # noqa: PLC0415
+    from schemas.uscc import normalize  # noqa: PLC0415
+
+    after = since.replace(tzinfo=dt.UTC) if since is not None else None
+    code = normalize(uscc) if uscc is not None else None
+    rows = _with_database(settings, lambda conn: audit_rows(
+        conn, key_id=key_id, uscc=code, since=after, limit=limit))  # fmt: skip
+    for row in rows:
+        click.echo(f"{row['at']:%Y-%m-%d %H:%M:%S}  {row['key_id']:<8}  {row['role']:<10}  "
+                   f"{row['uscc'] or '-':<18}  {row['route']}")  # fmt: skip
+    click.echo(f"{len(rows)} read(s)", err=True)
+
+
 @keys_group.command("revoke")
 @click.argument("key_id")
 @click.pass_obj

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "ApiError",
     "Arrears",
+    "AuditEntry",
     "CreditLine",
     "EnterpriseSummary",
     "ErrorDetail",
@@ -279,3 +280,13 @@ class RegistrySchema(_Model):
     id: int
     schema_: str = Field(alias="schema")
     schemaType: Literal["AVRO"] = "AVRO"  # noqa: N815 - Confluent's field name
+
+
+class AuditEntry(_Model):
+    """One read by a key of what the public does not see (``access.audit``)."""
+
+    at: dt.datetime
+    key_id: str = Field(description="the key's public id (`zjcredit keys list`)")
+    role: Literal["bank", "department", "admin"]
+    route: str = Field(description="the route's template, e.g. /v1/enterprises/{uscc}")
+    uscc: str | None

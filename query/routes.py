@@ -36,6 +36,7 @@ from schemas.sectors import load_catalog
 from schemas.uscc import ZHEJIANG_CITIES, validate
 
 __all__ = [
+    "ERRORS",
     "PROFILE_CACHE",
     "credit_code",
     "etag_matches",
@@ -49,7 +50,7 @@ __all__ = [
 PROFILE_CACHE = "private, no-cache"
 """A profile may be kept by the caller's own cache, and is revalidated by its ETag."""
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ApiError, "description": text}
     for status, text in (
         (401, "the API key is unknown or revoked"),
@@ -65,7 +66,7 @@ _CITY_NAMES = {
 }
 _CATALOG = load_catalog()
 
-router = APIRouter(prefix="/v1", responses=_ERRORS)
+router = APIRouter(prefix="/v1", responses=ERRORS)
 
 Size = Annotated[int, Query(ge=1, le=100, description="items per page")]
 PageNo = Annotated[int, Query(ge=1, le=10_000, description="page number, from 1")]

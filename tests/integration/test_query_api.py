@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from schemathesis import GenerationMode, checks
 
 from base.endpoints import Endpoints
 from base.settings import Settings
+from query.audit import key_id_of
 from query.keys import create_key, revoke_key
 from query.render import display_width
 from query.roles import Role
@@ -53,6 +55,7 @@ from schemas.registry import ManifestRegistry
 from tests.outputs import read_topic
 from tests.queryservice import FilledReadModel, QueryService, zjcredit
 from tests.readmodel import fetch
+from tests.workers import wait_for
 
 FIRMS = 400
 SEED = 5  # this seed's province has listings in force and ended, and 专精特新 firms
@@ -327,6 +330,41 @@ def test_stats_count_the_whole_province(api: Api) -> None:
     assert stats["as_of"] == "2018-06-30"
 
 
+# --- the access audit ----------------------------------------------------------------------
+
+
+def test_reads_by_keys_are_audited_and_the_publics_are_not(api: Api) -> None:
+    """Every answered read by a key of what the public does not see, kept; admins read it."""
+    firm = sorted(api.model.expected.profiles)[-1]
+
+    def rows(**params: Any) -> list[dict[str, Any]]:
+        answer = api.get("/v1/audit", "admin", uscc=firm, **params)
+        assert answer.status_code == 200, answer.text
+        return list(answer.json())
+
+    time.sleep(2.5)  # what other tests read has been written (every second)
+    before = len(rows())
+    assert api.get(f"/v1/enterprises/{firm}").status_code == 200  # public: nothing hidden
+    assert api.get(f"/v1/enterprises/{firm}", "bank").status_code == 200
+    assert api.get(f"/v1/enterprises/{firm}/history", "department").status_code == 200
+    assert api.get(f"/v1/enterprises/{firm}/history", "bank").status_code == 403  # no read
+    assert wait_for(lambda: len(rows()) >= before + 2, 15), rows()
+    time.sleep(2.5)
+    new = rows()[: len(rows()) - before]
+    assert {(r["key_id"], r["role"], r["route"]) for r in new} == {
+        (key_id_of(api.keys["bank"]), "bank", "/v1/enterprises/{uscc}"),
+        (key_id_of(api.keys["department"]), "department", "/v1/enterprises/{uscc}/history"),
+    }
+    assert all(r["uscc"] == firm for r in new)
+    assert rows(key=key_id_of(api.keys["bank"]), limit=1)[0]["route"] == "/v1/enterprises/{uscc}"
+    _error(api.get("/v1/audit", "bank"), 403, "forbidden")
+    printed = zjcredit(["keys", "audit", "--uscc", firm.lower()], api.model.database_url,
+                       api.model.prefix)  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    assert f"{key_id_of(api.keys['bank'])}  bank" in printed.stdout
+    assert "/v1/enterprises/{uscc}/history" in printed.stdout
+
+
 # --- errors --------------------------------------------------------------------------------
 
 
@@ -578,7 +616,7 @@ def test_fuzzed_requests_get_no_5xx_and_documented_answers(api: Api) -> None:
     """
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 13  # 7 /v1 routes, 5 registry paths, /healthz
+    assert len(operations) == 14  # 8 /v1 routes, 5 registry paths, /healthz
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     no_invalid: list[str] = []
     for operation, mode in itertools.product(operations, modes):

@@ -90,6 +90,7 @@ async def test_api_keys_survive_a_rebuild_of_the_read_model(database_url: str) -
         await drop(conn)  # what `zjcredit sink rebuild` does first
 
         assert await role_of_key(conn, key) is Role.BANK
+        assert await conn.fetchval("select count(*) from access.audit") == 0  # kept, empty
         assert await migrate_all(conn) == ["0001_read_model", "0002_dead_letter"]
     finally:
         await conn.close()
