@@ -25,6 +25,7 @@ __all__ = [
     "penalties",
     "priority",
     "profile",
+    "profiles",
     "search",
     "stats",
 ]
@@ -81,6 +82,15 @@ async def profile(db: Database, uscc: str) -> dict[str, Any] | None:
     """The stored profile (canonical JSON: decimals as strings, ISO dates) or None."""
     text = await db.fetchval("select profile::text from credit.enterprise where uscc = $1", uscc)
     return orjson.loads(text) if text is not None else None
+
+
+async def profiles(db: Database, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored profiles of those ``codes`` that exist, by code: one round trip."""
+    rows = await db.fetch(
+        "select uscc, profile::text as profile from credit.enterprise where uscc = any($1::text[])",
+        codes,
+    )
+    return {r["uscc"]: orjson.loads(r["profile"]) for r in rows}
 
 
 async def enterprise_exists(db: Database, uscc: str) -> bool:

@@ -1,4 +1,5 @@
-"""The ``/v1`` routes: profiles, search, history, blacklist, penalties, 专精特新, stats.
+"""The ``/v1`` routes: profiles, bulk lookup, search, history, blacklist, penalties,
+专精特新, stats.
 
 Handlers check their parameters (credit codes with the project's validator, cities,
 sectors and departments against the catalogs), read through query/reads.py and answer
@@ -12,17 +13,20 @@ import contextlib
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from query import reads
 from query.access import Caller, HistoryReader
 from query.errors import InvalidParameter, NotFound
+from query.lookup import LOOKUP_MAX, lookup_view, split_codes
 from query.models import (
     ApiError,
     EnterpriseSummary,
     HistoryEvent,
     ListingItem,
+    LookupRequest,
+    LookupResult,
     Page,
     PenaltyItem,
     PriorityItem,
@@ -150,6 +154,26 @@ async def profile_json(services: Services, uscc: str, role: Role) -> bytes:
     if stored is None:
         raise NotFound(f"no enterprise with credit code {code}")
     return orjson.dumps(profile_view(stored, role, services.catalog))
+
+
+@router.post(
+    "/enterprises/lookup",
+    response_model=LookupResult,
+    summary=f"Profiles of up to {LOOKUP_MAX} credit codes, as the role sees them",
+)
+async def lookup(request: Request, body: Annotated[LookupRequest, Body()],
+                 role: Caller) -> Response:  # fmt: skip
+    if len(body.codes) > LOOKUP_MAX:
+        raise InvalidParameter.one(
+            "codes", "max_items",
+            f"at most {LOOKUP_MAX} credit codes per request, not {len(body.codes)}: send them "
+            f"in parts",
+        )  # fmt: skip
+    services = _services(request)
+    codes, malformed = split_codes(body.codes)
+    stored = await reads.profiles(services.db, codes) if codes else {}
+    view = lookup_view(codes, malformed, stored, role, services.catalog)
+    return Response(orjson.dumps(view), media_type="application/json")
 
 
 @router.get("/enterprises", response_model=Page[EnterpriseSummary], summary="Search enterprises")

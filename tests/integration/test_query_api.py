@@ -45,6 +45,7 @@ from query.render import display_width
 from query.roles import Role
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
+from schemas.uscc import make_code
 from tests.outputs import read_topic
 from tests.queryservice import FilledReadModel, QueryService, zjcredit
 from tests.readmodel import fetch
@@ -66,6 +67,10 @@ class Api:
     def get(self, path: str, role: str = "public", **params: Any) -> httpx.Response:
         headers = {"X-API-Key": self.keys[role]} if role != "public" else {}
         return httpx.get(f"{self.url}{path}", params=params, headers=headers, timeout=30)
+
+    def post(self, path: str, body: Any, role: str = "public") -> httpx.Response:
+        headers = {"X-API-Key": self.keys[role]} if role != "public" else {}
+        return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=30)
 
     def sql(self, query: str, *args: Any) -> list[Any]:
         return fetch(self.model.database_url, query, *args)
@@ -223,6 +228,46 @@ def test_history_is_for_departments_and_admins_newest_first(api: Api) -> None:
     assert listed["payload"]["sector"]
     assert api.get(f"/v1/enterprises/{uscc}/history", "admin").status_code == 200
     _error(api.get("/v1/enterprises/91330100716105852F/history", "admin"), 404, "not_found")
+
+
+# --- bulk lookup -----------------------------------------------------------------------------
+
+
+def test_bulk_lookup_is_each_profile_as_the_single_route_shows_it(api: Api) -> None:
+    codes = sorted(api.model.expected.profiles)[:25]
+    unknown = make_code("91", "330100", "MAPLE001")
+    asked = [codes[0].lower(), unknown, *codes, "91330100716105852G", " 9133010071610585 "]
+
+    for role in ("public", "bank", "department", "admin"):
+        response = api.post("/v1/enterprises/lookup", {"codes": asked}, role)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["role"] == role
+        assert [p["uscc"] for p in body["profiles"]] == codes
+        singles = [api.get(f"/v1/enterprises/{c}", role).json() for c in codes]
+        assert body["profiles"] == singles
+        assert body["not_found"] == [unknown]
+        assert [(m["uscc"], m["rule"]) for m in body["malformed"]] == [
+            ("91330100716105852G", "check_char"), (" 9133010071610585 ", "length"),
+        ]  # fmt: skip
+        single = _error(api.get("/v1/enterprises/91330100716105852G"), 422, "invalid_credit_code")
+        assert body["malformed"][0]["message"] == single["details"][0]["message"]
+
+
+def test_bulk_lookup_takes_1000_codes_and_refuses_more(api: Api) -> None:
+    firms = sorted(api.model.expected.profiles)
+    made = [make_code("91", "330100", f"QX{n:06d}") for n in range(1000 - len(firms))]
+    body = api.post("/v1/enterprises/lookup", {"codes": firms + made}, "bank").json()
+    assert [p["uscc"] for p in body["profiles"]] == firms
+    assert set(body["not_found"]) == set(made) - set(firms)
+
+    refused = _error(api.post("/v1/enterprises/lookup", {"codes": [*firms, *made, firms[0]]}),
+                     422, "invalid_parameter")  # fmt: skip
+    assert refused["details"][0]["field"] == "codes"
+    assert refused["details"][0]["rule"] == "max_items"
+    assert "at most 1000" in refused["message"]
+    _error(api.post("/v1/enterprises/lookup", {"codes": "91330100716105852F"}), 422,
+           "invalid_parameter")  # fmt: skip
 
 
 # --- lists ---------------------------------------------------------------------------------
@@ -412,6 +457,7 @@ def test_health_metrics_openapi_and_the_web_page(api: Api) -> None:
     spec = api.get("/openapi.json").json()
     assert {"/v1/enterprises/{uscc}", "/v1/enterprises", "/v1/enterprises/{uscc}/history",
             "/v1/blacklist", "/v1/penalties", "/v1/priority", "/v1/stats", "/schemas/ids/{schema_id}",
+            "/v1/enterprises/lookup",
             "/subjects", "/subjects/{subject}/versions/{version}", "/healthz"} <= set(spec["paths"])  # fmt: skip
     assert api.get("/docs").status_code == 200
     page = api.get("/")
@@ -455,9 +501,44 @@ def test_zjcredit_query_prints_an_aligned_profile_and_json(api: Api) -> None:
     assert "invalid_credit_code" in bad.stderr
 
 
+def test_zjcredit_query_file_looks_up_each_code(api: Api, tmp_path: Any) -> None:
+    found = sorted(api.model.expected.profiles)[:3]
+    unknown = make_code("91", "330100", "MAPLE002")
+    listing = tmp_path / "codes.txt"
+    listing.write_text(
+        "\ufeff# 测试银行 贷后名单\n" + f"{found[0]}\n\n  {found[1].lower()}  # 小写\n{found[2]}\n"
+        f"{unknown}\n91330100716105852G\n", encoding="utf-8",
+    )  # fmt: skip
+    env = {"ZJCREDIT_API_URL": api.url}
+
+    shown = zjcredit(["query", "--file", str(listing)], api.model.database_url,
+                     api.model.prefix, env)  # fmt: skip
+
+    assert shown.returncode == 1, shown.stderr
+    assert shown.stdout.count("企业信用档案 Enterprise credit profile") == 3
+    assert all(code in shown.stdout for code in found)
+    assert "查到 found 3 of 5 · 未找到 not found 1 · 格式错误 malformed 1" in shown.stdout
+    assert f"  {unknown}" in shown.stdout
+    assert re.search(r"91330100716105852G\s+check_char", shown.stdout)
+
+    as_json = zjcredit(["query", "--file", str(listing), "--json"], api.model.database_url,
+                       api.model.prefix, {**env, "ZJCREDIT_API_KEY": api.keys["bank"]})  # fmt: skip
+    assert as_json.returncode == 1
+    body = json.loads(as_json.stdout)
+    assert body["role"] == "bank"
+    assert [p["uscc"] for p in body["profiles"]] == found
+    assert body["profiles"][0] == api.get(f"/v1/enterprises/{found[0]}", "bank").json()
+    assert body["not_found"] == [unknown]
+
+    listing.write_text("\n".join(found), encoding="utf-8")
+    all_found = zjcredit(["query", "--file", str(listing)], api.model.database_url,
+                         api.model.prefix, env)  # fmt: skip
+    assert all_found.returncode == 0, all_found.stderr
+
+
 # --- fuzzing ---------------------------------------------------------------------------------
 
-# Examples per operation and mode (valid, invalid): 13 operations, ~15 s on 2 busy cores.
+# Examples per operation and mode (valid, invalid): 14 operations, ~15 s on 2 busy cores.
 FUZZ_EXAMPLES = 15
 
 
@@ -470,7 +551,7 @@ def test_fuzzed_requests_get_no_5xx_and_documented_answers(api: Api) -> None:
     """
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 13  # 7 /v1 routes, 5 registry paths, /healthz
+    assert len(operations) == 14  # 8 /v1 routes, 5 registry paths, /healthz
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     no_invalid: list[str] = []
     for operation, mode in itertools.product(operations, modes):
