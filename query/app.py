@@ -145,7 +145,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, "http_error"
+        )
         body = error_body(error.status_code, code, str(error.detail))
         return JSONResponse(body, error.status_code, headers=error.headers)
 

@@ -160,6 +160,7 @@ async def profile_json(services: Services, uscc: str, role: Role) -> bytes:
     "/enterprises/lookup",
     response_model=LookupResult,
     summary=f"Profiles of up to {LOOKUP_MAX} credit codes, as the role sees them",
+    responses={400: {"model": ApiError, "description": "the body is not JSON"}},
 )
 async def lookup(request: Request, body: Annotated[LookupRequest, Body()],
                  role: Caller) -> Response:  # fmt: skip

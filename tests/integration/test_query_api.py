@@ -268,6 +268,9 @@ def test_bulk_lookup_takes_1000_codes_and_refuses_more(api: Api) -> None:
     assert "at most 1000" in refused["message"]
     _error(api.post("/v1/enterprises/lookup", {"codes": "91330100716105852F"}), 422,
            "invalid_parameter")  # fmt: skip
+    garbled = httpx.post(f"{api.url}/v1/enterprises/lookup", content=b"\xff;{",
+                         headers={"Content-Type": "application/json"})  # fmt: skip
+    _error(garbled, 400, "invalid_body")
 
 
 # --- lists ---------------------------------------------------------------------------------
