@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from query import reads
 from query.access import Caller, HistoryReader
 from query.errors import InvalidParameter, NotFound
+from query.exports import EXPORT_RESPONSES, FormatParam, export
 from query.lookup import LOOKUP_MAX, lookup_view, split_codes
 from query.models import (
     ApiError,
@@ -177,7 +178,8 @@ async def lookup(request: Request, body: Annotated[LookupRequest, Body()],
     return Response(orjson.dumps(view), media_type="application/json")
 
 
-@router.get("/enterprises", response_model=Page[EnterpriseSummary], summary="Search enterprises")
+@router.get("/enterprises", response_model=Page[EnterpriseSummary], summary="Search enterprises",
+            responses=EXPORT_RESPONSES)  # fmt: skip
 async def search(
     request: Request,
     *,
@@ -190,10 +192,17 @@ async def search(
     sector: Sector = None,
     page: PageNo = 1,
     size: Size = 20,
+    fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
-    # query/fastpath.py answers this route too when every parameter is plainly valid.
-    body = await search_json(_services(request), q=q, city=city, grade=grade, sector=sector,
+    # query/fastpath.py answers this route too when every parameter is plainly valid (and
+    # no format is asked).
+    services = _services(request)
+    if fmt != "json":
+        filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
+        return await export(services.exports, "enterprises", fmt, EnterpriseSummary,
+                            lambda: reads.all_matches(services.db, **filters))  # fmt: skip
+    body = await search_json(services, q=q, city=city, grade=grade, sector=sector,
                              page=page, size=size)  # fmt: skip
     return Response(body, media_type="application/json")
 
@@ -203,19 +212,26 @@ async def search_json(services: Services, *, q: str | None, city: str | None,
                       size: int) -> bytes:  # fmt: skip
     """A search's page as JSON, from parameters of the types and ranges the route declares
     (checked by FastAPI, or by the fast path); 422 for a text, city or sector it refuses."""
+    filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
+    items, total, exact = await reads.search(
+        services.db, **filters, limit=size, offset=(page - 1) * size
+    )
+    body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
+    return Page[EnterpriseSummary].model_validate(body).model_dump_json(by_alias=True).encode()
+
+
+def _search_filters(*, q: str | None, city: str | None, grade: str | None,
+                    sector: str | None) -> dict[str, Any]:  # fmt: skip
+    """reads.search's filters from the route's parameters; 422 for a text, city or sector
+    it refuses."""
     text = _text(q)
     uscc = None
     if text is not None and len(text) == 18 and text.isascii():
         # A whole credit code is looked up as a code, not as a name.
         with contextlib.suppress(InvalidCreditCode):
             uscc, text = validate(text).code, None
-    items, total, exact = await reads.search(
-        services.db, q=text, uscc=uscc, city=_city(city), grade=grade,
-        sector=_member("sector", sector, _CATALOG.sectors), limit=size,
-        offset=(page - 1) * size,
-    )  # fmt: skip
-    body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
-    return Page[EnterpriseSummary].model_validate(body).model_dump_json(by_alias=True).encode()
+    return {"q": text, "uscc": uscc, "city": _city(city), "grade": grade,
+            "sector": _member("sector", sector, _CATALOG.sectors)}  # fmt: skip
 
 
 @router.get(
@@ -234,7 +250,8 @@ async def history(
     return _page(HistoryEvent, items, page, size, total)
 
 
-@router.get("/blacklist", response_model=Page[ListingItem], summary="Key-sector listings")
+@router.get("/blacklist", response_model=Page[ListingItem], summary="Key-sector listings",
+            responses=EXPORT_RESPONSES)  # fmt: skip
 async def blacklist(
     request: Request,
     *,
@@ -243,13 +260,21 @@ async def blacklist(
     active: Annotated[bool, Query(description="true: in force; false: ended")] = True,
     page: PageNo = 1,
     size: Size = 20,
+    fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
     services = _services(request)
+    filters: dict[str, Any] = {
+        "sector": _member("sector", sector, _CATALOG.sectors), "city": _city(city),
+        "active": active,
+    }  # fmt: skip
+    db, catalog = services.db, services.catalog
+    if fmt != "json":
+        return await export(services.exports, "blacklist", fmt, ListingItem,
+                            lambda: reads.all_listings(db, catalog, **filters))  # fmt: skip
     items, total = await reads.listings(
-        services.db, services.catalog, sector=_member("sector", sector, _CATALOG.sectors),
-        city=_city(city), active=active, limit=size, offset=(page - 1) * size,
-    )  # fmt: skip
+        db, catalog, **filters, limit=size, offset=(page - 1) * size
+    )
     return _page(ListingItem, items, page, size, total)
 
 
@@ -257,6 +282,7 @@ async def blacklist(
     "/penalties",
     response_model=Page[PenaltyItem],
     summary="Joint-penalty checklist: measures in force, by department or enterprise",
+    responses=EXPORT_RESPONSES,
 )
 async def penalties(
     request: Request,
@@ -265,15 +291,21 @@ async def penalties(
     uscc: Annotated[str | None, Query(description="only this enterprise")] = None,
     page: PageNo = 1,
     size: Size = 20,
+    fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
     services = _services(request)
+    filters: dict[str, Any] = {
+        "department": _member("department", department, _CATALOG.departments),
+        "uscc": credit_code(uscc) if uscc is not None else None,
+    }
+    db, catalog = services.db, services.catalog
+    if fmt != "json":
+        return await export(services.exports, "penalties", fmt, PenaltyItem,
+                            lambda: reads.all_penalties(db, catalog, **filters))  # fmt: skip
     items, total = await reads.penalties(
-        services.db, services.catalog,
-        department=_member("department", department, _CATALOG.departments),
-        uscc=credit_code(uscc) if uscc is not None else None,
-        limit=size, offset=(page - 1) * size,
-    )  # fmt: skip
+        db, catalog, **filters, limit=size, offset=(page - 1) * size
+    )
     return _page(PenaltyItem, items, page, size, total)
 
 

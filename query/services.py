@@ -1,10 +1,13 @@
-"""What every handler of one app shares: the database, catalogs, key cache and metrics."""
+"""What every handler of one app shares: the database, catalogs, key cache, metrics and
+the exports' turns."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from query.db import Database
+from query.exports import EXPORTS_AT_ONCE
 from query.keys import KeyCache
 from query.metrics import QueryMetrics
 from schemas.registry import ManifestRegistry
@@ -23,3 +26,5 @@ class Services:
     topic_prefix: str
     keys: KeyCache
     metrics: QueryMetrics
+    exports: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(EXPORTS_AT_ONCE))
+    """Turns of the exports streaming at once (query/exports.py)."""

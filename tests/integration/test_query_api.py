@@ -21,6 +21,8 @@ a key per role. Then, over real HTTP:
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import itertools
 import json
 import re
@@ -40,6 +42,7 @@ from schemathesis import GenerationMode, checks
 
 from base.endpoints import Endpoints
 from base.settings import Settings
+from query.exports import csv_cell
 from query.keys import create_key, revoke_key
 from query.render import display_width
 from query.roles import Role
@@ -368,6 +371,70 @@ def test_stats_count_the_whole_province(api: Api) -> None:
     assert len(stats["by_city"]) == 11
     assert sum(stats["by_sector"].values()) == sum(len(p["blacklist"]) for p in profiles)
     assert stats["as_of"] == "2018-06-30"
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+def _every_item(api: Api, path: str, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in itertools.count(1):
+        body = api.get(path, size=100, page=page, **params).json()
+        items += body["items"]
+        if len(body["items"]) < 100:
+            return items
+    raise AssertionError  # unreachable
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "params"),
+    [
+        ("/v1/blacklist", "blacklist", {}),
+        ("/v1/blacklist", "blacklist", {"active": "false"}),
+        ("/v1/penalties", "penalties", {"department": "MOF"}),
+        ("/v1/penalties", "penalties", {}),
+        ("/v1/enterprises", "enterprises", {"city": "宁波"}),
+        ("/v1/enterprises", "enterprises", {"q": "贸易"}),
+        ("/v1/enterprises", "enterprises", {}),
+    ],
+)
+def test_exports_are_the_json_routes_items_as_csv_and_json_lines(
+    api: Api, path: str, name: str, params: dict[str, str]
+) -> None:
+    want = _every_item(api, path, **params)
+    assert want or params, "the province should have some"
+
+    as_csv = api.get(path, "bank", format="csv", **params, size=1)
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(rf'attachment; filename="zjcredit-{name}-\d{{8}}\.csv"',
+                        as_csv.headers["content-disposition"])  # fmt: skip
+    assert as_csv.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"), newline="")))
+    assert rows == [{k: csv_cell(v) for k, v in item.items()} for item in want]
+
+    as_jsonl = api.get(path, format="jsonl", **params)
+    assert as_jsonl.status_code == 200, as_jsonl.text
+    assert as_jsonl.headers["content-type"] == "application/x-ndjson"
+    assert as_jsonl.headers["content-disposition"].endswith('.jsonl"')
+    assert [json.loads(line) for line in as_jsonl.text.splitlines()] == want
+
+
+def test_exports_keep_the_routes_checks(api: Api) -> None:
+    _error(api.get("/v1/blacklist", format="xml"), 422, "invalid_parameter")
+    _error(api.get("/v1/enterprises", format="csv", city="北京"), 422, "invalid_parameter")
+    body = _error(api.get("/v1/penalties", format="jsonl", uscc="91330100716105852G"), 422,
+                  "invalid_credit_code")  # fmt: skip
+    assert body["details"][0]["rule"] == "check_char"
+    wrong = httpx.get(f"{api.url}/v1/blacklist", params={"format": "csv"},
+                      headers={"X-API-Key": "zjc_00000000_nope"})  # fmt: skip
+    _error(wrong, 401, "unauthorized")
+    # A whole credit code searches by code in an export too.
+    uscc = _listed(api)
+    found = api.get("/v1/enterprises", format="jsonl", q=uscc.lower())
+    assert [json.loads(line)["uscc"] for line in found.text.splitlines()] == [uscc]
+    metrics = api.get("/metrics").text
+    assert 'route="/v1/blacklist",status="200"' in metrics
 
 
 # --- errors --------------------------------------------------------------------------------
