@@ -8,7 +8,8 @@
         ├── Forbidden              403: the role may not use the route
         ├── NotFound               404: no such enterprise, route, subject, version or schema
         ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
-        └── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
+        └── DatabaseUnavailable    503: PostgreSQL does not answer, is not migrated yet, or
+                                   its connections for exports are taken (exports_busy)
 
 Every error body has one shape (docs/query.md): ``status``, ``error`` (a stable
 snake_case code), ``error_code`` (Confluent Schema Registry style, which its clients
@@ -123,7 +124,8 @@ class InvalidParameter(QueryError, ValueError):  # noqa: N818 - named as the HTT
 
 
 class DatabaseUnavailable(QueryError):  # noqa: N818 - named as the HTTP status
-    """PostgreSQL is down, failing over, out of connections, or not migrated yet."""
+    """PostgreSQL is down, failing over, out of connections, or not migrated yet; or the
+    connections an export may take are taken (``error="exports_busy"``, query/exports.py)."""
 
     status = 503
     error = "database_unavailable"

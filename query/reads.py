@@ -81,10 +81,15 @@ async def _chunks(db: Database, sql: str, args: list[Any],
                   item: Callable[[Any], dict[str, Any]]) -> Chunks:  # fmt: skip
     """The rows of ``sql`` as items, :data:`EXPORT_CHUNK` at a time, from a server-side
     cursor in one read-only repeatable-read transaction: a consistent snapshot, however
-    long the caller takes to send them on; the connection is held until the end."""
+    long the caller takes to send them on; the connection is held until the end.
+
+    The statement is prepared afresh (not from asyncpg's cache), so PostgreSQL plans it
+    for these values: a cached one gets a generic plan from its 6th run, blind to a
+    search's text (see :func:`search`); one more round trip is nothing to an export.
+    """
     async with db.connection() as conn, conn.transaction(isolation="repeatable_read",
                                                          readonly=True):  # fmt: skip
-        cursor = await conn.cursor(sql, *args)
+        cursor = await (await conn.prepare(sql)).cursor(*args)
         while rows := await cursor.fetch(EXPORT_CHUNK):
             yield [item(r) for r in rows]
 
