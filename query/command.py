@@ -61,9 +61,10 @@ def _exit_cleanly(signum: int, frame: object) -> NoReturn:
 @click.command("query")
 @click.argument("uscc", required=False)
 @click.option("--name", "name", default=None, help="Search by a part of the Chinese name.")
-@click.option("--file", "codes_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Look up every credit code in a file, one a line (UTF-8; "
-              "blank lines and # comments skipped).")  # fmt: skip
+@click.option("--file", "codes_file",
+              type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+              default=None, help="Look up every credit code in a file (- for stdin), one a "
+              "line (UTF-8; blank lines and # comments skipped).")  # fmt: skip
 @click.option("--history", is_flag=True, help="The event history (department and admin keys).")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--size", type=click.IntRange(1, 100), default=20, show_default=True)
@@ -112,7 +113,8 @@ def _codes_of(path: Path) -> list[str]:
     from query.lookup import codes_from_text  # noqa: PLC0415
 
     try:
-        text = path.read_bytes().decode("utf-8")
+        raw = click.get_binary_stream("stdin").read() if str(path) == "-" else path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ZjcreditError(f"{path}: not UTF-8 (byte {error.start}); save it as UTF-8") from None
     return codes_from_text(text)

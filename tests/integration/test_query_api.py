@@ -604,6 +604,16 @@ def test_zjcredit_query_file_looks_up_each_code(api: Api, tmp_path: Any) -> None
     all_found = zjcredit(["query", "--file", str(listing)], api.model.database_url,
                          api.model.prefix, env)  # fmt: skip
     assert all_found.returncode == 0, all_found.stderr
+    piped = zjcredit(["query", "--file", "-", "--json"], api.model.database_url,
+                     api.model.prefix, env, stdin="\n".join(found[:2]))  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert [p["uscc"] for p in json.loads(piped.stdout)["profiles"]] == found[:2]
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("公司".encode("gb18030") + b"\n")
+    refused = zjcredit(["query", "--file", str(latin)], api.model.database_url,
+                       api.model.prefix, env)  # fmt: skip
+    assert refused.returncode == 2
+    assert "not UTF-8" in refused.stderr
 
 
 # --- fuzzing ---------------------------------------------------------------------------------
