@@ -22,6 +22,7 @@ from schemas.uscc import ZHEJIANG_CITIES
 
 __all__ = [
     "EXPORT_CHUNK",
+    "EXPORT_STATEMENT_TIMEOUT",
     "SEARCH_COUNT_CAP",
     "all_listings",
     "all_matches",
@@ -45,6 +46,8 @@ matches a fifth of the province: counting them all took seconds)."""
 
 EXPORT_CHUNK = 500
 """Rows per fetch of an export's cursor."""
+EXPORT_STATEMENT_TIMEOUT = "30s"
+"""How long each statement of an export (its first fetch sorts every match) may run."""
 
 Chunks = AsyncGenerator[list[dict[str, Any]], None]
 
@@ -86,9 +89,12 @@ async def _chunks(db: Database, sql: str, args: list[Any],
     The statement is prepared afresh (not from asyncpg's cache), so PostgreSQL plans it
     for these values: a cached one gets a generic plan from its 6th run, blind to a
     search's text (see :func:`search`); one more round trip is nothing to an export.
+    Each of its statements may run :data:`EXPORT_STATEMENT_TIMEOUT` (``set local``: for
+    this transaction only).
     """
     async with db.connection() as conn, conn.transaction(isolation="repeatable_read",
                                                          readonly=True):  # fmt: skip
+        await conn.execute(f"set local statement_timeout = '{EXPORT_STATEMENT_TIMEOUT}'")
         cursor = await (await conn.prepare(sql)).cursor(*args)
         while rows := await cursor.fetch(EXPORT_CHUNK):
             yield [item(r) for r in rows]

@@ -26,6 +26,7 @@ import io
 import itertools
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -435,6 +436,19 @@ def test_exports_keep_the_routes_checks(api: Api) -> None:
     assert [json.loads(line)["uscc"] for line in found.text.splitlines()] == [uscc]
     metrics = api.get("/metrics").text
     assert 'route="/v1/blacklist",status="200"' in metrics
+    # Read in part, then dropped: the cursor's transaction ends, the connection goes back.
+    for _ in range(12):
+        with httpx.stream("GET", f"{api.url}/v1/enterprises", params={"format": "csv"}) as r:
+            assert r.status_code == 200
+            next(r.iter_bytes())
+    assert api.get("/healthz").status_code == 200
+    for _ in range(50):  # the server ends a dropped answer in its own time
+        stuck = api.sql("select count(*) from pg_stat_activity where datname = current_database()"
+                        " and state like 'idle in transaction%'")[0][0]  # fmt: skip
+        if not stuck:
+            break
+        time.sleep(0.1)
+    assert stuck == 0
 
 
 # --- errors --------------------------------------------------------------------------------
