@@ -10,12 +10,15 @@ a key per role. Then, over real HTTP:
 - each role: what the public may not see is null and named; a bank sees amounts; only
   departments and admins read history; a wrong or revoked key is 401, a role without
   access 403;
+- the bulk lookup: each role's profiles equal to the single route's, codes not found and
+  malformed, 1,000 codes and no more; the exports: CSV (BOM, read back by ``csv``) and JSON
+  Lines equal to the JSON routes' items, the routes' checks, no transaction left open;
 - each error in the one JSON shape: a malformed code (422 with the failed rule), unknown
   code (404), bad parameters (422), unknown route (404);
 - the Schema Registry paths with confluent-kafka's ``SchemaRegistryClient`` and
   ``AvroDeserializer`` decoding the topics' messages;
 - schemathesis against ``/openapi.json``: no 5xx, every answer as documented;
-- ``zjcredit query`` as a person and a script would use it.
+- ``zjcredit query`` as a person and a script would use it (``--file`` too).
 """
 
 from __future__ import annotations
