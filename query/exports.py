@@ -8,7 +8,8 @@ count cap neither), each row the JSON page's item:
 - JSON Lines (``application/x-ndjson``): one item a line, the JSON of the route's model;
 - CSV (``text/csv; charset=utf-8``): a UTF-8 BOM (so that Excel reads the Chinese right),
   a header of the model's field names, then a row per item, ``\\r\\n`` after each
-  (RFC 4180): null is empty, true/false as in JSON, a list joined by ``;``.
+  (RFC 4180): null is empty, true/false as in JSON, a list joined by ``;``, a text
+  starting as a formula would (``=+-@``, tab, CR) after a ``'`` (:func:`csv_cell`).
 
 Both are ``Content-Disposition: attachment; filename="zjcredit-<route>-<UTC date>.<ext>"``.
 The rows come from a server-side cursor (query/reads.py ``all_*``), a chunk at a time,
@@ -58,6 +59,7 @@ FormatParam = Annotated[
 ]  # fmt: skip
 _MEDIA = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 _BOM = "\ufeff".encode()
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
@@ -74,13 +76,18 @@ Chunks = AsyncGenerator[list[dict[str, Any]], None]
 
 
 def csv_cell(value: Any) -> str:
-    """A JSON value as a CSV cell: null empty, booleans as JSON, lists joined by ``;``."""
+    """A JSON value as a CSV cell: null empty, booleans as JSON, lists joined by ``;``; a
+    text that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab or CR
+    first) gets a ``'`` in front (OWASP's CSV injection advice): the texts come from
+    departments' systems, the files go to bank desks' Excel."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
         return ";".join(csv_cell(v) for v in value)
+    if isinstance(value, str) and value.startswith(_FORMULA):
+        return "'" + value
     return str(value)
 
 

@@ -26,6 +26,9 @@ _ROWS = [
     {"uscc": "91330200716105852F", "name": '宁波"引号",逗号\n换行', "status": "ACTIVE",
      "city_code": None, "city": None, "score": 700, "grade": "GOOD", "grade_zh": "良好",
      "tax_grade": None, "listed_sectors": [], "zjtx_level": "NATIONAL"},
+    {"uscc": "91330300716105852F", "name": "=cmd|' /C calc'!A0", "status": "ACTIVE",
+     "city_code": None, "city": None, "score": 1, "grade": "POOR", "grade_zh": "较差",
+     "tax_grade": None, "listed_sectors": [], "zjtx_level": None},
 ]  # fmt: skip
 
 
@@ -67,9 +70,13 @@ async def _send_all(response: Any, *, stop_after: int | None = None) -> tuple[di
     return start, bytes(body)
 
 
-def test_a_cell_is_the_json_value_as_text() -> None:
+def test_a_cell_is_the_json_value_as_text_never_a_formula() -> None:
     assert [csv_cell(v) for v in (None, True, False, 3, "x", ["a", "b"], [])] == [
         "", "true", "false", "3", "x", "a;b", "",
+    ]  # fmt: skip
+    # A text a spreadsheet would run as a formula is kept as text.
+    assert [csv_cell(v) for v in ("=HYPERLINK(1)", "+1", "-1", "@SUM(A1)", "\tx", "a=b", -1)] == [
+        "'=HYPERLINK(1)", "'+1", "'-1", "'@SUM(A1)", "'\tx", "a=b", "-1",
     ]  # fmt: skip
 
 
@@ -87,6 +94,7 @@ async def test_csv_has_a_bom_and_parses_back_to_the_items() -> None:
     want = [EnterpriseSummary.model_validate(r).model_dump(mode="json") for r in _ROWS]
     assert rows == [{k: csv_cell(v) for k, v in item.items()} for item in want]
     assert rows[1]["name"] == '宁波"引号",逗号\n换行'
+    assert rows[2]["name"] == "'=cmd|' /C calc'!A0"
     assert slots._value == EXPORTS_AT_ONCE  # the turn is given back
 
 
