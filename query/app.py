@@ -120,6 +120,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.audit = audit  # the bulk lookup records its reads itself
     app.state.services = services = Services(
         db=db,
         catalog=load_catalog(),
@@ -145,7 +146,7 @@ def create_app(
                            per_address=rate_per_address, routes=routes.router.routes)  # fmt: skip
     if cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET"],
+            CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
             allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
             expose_headers=["ETag", "Retry-After"], max_age=600,
         )  # fmt: skip
@@ -195,7 +196,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, "http_error"
+        )
         body = error_body(error.status_code, code, str(error.detail))
         return JSONResponse(body, error.status_code, headers=error.headers)
 

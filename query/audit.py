@@ -1,12 +1,14 @@
 """The access audit: every read by a key of data the public does not see, kept.
 
 A bank's, a department's or an admin's answered read of an enterprise (its profile, with
-the tax amounts and credit line; its event history) is recorded as ``(time, key id, role,
-route, credit code)`` in ``access.audit``: outside the read model, so a rebuild keeps it.
-An ASGI layer outside the fast path sees every request: it records after a 2xx answer,
-so a 404 or a 401 is not a read. Records are buffered and written every second in one
-statement (a hot route pays a list append, not a round trip); a crash loses at most the
-last second's. Rows older than the retention are deleted hourly.
+the tax amounts and credit line; its event history; each profile a bulk lookup found) is
+recorded as ``(time, key id, role, route, credit code)`` in ``access.audit``: outside the
+read model, so a rebuild keeps it. An ASGI layer outside the fast path sees every GET: it
+records after a 2xx answer, so a 404, a 304 or a 401 is not a read; the bulk lookup
+records its own (:meth:`AuditLog.record_many`), one row per profile found. Records are
+buffered and written every second in one statement (a hot route pays a list append, not
+a round trip); a crash loses at most the last second's. Rows older than the retention
+are deleted hourly.
 
 Admins read it at ``GET /v1/audit`` and with ``zjcredit keys audit``.
 """
@@ -67,6 +69,11 @@ class AuditLog:
 
     def record(self, key_id: str, role: Role, route: str, uscc: str | None) -> None:
         self.pending.append((dt.datetime.now(dt.UTC), key_id, role.value, route, uscc))
+
+    def record_many(self, key_id: str, role: Role, route: str, codes: list[str]) -> None:
+        """One row per enterprise read (a bulk lookup's profiles found)."""
+        now = dt.datetime.now(dt.UTC)
+        self.pending.extend((now, key_id, role.value, route, code) for code in codes)
 
     async def flush(self) -> int:
         """Write what is pending (kept for the next try if PostgreSQL fails); rows written."""

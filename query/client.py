@@ -5,16 +5,19 @@ Example::
     client = ApiClient("http://127.0.0.1:8000", key=None)
     profile = client.enterprise("91330100716105852F")
     page = client.search("美兴", size=10)
+    found = client.lookup(["91330100716105852F", "91330100500198455F"])
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from query.errors import ApiClientError
+from query.lookup import LOOKUP_MAX
 
 __all__ = ["ApiClient", "ApiClientError"]
 
@@ -39,8 +42,15 @@ class ApiClient:
     def get(self, path: str, **params: Any) -> Any:
         """The JSON answer of ``GET path``; ApiClientError for an error answer or none at all."""
         query = {k: v for k, v in params.items() if v is not None}
+        return self._answer(path, lambda: self._http.get(path, params=query))
+
+    def post(self, path: str, body: Any) -> Any:
+        """The JSON answer of ``POST path`` with the JSON ``body``; errors as :meth:`get`."""
+        return self._answer(path, lambda: self._http.post(path, json=body))
+
+    def _answer(self, path: str, send: Callable[[], httpx.Response]) -> Any:
         try:
-            response = self._http.get(path, params=query)
+            response = send()
         except httpx.HTTPError as error:
             raise ApiClientError(
                 f"the query service at {self.url} did not answer ({type(error).__name__}): "
@@ -72,3 +82,16 @@ class ApiClient:
             f"/v1/enterprises/{quote(uscc, safe='')}/history", page=page, size=size
         )
         return body
+
+    def lookup(self, codes: Sequence[str]) -> dict[str, Any]:
+        """The profiles of ``codes`` (any number: asked in parts of at most LOOKUP_MAX),
+        with the codes not found and the malformed ones, as one answer."""
+        merged: dict[str, Any] = {"profiles": [], "not_found": [], "malformed": []}
+        codes = list(dict.fromkeys(codes))
+        for start in range(0, max(len(codes), 1), LOOKUP_MAX):
+            part = self.post("/v1/enterprises/lookup",
+                             {"codes": list(codes[start : start + LOOKUP_MAX])})  # fmt: skip
+            for name in ("profiles", "not_found", "malformed"):
+                merged[name] += part[name]
+            merged["role"] = part["role"]
+        return merged

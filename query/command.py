@@ -6,6 +6,7 @@ Example::
     $ zjcredit keys create --role bank --name "宁波银行 credit desk"
     $ ZJCREDIT_API_KEY=zjc_... zjcredit query 91330100716105852F
     $ zjcredit query --name 美兴 --json
+    $ zjcredit query --file codes.txt                 # exit status 1 if a code is not found
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import asyncio
 import json
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
 from base.endpoints import resolve_endpoints
 from base.settings import Settings, redact_url
-from query.render import profile_lines, search_lines
+from query.render import lookup_lines, profile_lines, search_lines
 
 __all__ = ["keys_group", "query_command", "serve_command"]
 
@@ -61,24 +63,35 @@ def _exit_cleanly(signum: int, frame: object) -> NoReturn:
 @click.command("query")
 @click.argument("uscc", required=False)
 @click.option("--name", "name", default=None, help="Search by a part of the Chinese name.")
+@click.option("--file", "codes_file",
+              type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path),
+              default=None, help="Look up every credit code in a file (- for stdin), one a "
+              "line (UTF-8; blank lines and # comments skipped).")  # fmt: skip
 @click.option("--history", is_flag=True, help="The event history (department and admin keys).")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--size", type=click.IntRange(1, 100), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON, for scripts.")
 @click.pass_obj
-def query_command(settings: Settings, uscc: str | None, *, name: str | None, history: bool,
-                  page: int, size: int, as_json: bool) -> None:  # fmt: skip
-    """Look up an enterprise by credit code USCC, or search with --name.
+def query_command(settings: Settings, uscc: str | None, *, name: str | None,
+                  codes_file: Path | None, history: bool, page: int, size: int,
+                  as_json: bool) -> None:  # fmt: skip
+    """Look up an enterprise by credit code USCC, search with --name, or look up the codes
+    of a file with --file (exit status 1 if one is not found or malformed).
 
     Talks to the query service at ZJCREDIT_API_URL with the key in ZJCREDIT_API_KEY (none:
     the public role). An error answer ends with its message and exit status 2.
     """
     from query.client import ApiClient  # noqa: PLC0415
 
-    if (uscc is None) == (name is None):
-        raise click.UsageError("give a credit code, or --name TEXT (not both)")
+    if sum(x is not None for x in (uscc, name, codes_file)) != 1:
+        raise click.UsageError("give a credit code, --name TEXT or --file PATH (one of them)")
+    missing = False
     with ApiClient(settings.api_url, settings.api_key) as client:
-        if name is not None:
+        if codes_file is not None:
+            body = client.lookup(_codes_of(codes_file))
+            lines = lookup_lines(body)
+            missing = bool(body["not_found"] or body["malformed"])
+        elif name is not None:
             body = client.search(name, page=page, size=size)
             lines = search_lines(body)
         elif history:
@@ -93,6 +106,20 @@ def query_command(settings: Settings, uscc: str | None, *, name: str | None, his
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
     else:
         click.echo("\n".join(lines))
+    if missing:
+        raise SystemExit(1)
+
+
+def _codes_of(path: Path) -> list[str]:
+    from base.errors import ZjcreditError  # noqa: PLC0415
+    from query.lookup import codes_from_text  # noqa: PLC0415
+
+    try:
+        raw = click.get_binary_stream("stdin").read() if str(path) == "-" else path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ZjcreditError(f"{path}: not UTF-8 (byte {error.start}); save it as UTF-8") from None
+    return codes_from_text(text)
 
 
 def _history_lines(page: dict[str, Any]) -> list[str]:

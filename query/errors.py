@@ -9,7 +9,8 @@
         ├── NotFound               404: no such enterprise, route, subject, version or schema
         ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
         ├── TooManyRequests        429: over the key's or the address's rate limit
-        ├── DatabaseUnavailable    503: PostgreSQL does not answer, or is not migrated yet
+        ├── DatabaseUnavailable    503: PostgreSQL does not answer, is not migrated yet, or
+        │                          its connections for exports are taken (exports_busy)
         ├── QueryTimeout           503: PostgreSQL cancelled a statement at its timeout
         └── DatabaseBusy           503: every pooled connection stayed in use
 
@@ -146,7 +147,8 @@ class TooManyRequests(QueryError):  # noqa: N818 - named as the HTTP status
 
 
 class DatabaseUnavailable(QueryError):  # noqa: N818 - named as the HTTP status
-    """PostgreSQL is down, failing over, out of connections, or not migrated yet."""
+    """PostgreSQL is down, failing over, out of connections, or not migrated yet; or the
+    connections an export may take are taken (``error="exports_busy"``, query/exports.py)."""
 
     status = 503
     error = "database_unavailable"

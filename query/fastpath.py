@@ -14,8 +14,9 @@ An unexpected error propagates to the app's outer error handler (the JSON 500).
 
 A search is answered here only when each of its parameters is plainly what the route
 declares (``q`` of 1-50 characters, ``grade`` one of the four, ``page`` and ``size`` plain
-numbers in range); anything else goes on to FastAPI, which answers it (422 and all) as
-before. The body is :func:`query.routes.search_json`, the route's own.
+numbers in range) and it asks no export (no ``format``); anything else goes on to FastAPI,
+which answers it (422 and all) as before. The body is :func:`query.routes.search_json`,
+the route's own.
 
 It sits inside the metrics middleware and puts the FastAPI route into the scope, so the
 request is counted under its route (``/v1/enterprises/{uscc}``, ``/v1/enterprises``).
@@ -54,6 +55,8 @@ def search_arguments(query_string: bytes) -> dict[str, Any] | None:
     q = params.get("q")
     grade = params.get("grade")
     if (q is not None and not 1 <= len(q) <= 50) or (grade is not None and grade not in _GRADES):
+        return None
+    if "format" in params:  # an export (query/exports.py): FastAPI's
         return None
     numbers = {"page": 1, "size": 20}
     for name, most in _LIMITS.items():

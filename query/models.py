@@ -23,6 +23,9 @@ __all__ = [
     "Health",
     "HistoryEvent",
     "ListingItem",
+    "LookupRequest",
+    "LookupResult",
+    "MalformedCode",
     "Page",
     "PenaltyItem",
     "PriorityItem",
@@ -166,6 +169,31 @@ class Profile(_Model):
     version: int
     role: RoleName
     hidden: list[str] = Field(description="fields null because the role may not see them")
+
+
+class LookupRequest(_Model):
+    """The body of ``POST /v1/enterprises/lookup``."""
+
+    codes: list[str] = Field(
+        description="credit codes, at most 1000 (query/lookup.py LOOKUP_MAX)",
+        json_schema_extra={"maxItems": 1000},
+        examples=[["91330100716105852F"]],
+    )
+
+
+class MalformedCode(_Model):
+    uscc: str = Field(description="the code as sent")
+    rule: str = Field(description="the failed rule of schemas/uscc.py, e.g. check_char")
+    message: str
+
+
+class LookupResult(_Model):
+    """``POST /v1/enterprises/lookup``: the profiles found, as the role sees them."""
+
+    profiles: list[Profile] = Field(description="in the order first asked, each code once")
+    not_found: list[str] = Field(description="valid codes (normalised) with no enterprise")
+    malformed: list[MalformedCode] = Field(description="in the order asked")
+    role: RoleName
 
 
 class EnterpriseSummary(_Model):

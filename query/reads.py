@@ -3,11 +3,14 @@ response models (query/models.py). SQL text is constant; every value is a $n par
 
 Pages are ``limit``/``offset`` in an order that ends with a unique key, so pages never
 overlap while the data is unchanged; ``count(*) over ()`` gives the total in the same
-statement, except in search, whose count is capped (:data:`SEARCH_COUNT_CAP`).
+statement, except in search, whose count is capped (:data:`SEARCH_COUNT_CAP`). The
+``all_*`` functions give every row of a list route, for its exports (query/exports.py).
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import orjson
@@ -18,8 +21,13 @@ from schemas.sectors import SectorCatalog
 from schemas.uscc import ZHEJIANG_CITIES
 
 __all__ = [
+    "EXPORT_CHUNK",
+    "EXPORT_STATEMENT_TIMEOUT",
     "SEARCH_COUNT_CAP",
     "STATS_SECONDS",
+    "all_listings",
+    "all_matches",
+    "all_penalties",
     "enterprise_exists",
     "history",
     "listings",
@@ -27,6 +35,7 @@ __all__ = [
     "priority",
     "profile",
     "profile_version",
+    "profiles",
     "search",
     "stats",
 ]
@@ -36,6 +45,13 @@ Page = tuple[list[dict[str, Any]], int]
 SEARCH_COUNT_CAP = 1_000
 """A search counts its matches up to this many (a two-character name text such as 杭州
 matches a fifth of the province: counting them all took seconds)."""
+
+EXPORT_CHUNK = 500
+"""Rows per fetch of an export's cursor."""
+EXPORT_STATEMENT_TIMEOUT = "30s"
+"""How long each statement of an export (its first fetch sorts every match) may run."""
+
+Chunks = AsyncGenerator[list[dict[str, Any]], None]
 
 _SUMMARY = "uscc, name, status, city_code, score, grade, tax_grade, listed_sectors, zjtx_level"
 
@@ -66,6 +82,26 @@ class _Where:
         return f" limit ${n + 1} offset ${n + 2}", [*self.args, limit, offset]
 
 
+async def _chunks(db: Database, sql: str, args: list[Any],
+                  item: Callable[[Any], dict[str, Any]]) -> Chunks:  # fmt: skip
+    """The rows of ``sql`` as items, :data:`EXPORT_CHUNK` at a time, from a server-side
+    cursor in one read-only repeatable-read transaction: a consistent snapshot, however
+    long the caller takes to send them on; the connection is held until the end.
+
+    The statement is prepared afresh (not from asyncpg's cache), so PostgreSQL plans it
+    for these values: a cached one gets a generic plan from its 6th run, blind to a
+    search's text (see :func:`search`); one more round trip is nothing to an export.
+    Each of its statements may run :data:`EXPORT_STATEMENT_TIMEOUT` (``set local``: for
+    this transaction only).
+    """
+    async with db.connection() as conn, conn.transaction(isolation="repeatable_read",
+                                                         readonly=True):  # fmt: skip
+        await conn.execute(f"set local statement_timeout = '{EXPORT_STATEMENT_TIMEOUT}'")
+        cursor = await (await conn.prepare(sql)).cursor(*args)
+        while rows := await cursor.fetch(EXPORT_CHUNK):
+            yield [item(r) for r in rows]
+
+
 def _summary(r: Any) -> dict[str, Any]:
     return {
         **{k: v for k, v in r.items() if k not in {"total", "matched"}},
@@ -91,15 +127,21 @@ async def profile_version(db: Database, uscc: str) -> int | None:
     return int(version) if version is not None else None
 
 
+async def profiles(db: Database, codes: list[str]) -> dict[str, dict[str, Any]]:
+    """The stored profiles of those ``codes`` that exist, by code: one round trip."""
+    rows = await db.fetch(
+        "select uscc, profile::text as profile from credit.enterprise where uscc = any($1::text[])",
+        codes,
+    )
+    return {r["uscc"]: orjson.loads(r["profile"]) for r in rows}
+
+
 async def enterprise_exists(db: Database, uscc: str) -> bool:
     return bool(await db.fetchval("select true from credit.enterprise where uscc = $1", uscc))
 
 
-async def search(db: Database, *, q: str | None, uscc: str | None, city: str | None,
-                 grade: str | None, sector: str | None, limit: int,
-                 offset: int) -> tuple[list[dict[str, Any]], int, bool]:  # fmt: skip
-    """A page of matches and ``(total, exact)``: the total counts at most
-    :data:`SEARCH_COUNT_CAP` matches; beyond that it is the cap and ``exact`` is False."""
+def _search_where(*, q: str | None, uscc: str | None, city: str | None, grade: str | None,
+                  sector: str | None) -> _Where:  # fmt: skip
     where = _Where()
     if q is not None:
         # pg_trgm serves LIKE '%...%' from the name's trigram index; the text's own
@@ -113,6 +155,25 @@ async def search(db: Database, *, q: str | None, uscc: str | None, city: str | N
     where.add("city_code = {}", city)
     where.add("grade = {}", grade)
     where.add("listed_sectors @> array[{}::text]", sector)
+    return where
+
+
+def all_matches(db: Database, *, q: str | None, uscc: str | None, city: str | None,
+                grade: str | None, sector: str | None) -> Chunks:  # fmt: skip
+    """Every match of :func:`search` (no cap), in its order, in chunks."""
+    where = _search_where(q=q, uscc=uscc, city=city, grade=grade, sector=sector)
+    # The matches first, by whatever index suits the filters, then sorted (as search does).
+    sql = (f"with m as materialized (select {_SUMMARY} from credit.enterprise{where.sql()})"
+           " select * from m order by uscc")  # fmt: skip
+    return _chunks(db, sql, where.args, _summary)
+
+
+async def search(db: Database, *, q: str | None, uscc: str | None, city: str | None,
+                 grade: str | None, sector: str | None, limit: int,
+                 offset: int) -> tuple[list[dict[str, Any]], int, bool]:  # fmt: skip
+    """A page of matches and ``(total, exact)``: the total counts at most
+    :data:`SEARCH_COUNT_CAP` matches; beyond that it is the cap and ``exact`` is False."""
+    where = _search_where(q=q, uscc=uscc, city=city, grade=grade, sector=sector)
     # First the matches, at most CAP + 1 of them, found by whatever index suits the
     # filters (the trigram index for a text), then put in code order for the page: the
     # work is bounded by the matches. An `order by uscc limit` alone lets PostgreSQL walk
@@ -174,51 +235,81 @@ async def history(db: Database, uscc: str, *, limit: int, offset: int) -> Page:
     return items, _total(rows)
 
 
-async def listings(db: Database, catalog: SectorCatalog, *, sector: str | None,
-                   city: str | None, active: bool, limit: int, offset: int) -> Page:  # fmt: skip
+_LISTINGS = (
+    "select l.uscc, e.name, e.city_code, l.sector, l.decision_no, l.department,"
+    " l.listed_on, l.planned_end_on, l.reason, l.in_force, l.ended_on, l.ground{total}"
+    " from credit.listing l join credit.enterprise e using (uscc){where}"
+    " order by l.listed_on desc, l.uscc, l.sector, l.decision_no"
+)
+
+
+def _listings_where(sector: str | None, city: str | None, active: bool) -> _Where:
     where = _Where()
     where.add("l.in_force = {}", active)
     where.add("l.sector = {}", sector)
     where.add("e.city_code = {}", city)
+    return where
+
+
+def _listing(catalog: SectorCatalog, r: Any) -> dict[str, Any]:
+    return {**{k: v for k, v in r.items() if k != "total"},
+            "city": city_name(r["city_code"]), "sector_name": sector_name(catalog, r["sector"]),
+            "department_name": department_name(catalog, r["department"])}  # fmt: skip
+
+
+async def listings(db: Database, catalog: SectorCatalog, *, sector: str | None,
+                   city: str | None, active: bool, limit: int, offset: int) -> Page:  # fmt: skip
+    where = _listings_where(sector, city, active)
     limit_sql, args = where.page(limit, offset)
-    rows = await db.fetch(
-        "select l.uscc, e.name, e.city_code, l.sector, l.decision_no, l.department,"
-        " l.listed_on, l.planned_end_on, l.reason, l.in_force, l.ended_on, l.ground,"
-        " count(*) over () as total"
-        f" from credit.listing l join credit.enterprise e using (uscc){where.sql()}"
-        f" order by l.listed_on desc, l.uscc, l.sector, l.decision_no{limit_sql}",
-        *args,
-    )
-    items = [
-        {**{k: v for k, v in r.items() if k != "total"},
-         "city": city_name(r["city_code"]), "sector_name": sector_name(catalog, r["sector"]),
-         "department_name": department_name(catalog, r["department"])}
-        for r in rows
-    ]  # fmt: skip
-    return items, _total(rows)
+    sql = _LISTINGS.format(total=", count(*) over () as total", where=where.sql())
+    rows = await db.fetch(sql + limit_sql, *args)
+    return [_listing(catalog, r) for r in rows], _total(rows)
+
+
+def all_listings(db: Database, catalog: SectorCatalog, *, sector: str | None,
+                 city: str | None, active: bool) -> Chunks:  # fmt: skip
+    """Every listing :func:`listings` pages through, in its order, in chunks."""
+    where = _listings_where(sector, city, active)
+    sql = _LISTINGS.format(total="", where=where.sql())
+    return _chunks(db, sql, where.args, functools.partial(_listing, catalog))
+
+
+_PENALTIES = (
+    "select m.uscc, e.name, m.sector, m.decision_no, m.measure_code, m.measure,"
+    " m.department{total}"
+    " from credit.penalty_measure m join credit.enterprise e using (uscc){where}"
+    " order by m.department, m.uscc, m.sector, m.decision_no, m.measure_code"
+)
+
+
+def _penalties_where(department: str | None, uscc: str | None) -> _Where:
+    where = _Where()
+    where.add("m.department = {}", department)
+    where.add("m.uscc = {}", uscc)
+    return where
+
+
+def _penalty(catalog: SectorCatalog, r: Any) -> dict[str, Any]:
+    return {**{k: v for k, v in r.items() if k != "total"},
+            "sector_name": sector_name(catalog, r["sector"]),
+            "department_name": department_name(catalog, r["department"])}  # fmt: skip
 
 
 async def penalties(db: Database, catalog: SectorCatalog, *, department: str | None,
                     uscc: str | None, limit: int, offset: int) -> Page:  # fmt: skip
-    where = _Where()
-    where.add("m.department = {}", department)
-    where.add("m.uscc = {}", uscc)
+    where = _penalties_where(department, uscc)
     limit_sql, args = where.page(limit, offset)
-    rows = await db.fetch(
-        "select m.uscc, e.name, m.sector, m.decision_no, m.measure_code, m.measure,"
-        " m.department, count(*) over () as total"
-        f" from credit.penalty_measure m join credit.enterprise e using (uscc){where.sql()}"
-        " order by m.department, m.uscc, m.sector, m.decision_no, m.measure_code"
-        f"{limit_sql}",
-        *args,
-    )
-    items = [
-        {**{k: v for k, v in r.items() if k != "total"},
-         "sector_name": sector_name(catalog, r["sector"]),
-         "department_name": department_name(catalog, r["department"])}
-        for r in rows
-    ]  # fmt: skip
-    return items, _total(rows)
+    sql = _PENALTIES.format(total=", count(*) over () as total", where=where.sql())
+    rows = await db.fetch(sql + limit_sql, *args)
+    return [_penalty(catalog, r) for r in rows], _total(rows)
+
+
+def all_penalties(db: Database, catalog: SectorCatalog, *, department: str | None,
+                  uscc: str | None) -> Chunks:  # fmt: skip
+    """Every measure :func:`penalties` pages through, in its order, in chunks."""
+    where = _penalties_where(department, uscc)
+    sql = _PENALTIES.format(total="", where=where.sql())
+    return _chunks(db, sql, where.args, functools.partial(_penalty, catalog))
 
 
 async def priority(db: Database, *, city: str | None, level: str | None, limit: int,

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["display_width", "pad", "profile_lines", "search_lines", "table"]
+__all__ = ["display_width", "lookup_lines", "pad", "profile_lines", "search_lines", "table"]
 
 _GRADE_ZH = {"EXCELLENT": "优秀", "GOOD": "良好", "FAIR": "中等", "POOR": "较差"}
 _NONE = "—"
@@ -155,4 +155,23 @@ def search_lines(page: Mapping[str, Any]) -> list[str]:
               _GRADE_ZH.get(e["grade"], e["grade"]), str(e["score"]), e.get("tax_grade") or _NONE,
               ", ".join(e["listed_sectors"]) or _NONE] for e in items],
         )  # fmt: skip
+    return lines
+
+
+def lookup_lines(answer: Mapping[str, Any]) -> list[str]:
+    """A bulk lookup's answer: each profile as :func:`profile_lines` prints it, then the
+    codes not found and the malformed ones (with the rule each broke)."""
+    lines: list[str] = []
+    for profile in answer["profiles"]:
+        lines += [*profile_lines(profile), ""]
+    missing, malformed = answer["not_found"], answer["malformed"]
+    asked = len(answer["profiles"]) + len(missing) + len(malformed)
+    lines.append(f"查到 found {len(answer['profiles'])} of {asked} · 未找到 not found "
+                 f"{len(missing)} · 格式错误 malformed {len(malformed)}")  # fmt: skip
+    if missing:
+        lines += ["", f"未找到 Not found ({len(missing)})", *(f"  {c}" for c in missing)]
+    if malformed:
+        lines += ["", f"格式错误 Malformed ({len(malformed)})"]
+        lines += table(["代码 Code", "规则 Rule", "原因 Reason"],
+                       [[m["uscc"], m["rule"], m["message"]] for m in malformed])  # fmt: skip
     return lines

@@ -1,4 +1,5 @@
-"""The ``/v1`` routes: profiles, search, history, blacklist, penalties, 专精特新, stats.
+"""The ``/v1`` routes: profiles, bulk lookup, search, history, blacklist, penalties,
+专精特新, stats.
 
 Handlers check their parameters (credit codes with the project's validator, cities,
 sectors and departments against the catalogs), read through query/reads.py and answer
@@ -12,17 +13,22 @@ import contextlib
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from query import reads
-from query.access import Caller, HistoryReader
+from query.access import Caller, HistoryReader, presented_key
+from query.audit import key_id_of
 from query.errors import InvalidParameter, NotFound
+from query.exports import EXPORT_RESPONSES, FormatParam, export
+from query.lookup import LOOKUP_MAX, lookup_view, split_codes
 from query.models import (
     ApiError,
     EnterpriseSummary,
     HistoryEvent,
     ListingItem,
+    LookupRequest,
+    LookupResult,
     Page,
     PenaltyItem,
     PriorityItem,
@@ -67,6 +73,7 @@ _CITY_NAMES = {
 _CATALOG = load_catalog()
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
+LOOKUP_ROUTE = "/v1/enterprises/lookup"
 
 Size = Annotated[int, Query(ge=1, le=100, description="items per page")]
 PageNo = Annotated[int, Query(ge=1, le=10_000, description="page number, from 1")]
@@ -203,7 +210,35 @@ async def profile_answer(
     return 200, body, {"etag": etag, "cache-control": PROFILE_CACHE}
 
 
-@router.get("/enterprises", response_model=Page[EnterpriseSummary], summary="Search enterprises")
+@router.post(
+    LOOKUP_ROUTE.removeprefix("/v1"),
+    response_model=LookupResult,
+    summary=f"Profiles of up to {LOOKUP_MAX} credit codes, as the role sees them",
+    responses={400: {"model": ApiError, "description": "the body is not JSON"}},
+)
+async def lookup(request: Request, body: Annotated[LookupRequest, Body()],
+                 role: Caller) -> Response:  # fmt: skip
+    if len(body.codes) > LOOKUP_MAX:
+        raise InvalidParameter.one(
+            "codes", "max_items",
+            f"at most {LOOKUP_MAX} credit codes per request, not {len(body.codes)}: send them "
+            f"in parts",
+        )  # fmt: skip
+    services = _services(request)
+    codes, malformed = split_codes(body.codes)
+    stored = await reads.profiles(services.db, codes) if codes else {}
+    view = lookup_view(codes, malformed, stored, role, services.catalog)
+    if role is not Role.PUBLIC:  # a bank's bulk read is a read of each profile found
+        headers = request.headers
+        key = presented_key(headers.get("x-api-key"), headers.get("authorization"))
+        request.app.state.audit.record_many(
+            key_id_of(key or ""), role, LOOKUP_ROUTE, sorted(stored)
+        )
+    return Response(orjson.dumps(view), media_type="application/json")
+
+
+@router.get("/enterprises", response_model=Page[EnterpriseSummary], summary="Search enterprises",
+            responses=EXPORT_RESPONSES)  # fmt: skip
 async def search(
     request: Request,
     *,
@@ -216,10 +251,17 @@ async def search(
     sector: Sector = None,
     page: PageNo = 1,
     size: Size = 20,
+    fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
-    # query/fastpath.py answers this route too when every parameter is plainly valid.
-    body = await search_json(_services(request), q=q, city=city, grade=grade, sector=sector,
+    # query/fastpath.py answers this route too when every parameter is plainly valid (and
+    # no format is asked).
+    services = _services(request)
+    if fmt != "json":
+        filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
+        return await export(services.exports, "enterprises", fmt, EnterpriseSummary,
+                            lambda: reads.all_matches(services.db, **filters))  # fmt: skip
+    body = await search_json(services, q=q, city=city, grade=grade, sector=sector,
                              page=page, size=size)  # fmt: skip
     return Response(body, media_type="application/json")
 
@@ -229,19 +271,26 @@ async def search_json(services: Services, *, q: str | None, city: str | None,
                       size: int) -> bytes:  # fmt: skip
     """A search's page as JSON, from parameters of the types and ranges the route declares
     (checked by FastAPI, or by the fast path); 422 for a text, city or sector it refuses."""
+    filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
+    items, total, exact = await reads.search(
+        services.db, **filters, limit=size, offset=(page - 1) * size
+    )
+    body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
+    return Page[EnterpriseSummary].model_validate(body).model_dump_json(by_alias=True).encode()
+
+
+def _search_filters(*, q: str | None, city: str | None, grade: str | None,
+                    sector: str | None) -> dict[str, Any]:  # fmt: skip
+    """reads.search's filters from the route's parameters; 422 for a text, city or sector
+    it refuses."""
     text = _text(q)
     uscc = None
     if text is not None and len(text) == 18 and text.isascii():
         # A whole credit code is looked up as a code, not as a name.
         with contextlib.suppress(InvalidCreditCode):
             uscc, text = validate(text).code, None
-    items, total, exact = await reads.search(
-        services.db, q=text, uscc=uscc, city=_city(city), grade=grade,
-        sector=_member("sector", sector, _CATALOG.sectors), limit=size,
-        offset=(page - 1) * size,
-    )  # fmt: skip
-    body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
-    return Page[EnterpriseSummary].model_validate(body).model_dump_json(by_alias=True).encode()
+    return {"q": text, "uscc": uscc, "city": _city(city), "grade": grade,
+            "sector": _member("sector", sector, _CATALOG.sectors)}  # fmt: skip
 
 
 @router.get(
@@ -260,7 +309,8 @@ async def history(
     return _page(HistoryEvent, items, page, size, total)
 
 
-@router.get("/blacklist", response_model=Page[ListingItem], summary="Key-sector listings")
+@router.get("/blacklist", response_model=Page[ListingItem], summary="Key-sector listings",
+            responses=EXPORT_RESPONSES)  # fmt: skip
 async def blacklist(
     request: Request,
     *,
@@ -269,13 +319,21 @@ async def blacklist(
     active: Annotated[bool, Query(description="true: in force; false: ended")] = True,
     page: PageNo = 1,
     size: Size = 20,
+    fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
     services = _services(request)
+    filters: dict[str, Any] = {
+        "sector": _member("sector", sector, _CATALOG.sectors), "city": _city(city),
+        "active": active,
+    }  # fmt: skip
+    db, catalog = services.db, services.catalog
+    if fmt != "json":
+        return await export(services.exports, "blacklist", fmt, ListingItem,
+                            lambda: reads.all_listings(db, catalog, **filters))  # fmt: skip
     items, total = await reads.listings(
-        services.db, services.catalog, sector=_member("sector", sector, _CATALOG.sectors),
-        city=_city(city), active=active, limit=size, offset=(page - 1) * size,
-    )  # fmt: skip
+        db, catalog, **filters, limit=size, offset=(page - 1) * size
+    )
     return _page(ListingItem, items, page, size, total)
 
 
@@ -283,6 +341,7 @@ async def blacklist(
     "/penalties",
     response_model=Page[PenaltyItem],
     summary="Joint-penalty checklist: measures in force, by department or enterprise",
+    responses=EXPORT_RESPONSES,
 )
 async def penalties(
     request: Request,
@@ -291,15 +350,21 @@ async def penalties(
     uscc: Annotated[str | None, Query(description="only this enterprise")] = None,
     page: PageNo = 1,
     size: Size = 20,
+    fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
     services = _services(request)
+    filters: dict[str, Any] = {
+        "department": _member("department", department, _CATALOG.departments),
+        "uscc": credit_code(uscc) if uscc is not None else None,
+    }
+    db, catalog = services.db, services.catalog
+    if fmt != "json":
+        return await export(services.exports, "penalties", fmt, PenaltyItem,
+                            lambda: reads.all_penalties(db, catalog, **filters))  # fmt: skip
     items, total = await reads.penalties(
-        services.db, services.catalog,
-        department=_member("department", department, _CATALOG.departments),
-        uscc=credit_code(uscc) if uscc is not None else None,
-        limit=size, offset=(page - 1) * size,
-    )  # fmt: skip
+        db, catalog, **filters, limit=size, offset=(page - 1) * size
+    )
     return _page(PenaltyItem, items, page, size, total)
 
 

@@ -1,12 +1,14 @@
-"""What every handler of one app shares: the database, catalogs, key cache, metrics and
-the kept answer of ``/v1/stats``."""
+"""What every handler of one app shares: the database, catalogs, key cache, metrics, the
+kept answer of ``/v1/stats`` and the exports' turns."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from query.cache import Recomputed
 from query.db import Database
+from query.exports import EXPORTS_AT_ONCE
 from query.keys import KeyCache
 from query.metrics import QueryMetrics
 from schemas.registry import ManifestRegistry
@@ -26,3 +28,5 @@ class Services:
     keys: KeyCache
     metrics: QueryMetrics
     stats: Recomputed[bytes]
+    exports: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(EXPORTS_AT_ONCE))
+    """Turns of the exports streaming at once (query/exports.py)."""

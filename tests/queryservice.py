@@ -146,9 +146,10 @@ class QueryService:
 
 
 def zjcredit(args: Sequence[str], database_url: str, prefix: str,
-             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run ``zjcredit ARGS`` to its end; its exit status and output."""
+             env: Mapping[str, str] | None = None,
+             stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run ``zjcredit ARGS`` to its end (``stdin`` its input); its exit status and output."""
     return subprocess.run(
         [ZJCREDIT, *args], env=_env(database_url, prefix, env), capture_output=True, text=True,
-        timeout=60, check=False,
+        timeout=60, check=False, input=stdin,
     )  # fmt: skip

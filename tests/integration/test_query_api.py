@@ -10,6 +10,9 @@ a key per role. Then, over real HTTP:
 - each role: what the public may not see is null and named; a bank sees amounts; only
   departments and admins read history; a wrong or revoked key is 401, a role without
   access 403;
+- the bulk lookup: each role's profiles equal to the single route's, codes not found and
+  malformed, 1,000 codes and no more; the exports: CSV (BOM, read back by ``csv``) and JSON
+  Lines equal to the JSON routes' items, the routes' checks, no transaction left open;
 - each error in the one JSON shape: a malformed code (422 with the failed rule), unknown
   code (404), bad parameters (422), unknown route (404);
 - the Schema Registry paths with confluent-kafka's ``SchemaRegistryClient`` and
@@ -20,11 +23,14 @@ a key per role. Then, over real HTTP:
   ``ETag`` and 304, a statement cancelled at the pool's statement timeout (a lock held on
   the enterprises) as 503 ``query_timeout`` while the database counts as up and the kept
   stats still answer.
+- ``zjcredit query`` as a person and a script would use it (``--file`` too).
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import itertools
 import json
 import re
@@ -47,11 +53,13 @@ from schemathesis import GenerationMode, checks
 from base.endpoints import Endpoints
 from base.settings import Settings
 from query.audit import key_id_of
+from query.exports import csv_cell
 from query.keys import create_key, revoke_key
 from query.render import display_width
 from query.roles import Role
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
+from schemas.uscc import make_code
 from tests.outputs import read_topic
 from tests.queryservice import FilledReadModel, QueryService, zjcredit
 from tests.readmodel import fetch
@@ -74,6 +82,10 @@ class Api:
     def get(self, path: str, role: str = "public", **params: Any) -> httpx.Response:
         headers = {"X-API-Key": self.keys[role]} if role != "public" else {}
         return httpx.get(f"{self.url}{path}", params=params, headers=headers, timeout=30)
+
+    def post(self, path: str, body: Any, role: str = "public") -> httpx.Response:
+        headers = {"X-API-Key": self.keys[role]} if role != "public" else {}
+        return httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=30)
 
     def sql(self, query: str, *args: Any) -> list[Any]:
         return fetch(self.model.database_url, query, *args)
@@ -233,6 +245,49 @@ def test_history_is_for_departments_and_admins_newest_first(api: Api) -> None:
     _error(api.get("/v1/enterprises/91330100716105852F/history", "admin"), 404, "not_found")
 
 
+# --- bulk lookup -----------------------------------------------------------------------------
+
+
+def test_bulk_lookup_is_each_profile_as_the_single_route_shows_it(api: Api) -> None:
+    codes = sorted(api.model.expected.profiles)[:25]
+    unknown = make_code("91", "330100", "MAPLE001")
+    asked = [codes[0].lower(), unknown, *codes, "91330100716105852G", " 9133010071610585 "]
+
+    for role in ("public", "bank", "department", "admin"):
+        response = api.post("/v1/enterprises/lookup", {"codes": asked}, role)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["role"] == role
+        assert [p["uscc"] for p in body["profiles"]] == codes
+        singles = [api.get(f"/v1/enterprises/{c}", role).json() for c in codes]
+        assert body["profiles"] == singles
+        assert body["not_found"] == [unknown]
+        assert [(m["uscc"], m["rule"]) for m in body["malformed"]] == [
+            ("91330100716105852G", "check_char"), (" 9133010071610585 ", "length"),
+        ]  # fmt: skip
+        single = _error(api.get("/v1/enterprises/91330100716105852G"), 422, "invalid_credit_code")
+        assert body["malformed"][0]["message"] == single["details"][0]["message"]
+
+
+def test_bulk_lookup_takes_1000_codes_and_refuses_more(api: Api) -> None:
+    firms = sorted(api.model.expected.profiles)
+    made = [make_code("91", "330100", f"QX{n:06d}") for n in range(1000 - len(firms))]
+    body = api.post("/v1/enterprises/lookup", {"codes": firms + made}, "bank").json()
+    assert [p["uscc"] for p in body["profiles"]] == firms
+    assert set(body["not_found"]) == set(made) - set(firms)
+
+    refused = _error(api.post("/v1/enterprises/lookup", {"codes": [*firms, *made, firms[0]]}),
+                     422, "invalid_parameter")  # fmt: skip
+    assert refused["details"][0]["field"] == "codes"
+    assert refused["details"][0]["rule"] == "max_items"
+    assert "at most 1000" in refused["message"]
+    _error(api.post("/v1/enterprises/lookup", {"codes": "91330100716105852F"}), 422,
+           "invalid_parameter")  # fmt: skip
+    garbled = httpx.post(f"{api.url}/v1/enterprises/lookup", content=b"\xff;{",
+                         headers={"Content-Type": "application/json"})  # fmt: skip
+    _error(garbled, 400, "invalid_body")
+
+
 # --- lists ---------------------------------------------------------------------------------
 
 
@@ -348,21 +403,102 @@ def test_reads_by_keys_are_audited_and_the_publics_are_not(api: Api) -> None:
     assert api.get(f"/v1/enterprises/{firm}", "bank").status_code == 200
     assert api.get(f"/v1/enterprises/{firm}/history", "department").status_code == 200
     assert api.get(f"/v1/enterprises/{firm}/history", "bank").status_code == 403  # no read
-    assert wait_for(lambda: len(rows()) >= before + 2, 15), rows()
+    looked = httpx.post(f"{api.url}/v1/enterprises/lookup", json={"codes": [firm]},
+                        headers={"X-API-Key": api.keys["bank"]}, timeout=30)  # fmt: skip
+    assert looked.status_code == 200, looked.text
+    assert wait_for(lambda: len(rows()) >= before + 3, 15), rows()
     time.sleep(2.5)
     new = rows()[: len(rows()) - before]
     assert {(r["key_id"], r["role"], r["route"]) for r in new} == {
         (key_id_of(api.keys["bank"]), "bank", "/v1/enterprises/{uscc}"),
         (key_id_of(api.keys["department"]), "department", "/v1/enterprises/{uscc}/history"),
+        (key_id_of(api.keys["bank"]), "bank", "/v1/enterprises/lookup"),
     }
     assert all(r["uscc"] == firm for r in new)
-    assert rows(key=key_id_of(api.keys["bank"]), limit=1)[0]["route"] == "/v1/enterprises/{uscc}"
+    assert rows(key=key_id_of(api.keys["bank"]), limit=1)[0]["route"] == "/v1/enterprises/lookup"
     _error(api.get("/v1/audit", "bank"), 403, "forbidden")
     printed = zjcredit(["keys", "audit", "--uscc", firm.lower()], api.model.database_url,
                        api.model.prefix)  # fmt: skip
     assert printed.returncode == 0, printed.stderr
     assert f"{key_id_of(api.keys['bank'])}  bank" in printed.stdout
     assert "/v1/enterprises/{uscc}/history" in printed.stdout
+
+
+# --- exports --------------------------------------------------------------------------------
+
+
+def _every_item(api: Api, path: str, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in itertools.count(1):
+        body = api.get(path, size=100, page=page, **params).json()
+        items += body["items"]
+        if len(body["items"]) < 100:
+            return items
+    raise AssertionError  # unreachable
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "params"),
+    [
+        ("/v1/blacklist", "blacklist", {}),
+        ("/v1/blacklist", "blacklist", {"active": "false"}),
+        ("/v1/penalties", "penalties", {"department": "MOF"}),
+        ("/v1/penalties", "penalties", {}),
+        ("/v1/enterprises", "enterprises", {"city": "宁波"}),
+        ("/v1/enterprises", "enterprises", {"q": "贸易"}),
+        ("/v1/enterprises", "enterprises", {}),
+    ],
+)
+def test_exports_are_the_json_routes_items_as_csv_and_json_lines(
+    api: Api, path: str, name: str, params: dict[str, str]
+) -> None:
+    want = _every_item(api, path, **params)
+    assert want or params, "the province should have some"
+
+    as_csv = api.get(path, "bank", format="csv", **params, size=1)
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.headers["content-type"] == "text/csv; charset=utf-8"
+    assert re.fullmatch(rf'attachment; filename="zjcredit-{name}-\d{{8}}\.csv"',
+                        as_csv.headers["content-disposition"])  # fmt: skip
+    assert as_csv.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"), newline="")))
+    assert rows == [{k: csv_cell(v) for k, v in item.items()} for item in want]
+
+    as_jsonl = api.get(path, format="jsonl", **params)
+    assert as_jsonl.status_code == 200, as_jsonl.text
+    assert as_jsonl.headers["content-type"] == "application/x-ndjson"
+    assert as_jsonl.headers["content-disposition"].endswith('.jsonl"')
+    assert [json.loads(line) for line in as_jsonl.text.splitlines()] == want
+
+
+def test_exports_keep_the_routes_checks(api: Api) -> None:
+    _error(api.get("/v1/blacklist", format="xml"), 422, "invalid_parameter")
+    _error(api.get("/v1/enterprises", format="csv", city="北京"), 422, "invalid_parameter")
+    body = _error(api.get("/v1/penalties", format="jsonl", uscc="91330100716105852G"), 422,
+                  "invalid_credit_code")  # fmt: skip
+    assert body["details"][0]["rule"] == "check_char"
+    wrong = httpx.get(f"{api.url}/v1/blacklist", params={"format": "csv"},
+                      headers={"X-API-Key": "zjc_00000000_nope"})  # fmt: skip
+    _error(wrong, 401, "unauthorized")
+    # A whole credit code searches by code in an export too.
+    uscc = _listed(api)
+    found = api.get("/v1/enterprises", format="jsonl", q=uscc.lower())
+    assert [json.loads(line)["uscc"] for line in found.text.splitlines()] == [uscc]
+    metrics = api.get("/metrics").text
+    assert 'route="/v1/blacklist",status="200"' in metrics
+    # Read in part, then dropped: the cursor's transaction ends, the connection goes back.
+    for _ in range(12):
+        with httpx.stream("GET", f"{api.url}/v1/enterprises", params={"format": "csv"}) as r:
+            assert r.status_code == 200
+            next(r.iter_bytes())
+    assert api.get("/healthz").status_code == 200
+    for _ in range(50):  # the server ends a dropped answer in its own time
+        stuck = api.sql("select count(*) from pg_stat_activity where datname = current_database()"
+                        " and state like 'idle in transaction%'")[0][0]  # fmt: skip
+        if not stuck:
+            break
+        time.sleep(0.1)
+    assert stuck == 0
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -455,6 +591,7 @@ def test_health_metrics_openapi_and_the_web_page(api: Api) -> None:
     spec = api.get("/openapi.json").json()
     assert {"/v1/enterprises/{uscc}", "/v1/enterprises", "/v1/enterprises/{uscc}/history",
             "/v1/blacklist", "/v1/penalties", "/v1/priority", "/v1/stats", "/schemas/ids/{schema_id}",
+            "/v1/enterprises/lookup",
             "/subjects", "/subjects/{subject}/versions/{version}", "/healthz"} <= set(spec["paths"])  # fmt: skip
     assert api.get("/docs").status_code == 200
     page = api.get("/")
@@ -601,9 +738,54 @@ def test_over_the_rate_limit_is_429_with_retry_after(api: Api, tmp_path: Path) -
     assert health.status_code == 200
 
 
+def test_zjcredit_query_file_looks_up_each_code(api: Api, tmp_path: Any) -> None:
+    found = sorted(api.model.expected.profiles)[:3]
+    unknown = make_code("91", "330100", "MAPLE002")
+    listing = tmp_path / "codes.txt"
+    listing.write_text(
+        "\ufeff# 测试银行 贷后名单\n" + f"{found[0]}\n\n  {found[1].lower()}  # 小写\n{found[2]}\n"
+        f"{unknown}\n91330100716105852G\n", encoding="utf-8",
+    )  # fmt: skip
+    env = {"ZJCREDIT_API_URL": api.url}
+
+    shown = zjcredit(["query", "--file", str(listing)], api.model.database_url,
+                     api.model.prefix, env)  # fmt: skip
+
+    assert shown.returncode == 1, shown.stderr
+    assert shown.stdout.count("企业信用档案 Enterprise credit profile") == 3
+    assert all(code in shown.stdout for code in found)
+    assert "查到 found 3 of 5 · 未找到 not found 1 · 格式错误 malformed 1" in shown.stdout
+    assert f"  {unknown}" in shown.stdout
+    assert re.search(r"91330100716105852G\s+check_char", shown.stdout)
+
+    as_json = zjcredit(["query", "--file", str(listing), "--json"], api.model.database_url,
+                       api.model.prefix, {**env, "ZJCREDIT_API_KEY": api.keys["bank"]})  # fmt: skip
+    assert as_json.returncode == 1
+    body = json.loads(as_json.stdout)
+    assert body["role"] == "bank"
+    assert [p["uscc"] for p in body["profiles"]] == found
+    assert body["profiles"][0] == api.get(f"/v1/enterprises/{found[0]}", "bank").json()
+    assert body["not_found"] == [unknown]
+
+    listing.write_text("\n".join(found), encoding="utf-8")
+    all_found = zjcredit(["query", "--file", str(listing)], api.model.database_url,
+                         api.model.prefix, env)  # fmt: skip
+    assert all_found.returncode == 0, all_found.stderr
+    piped = zjcredit(["query", "--file", "-", "--json"], api.model.database_url,
+                     api.model.prefix, env, stdin="\n".join(found[:2]))  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert [p["uscc"] for p in json.loads(piped.stdout)["profiles"]] == found[:2]
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("公司".encode("gb18030") + b"\n")
+    refused = zjcredit(["query", "--file", str(latin)], api.model.database_url,
+                       api.model.prefix, env)  # fmt: skip
+    assert refused.returncode == 2
+    assert "not UTF-8" in refused.stderr
+
+
 # --- fuzzing ---------------------------------------------------------------------------------
 
-# Examples per operation and mode (valid, invalid): 13 operations, ~15 s on 2 busy cores.
+# Examples per operation and mode (valid, invalid): 14 operations, ~15 s on 2 busy cores.
 FUZZ_EXAMPLES = 15
 
 
@@ -616,7 +798,7 @@ def test_fuzzed_requests_get_no_5xx_and_documented_answers(api: Api) -> None:
     """
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 14  # 8 /v1 routes, 5 registry paths, /healthz
+    assert len(operations) == 15  # 9 /v1 routes, 5 registry paths, /healthz
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     no_invalid: list[str] = []
     for operation, mode in itertools.product(operations, modes):

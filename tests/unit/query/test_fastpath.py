@@ -196,6 +196,6 @@ def test_only_plainly_valid_search_parameters_take_the_fast_path() -> None:
         "q": "杭州", "city": None, "grade": None, "sector": None, "page": 3, "size": 20,
     }  # fmt: skip
     assert search_arguments(b"size=5&size=100&other=1")["size"] == 100  # type: ignore[index]
-    for refused in (b"q=", b"grade=good", b"page=0", b"page=01", b"size=101", b"page=-1",
+    for refused in (b"q=", b"format=csv", b"grade=good", b"page=0", b"page=01", b"size=101", b"page=-1",
                     b"size=%203", b"page=10001", b"q=" + b"x" * 51):  # fmt: skip
         assert search_arguments(refused) is None, refused
