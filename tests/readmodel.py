@@ -17,6 +17,7 @@ Used by tests/integration/test_sink.py.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import itertools
 import json
 import subprocess
@@ -372,7 +373,7 @@ def metric(port: int, name: str) -> float | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             text = response.read().decode()
-    except OSError:
+    except (OSError, http.client.HTTPException):  # down, or killed while it answered
         return None
     values = [
         float(line.rsplit(" ", 1)[1])

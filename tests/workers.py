@@ -13,6 +13,7 @@ Used by tests/integration/test_worker.py and tests/integration/test_worker_crash
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -105,7 +106,9 @@ def metric_total(port: int, name: str, **labels: str) -> float:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             text = response.read().decode()
-    except OSError:
+    except (OSError, http.client.HTTPException):
+        # Down, or killed while it answered (a worker that kills itself at a fault point
+        # closes the scrape mid-body: IncompleteRead): the same thing, no answer.
         return 0.0
     wanted = [f'{k}="{v}"' for k, v in labels.items()]
     return sum(

@@ -4,6 +4,7 @@ worker back; then SIGTERM still stops everything cleanly."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import signal
@@ -37,7 +38,7 @@ def _metrics(port: int) -> dict[str, float] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
             text = answer.read().decode()
-    except OSError:
+    except (OSError, http.client.HTTPException):  # down, or killed while it answered
         return None
     return {
         s.name + "".join(f"{{{k}={v}}}" for k, v in sorted(s.labels.items())): s.value
