@@ -8,11 +8,8 @@ import http.client
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,8 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from base.endpoints import Endpoints, free_port
-
-ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
+from tests.demo import start_demo
 
 
 def _wait(condition: Callable[[], object], timeout: float, what: str, log: Path) -> None:
@@ -54,20 +50,8 @@ class Demo:
         self.api, self.metrics = free_port(), free_port()
         self.log = work / "demo.log"
         self.logs = work / "run" / "demo" / "logs"
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-            "DATABASE_URL": database_url,
-            "ZJCREDIT_TOPIC_PREFIX": f"restart-{uuid.uuid4().hex[:8]}",
-            "ZJCREDIT_RUN_DIR": str(work / "run"),
-        }
-        for name in ("ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS", "ZJCREDIT_DATABASE_URL"):
-            env.pop(name, None)
-        argv = [ZJCREDIT, "demo", "--enterprises", "30", "--rate", "5",
-                "--api-port", str(self.api), "--metrics-port", str(self.metrics)]  # fmt: skip
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)  # fmt: skip
+        self.proc = start_demo(stack, database_url, work, enterprises=30, rate=5,
+                               api_port=self.api, metrics_port=self.metrics, prefix="restart")  # fmt: skip
 
     def output(self) -> str:
         if self.proc.poll() is not None:

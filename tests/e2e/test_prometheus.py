@@ -10,11 +10,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +22,10 @@ import pytest
 import yaml
 
 from base.endpoints import Endpoints, free_port
+from tests.demo import start_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
-ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 KEY_SERIES = [
     "zjcredit_producer_events_acknowledged_total",
     "zjcredit_producer_rows_rejected_total",
@@ -99,20 +97,8 @@ class Demo:
     def __init__(self, stack: Endpoints, database_url: str, work: Path) -> None:
         self.api, self.metrics = free_port(), _metrics_base()
         self.log = work / "demo.log"
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
-            "DATABASE_URL": database_url,
-            "ZJCREDIT_TOPIC_PREFIX": f"demo-{uuid.uuid4().hex[:8]}",
-            "ZJCREDIT_RUN_DIR": str(work / "run"),
-        }
-        for name in ("ZJCREDIT_KAFKA_BOOTSTRAP_SERVERS", "ZJCREDIT_DATABASE_URL"):
-            env.pop(name, None)
-        argv = [ZJCREDIT, "demo", "--enterprises", "300", "--rate", "20",
-                "--api-port", str(self.api), "--metrics-port", str(self.metrics)]  # fmt: skip
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)  # fmt: skip
+        self.proc = start_demo(stack, database_url, work, enterprises=300, rate=20,
+                               api_port=self.api, metrics_port=self.metrics, prefix="demo")  # fmt: skip
 
     def running(self) -> bool:
         if self.proc.poll() is not None:
