@@ -32,6 +32,8 @@ __all__ = [
     "Profile",
     "ProfileListing",
     "ProfileMeasure",
+    "RegistryConfig",
+    "RegistryLookup",
     "RegistrySchema",
     "RegistrySubjectVersion",
     "SchemaById",
@@ -308,6 +310,21 @@ class RegistrySchema(_Model):
     id: int
     schema_: str = Field(alias="schema")
     schemaType: Literal["AVRO"] = "AVRO"  # noqa: N815 - Confluent's field name
+
+
+class RegistryLookup(BaseModel):
+    """``POST /subjects/{subject}``: the schema a client holds, as Confluent's clients send it."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    schema_: str = Field(alias="schema", max_length=65_536,
+                         description="the Avro schema as a JSON string")  # fmt: skip
+    schemaType: str = "AVRO"  # noqa: N815 - Confluent's field name
+    references: list[dict[str, Any]] = Field(default_factory=list, max_length=0)
+
+
+class RegistryConfig(_Model):
+    compatibilityLevel: Literal["BACKWARD"] = "BACKWARD"  # noqa: N815 - Confluent's field name
 
 
 class AuditEntry(_Model):

@@ -1,10 +1,14 @@
 """The Schema Registry's read-only REST paths, served from ``schemas/manifest.json``.
 
-Enough of Confluent's API for its clients to decode the topics: ``SchemaRegistryClient``
-(``get_schema``, ``get_subjects``, ``get_versions``, ``get_version``) and so its
-``AvroDeserializer``, or ``kcat -s value=avro -r URL``. Subjects are
+Enough of Confluent's API for its clients to decode the topics and to write them:
+``SchemaRegistryClient`` (``get_schema``, ``get_subjects``, ``get_versions``,
+``get_version``, ``lookup_schema``) and so its ``AvroDeserializer``, its ``AvroSerializer``
+with ``auto.register.schemas=False``, or ``kcat -s value=avro -r URL``. Subjects are
 ``<topic prefix>.<role>-value``; errors carry Confluent's ``error_code`` (40401 subject,
-40402 version, 40403 schema not found; 42202 invalid version).
+40402 version, 40403 schema not found; 42201 invalid schema, 42202 invalid version).
+
+Registration is refused (403, ``error_code`` 40301): schemas enter through the manifest
+and its compatibility test (docs/operations.md, "Schema upgrades"), never from a client.
 """
 
 from __future__ import annotations
@@ -12,13 +16,20 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 
-from query.errors import InvalidParameter, NotFound
-from query.models import ApiError, RegistrySchema, RegistrySubjectVersion, SchemaById
+from query.errors import Forbidden, InvalidParameter, NotFound
+from query.models import (
+    ApiError,
+    RegistryConfig,
+    RegistryLookup,
+    RegistrySchema,
+    RegistrySubjectVersion,
+    SchemaById,
+)
 from query.routes import json_response
 from query.services import Services
-from schemas.errors import SchemaRegistryError, UnknownSchemaId
+from schemas.errors import UnknownSchemaId
 from schemas.registry import RegisteredSchema
 
 __all__ = ["router"]
@@ -41,15 +52,18 @@ def _subject(services: Services, entry: RegisteredSchema) -> str:
     return f"{services.topic_prefix}.{entry.subject}{_SUFFIX}"
 
 
-def _versions(services: Services, subject: str) -> list[RegisteredSchema]:
+def _role(services: Services, subject: str) -> str:
+    """The manifest's subject (a topic role) for a Confluent subject name; 40401 if none."""
     prefix = f"{services.topic_prefix}."
     role = subject.removeprefix(prefix).removesuffix(_SUFFIX)
-    if subject.startswith(prefix) and subject.endswith(_SUFFIX):
-        try:
-            return services.registry.versions(role)
-        except SchemaRegistryError:
-            pass
+    known = services.registry.subjects()
+    if subject.startswith(prefix) and subject.endswith(_SUFFIX) and role in known:
+        return role
     raise NotFound(f"Subject '{subject}' not found.", error="subject_not_found", error_code=40401)
+
+
+def _versions(services: Services, subject: str) -> list[RegisteredSchema]:
+    return services.registry.versions(_role(services, subject))
 
 
 def _text(entry: RegisteredSchema) -> str:
@@ -121,3 +135,70 @@ async def subject_version(
     return json_response(
         RegistrySchema(subject=subject, version=entry.version, id=entry.id, schema=_text(entry))
     )
+
+
+@router.post(
+    "/subjects/{subject}",
+    response_model=RegistrySchema,
+    responses={400: {"model": ApiError, "description": "the body is not JSON"}},
+)
+async def lookup_schema(
+    request: Request, subject: str, body: Annotated[RegistryLookup, Body()]
+) -> Response:
+    """Which registered version of ``subject`` a client's schema is (Avro's Parsing
+    Canonical Form decides, so docs and defaults may differ). What ``AvroSerializer`` asks
+    with ``auto.register.schemas=False`` before it writes the schema id."""
+    services = _services(request)
+    role = _role(services, subject)
+    if body.schemaType.upper() != "AVRO":
+        raise InvalidParameter.one(
+            "schemaType", "schemaType",
+            f"Only AVRO schemas are registered here, not {body.schemaType[:40]!r}.",
+            error="invalid_schema", error_code=42201,
+        )  # fmt: skip
+    try:
+        entry = services.registry.matching(role, json.loads(body.schema_))
+    except (ValueError, RecursionError) as e:  # json.JSONDecodeError is a ValueError
+        raise InvalidParameter.one(
+            "schema", "schema", f"Invalid schema: {str(e)[:300]}",
+            error="invalid_schema", error_code=42201,
+        ) from None  # fmt: skip
+    if entry is None:
+        raise NotFound(
+            f"Schema not found under subject '{subject}': it matches no registered version "
+            f"({len(services.registry.versions(role))} known; GET /subjects/{subject}/versions).",
+            error="schema_not_found", error_code=40403,
+        )  # fmt: skip
+    return json_response(
+        RegistrySchema(subject=subject, version=entry.version, id=entry.id, schema=_text(entry))
+    )
+
+
+@router.get("/config", response_model=RegistryConfig)
+async def config() -> Response:
+    """The global compatibility level: every manifest schema is backward compatible with the
+    versions before it (schemas/compat.py, checked by the tests)."""
+    return json_response(RegistryConfig())
+
+
+@router.get("/schemas/types", response_model=list[str])
+async def schema_types() -> Response:
+    return Response(json.dumps(["AVRO"]), media_type="application/json")
+
+
+_READ_ONLY = (
+    "This registry is read-only: schemas are registered through schemas/manifest.json and "
+    "its compatibility test, never by a client. Produce with auto.register.schemas=False."
+)
+
+
+@router.api_route("/subjects/{subject}/versions", methods=["POST"], include_in_schema=False)
+@router.api_route("/subjects/{subject}", methods=["DELETE"], include_in_schema=False)
+@router.api_route("/subjects/{subject}/versions/{version}", methods=["DELETE"],
+                  include_in_schema=False)  # fmt: skip
+@router.api_route("/config", methods=["PUT", "DELETE"], include_in_schema=False)
+@router.api_route("/config/{subject}", methods=["PUT", "DELETE"], include_in_schema=False)
+@router.api_route("/mode", methods=["PUT"], include_in_schema=False)
+async def refuse_write() -> Response:
+    """Registration, deletion and config changes: Confluent's 403 body, error_code 40301."""
+    raise Forbidden(_READ_ONLY, error="read_only_registry", error_code=40301)

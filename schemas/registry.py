@@ -10,6 +10,7 @@ Example::
     registry = ManifestRegistry.load()
     tax = registry.latest("tax")          # RegisteredSchema(id=2, subject="tax", version=1, ...)
     registry.by_id(2).parsed              # fastavro's parsed schema, ready for (de)serialising
+    registry.matching("tax", text)        # the version whose canonical form equals text's, or None
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import fastavro
+from fastavro.schema import to_parsing_canonical_form
 
 from schemas.errors import SchemaRegistryError, UnknownSchemaId
 
-__all__ = ["MANIFEST", "ManifestRegistry", "RegisteredSchema", "schema_sha256"]
+__all__ = ["MANIFEST", "ManifestRegistry", "RegisteredSchema", "canonical_form", "schema_sha256"]
 
 MANIFEST = Path(__file__).with_name("manifest.json")
 
@@ -35,6 +37,21 @@ def schema_sha256(schema: Mapping[str, Any]) -> str:
     """Digest of a schema's JSON with sorted keys: any edit at all changes it."""
     text = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def canonical_form(schema: Any) -> str:
+    """Avro's Parsing Canonical Form of a schema (a parsed JSON value): what decides the
+    bytes on the wire, without docs, defaults or aliases. Two schemas with the same form
+    write and read the same bytes, so a client holding either writes our schema id.
+
+    Raises ``ValueError`` (with fastavro's message) when ``schema`` is not an Avro schema.
+    """
+    try:
+        return str(to_parsing_canonical_form(schema))
+    except (fastavro.schema.SchemaParseException, ValueError, TypeError, KeyError,
+            AttributeError, RecursionError) as e:  # fmt: skip
+        # fastavro reports a malformed schema with whichever of these its walk hit first.
+        raise ValueError(f"not an Avro schema: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,10 @@ class RegisteredSchema:
     file: str
     schema: Mapping[str, Any] = field(repr=False)
     parsed: Any = field(repr=False, compare=False)
+
+    @cached_property
+    def canonical(self) -> str:
+        return canonical_form(self.schema)
 
     @property
     def record_name(self) -> str:
@@ -83,6 +104,16 @@ class ManifestRegistry:
 
     def latest(self, subject: str) -> RegisteredSchema:
         return self.versions(subject)[-1]
+
+    def matching(self, subject: str, schema: Any) -> RegisteredSchema | None:
+        """The newest version of ``subject`` with ``schema``'s canonical form, or None.
+
+        Raises ``SchemaRegistryError`` for an unknown subject and ``ValueError`` for a
+        ``schema`` that is not an Avro schema.
+        """
+        versions = self.versions(subject)
+        wanted = canonical_form(schema)
+        return next((e for e in reversed(versions) if e.canonical == wanted), None)
 
     def subjects(self) -> list[str]:
         return sorted(self._by_subject)

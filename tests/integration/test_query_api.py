@@ -583,6 +583,46 @@ def test_a_confluent_client_decodes_the_topics_through_the_registry_paths(api: A
             assert theirs == ours
 
 
+def test_the_registry_looks_a_clients_schema_up_and_refuses_writes(api: Api) -> None:
+    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient  # noqa: PLC0415
+    from confluent_kafka.schema_registry.error import SchemaRegistryError  # noqa: PLC0415
+
+    client = SchemaRegistryClient({"url": api.url})
+    subject = f"{api.model.prefix}.penalties-value"
+    v1 = client.get_version(subject, 1)
+    found = client.lookup_schema(subject, Schema(v1.schema.schema_str, "AVRO"))
+    assert (found.schema_id, found.version) == (v1.schema_id, 1)
+    # A copy with its own docs is the same schema: the canonical form decides.
+    copy = json.loads(v1.schema.schema_str) | {"doc": "我们部门的副本"}
+    answer = api.post(f"/subjects/{subject}", {"schema": json.dumps(copy, ensure_ascii=False)})
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["id"], answer.json()["subject"]) == (v1.schema_id, subject)
+
+    other = json.loads(v1.schema.schema_str)
+    other["fields"] = [*other["fields"], {"name": "extra", "type": "int"}]
+    body = _error(api.post(f"/subjects/{subject}", {"schema": json.dumps(other)}), 404,
+                  "schema_not_found")  # fmt: skip
+    assert body["error_code"] == 40403
+    unknown = api.post("/subjects/nope-value", {"schema": '"string"'})
+    assert _error(unknown, 404, "subject_not_found")["error_code"] == 40401
+    for text in ("{not json", '{"type": "nope"}', "[1]"):
+        bad = api.post(f"/subjects/{subject}", {"schema": text})
+        assert _error(bad, 422, "invalid_schema")["error_code"] == 42201
+    protobuf = api.post(f"/subjects/{subject}", {"schema": "syntax", "schemaType": "PROTOBUF"})
+    assert _error(protobuf, 422, "invalid_schema")["error_code"] == 42201
+
+    assert api.get("/config").json() == {"compatibilityLevel": "BACKWARD"}
+    assert api.get("/schemas/types").json() == ["AVRO"]
+    with pytest.raises(SchemaRegistryError) as refused:
+        # (not a schema it looked up: the client answers those from its cache)
+        client.register_schema(subject, Schema('"int"', "AVRO"))
+    assert (refused.value.http_status_code, refused.value.error_code) == (403, 40301)
+    for method, path in (("DELETE", f"/subjects/{subject}"), ("PUT", "/config"),
+                         ("DELETE", f"/subjects/{subject}/versions/1")):  # fmt: skip
+        answer = httpx.request(method, f"{api.url}{path}", json={}, timeout=30)
+        assert _error(answer, 403, "read_only_registry")["error_code"] == 40301
+
+
 def test_health_metrics_openapi_and_the_web_page(api: Api) -> None:
     assert api.get("/healthz").json() == {"status": "ok", "database": "up"}
     metrics = api.get("/metrics").text
@@ -785,7 +825,7 @@ def test_zjcredit_query_file_looks_up_each_code(api: Api, tmp_path: Any) -> None
 
 # --- fuzzing ---------------------------------------------------------------------------------
 
-# Examples per operation and mode (valid, invalid): 14 operations, ~15 s on 2 busy cores.
+# Examples per operation and mode (valid, invalid): 18 operations, ~15 s on 2 busy cores.
 FUZZ_EXAMPLES = 15
 
 
@@ -798,7 +838,7 @@ def test_fuzzed_requests_get_no_5xx_and_documented_answers(api: Api) -> None:
     """
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 15  # 9 /v1 routes, 5 registry paths, /healthz
+    assert len(operations) == 18  # 9 /v1 routes, 8 registry paths, /healthz
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     no_invalid: list[str] = []
     for operation, mode in itertools.product(operations, modes):

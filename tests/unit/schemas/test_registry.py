@@ -10,7 +10,7 @@ import pytest
 from base.settings import Settings
 from schemas.compat import backward_problems
 from schemas.errors import SchemaRegistryError
-from schemas.registry import MANIFEST, ManifestRegistry, schema_sha256
+from schemas.registry import MANIFEST, ManifestRegistry, canonical_form, schema_sha256
 from schemas.topics import project_topics
 from tests.avro_oracle import avro_says_compatible
 
@@ -58,3 +58,27 @@ def test_every_version_reads_data_of_every_earlier_one() -> None:
 def test_unknown_subject_lists_the_known_ones() -> None:
     with pytest.raises(SchemaRegistryError, match=r"no subject 'taxes' \(known: .*tax"):
         ManifestRegistry.load().latest("taxes")
+
+
+def test_a_clients_schema_matches_the_version_with_its_canonical_form() -> None:
+    registry = ManifestRegistry.load()
+    for entry in registry.entries():
+        # As a client holds it: docs, defaults and key order may differ; the bytes may not.
+        text = json.dumps(dict(reversed(list(entry.schema.items()))), ensure_ascii=False)
+        found = registry.matching(entry.subject, {**json.loads(text), "doc": "our copy"})
+        assert found == entry
+    penalties = registry.versions("penalties")
+    assert registry.matching("penalties", penalties[0].schema) == penalties[0]
+    assert registry.matching("tax", penalties[0].schema) is None  # right schema, wrong subject
+
+
+def test_a_changed_field_matches_nothing_and_a_non_schema_is_a_value_error() -> None:
+    registry = ManifestRegistry.load()
+    tax = dict(registry.latest("tax").schema)
+    tax["fields"] = [*tax["fields"], {"name": "extra", "type": "string"}]
+    assert registry.matching("tax", tax) is None
+    for bad in ({"type": "record"}, {"type": "nope"}, [1], 5, {"type": "array"}):
+        with pytest.raises(ValueError, match="not an Avro schema"):
+            canonical_form(bad)
+    with pytest.raises(SchemaRegistryError):
+        registry.matching("patents", tax)
