@@ -42,10 +42,13 @@ class is drawn here::
     │   ├── Forbidden              403
     │   ├── NotFound               404
     │   ├── InvalidParameter       422
+    │   ├── PayloadTooLarge        413: an upload over the ingest's size limit
+    │   ├── UnsupportedMediaType   415: an upload that is neither CSV nor JSON Lines
     │   ├── TooManyRequests        429: over a key's or an address's rate limit
     │   ├── DatabaseUnavailable    503
     │   ├── QueryTimeout           503: a statement ran past the pool's statement timeout
     │   ├── DatabaseBusy           503: every pooled connection stayed in use
+    │   ├── PublishingFailed       503: an upload's rows did not all reach Kafka
     │   └── ApiClientError         the service answered an error, or nothing (the client)
     ├── BenchError                 benchmarks/harness.py: a benchmark could not measure
     └── ChildNotReadyError         zjcredit/children.py: a demo child did not get ready

@@ -63,6 +63,8 @@ class Settings:
             valid key [``ZJCREDIT_RATE_LIMIT``, 600; 0 = none]; over it: 429.
         key_rate_limit: ``/v1`` requests a minute per valid API key
             [``ZJCREDIT_KEY_RATE_LIMIT``, 6000; 0 = none].
+        ingest_max_mib: the largest upload to ``POST /v1/ingest/{source}``, in MiB
+            [``ZJCREDIT_INGEST_MAX_MIB``, 64]; over it: 413.
         cors_origins: web origins whose pages may call the query service from a browser,
             ``scheme://host[:port]`` each [``ZJCREDIT_CORS_ORIGINS``, comma-separated];
             empty: CORS is off (only pages the service serves itself may call it).
@@ -94,6 +96,7 @@ class Settings:
     rate_limit: int = 600
     key_rate_limit: int = 6000
     cors_origins: tuple[str, ...] = ()
+    ingest_max_mib: int = 64
     as_of: dt.date | None = None
     worker_fault: str | None = None
 
@@ -140,6 +143,7 @@ class Settings:
             rate_limit=_int(env, "ZJCREDIT_RATE_LIMIT", 600, low=0, high=10_000_000),
             key_rate_limit=_int(env, "ZJCREDIT_KEY_RATE_LIMIT", 6000, low=0, high=10_000_000),
             cors_origins=_origins(env, "ZJCREDIT_CORS_ORIGINS"),
+            ingest_max_mib=_int(env, "ZJCREDIT_INGEST_MAX_MIB", 64, low=1, high=4096),
             as_of=_date(env, "ZJCREDIT_AS_OF"),
             worker_fault=_fault(env, "ZJCREDIT_WORKER_FAULT"),
         )

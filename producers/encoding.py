@@ -91,10 +91,11 @@ def encode_rows(
 _worker: tuple[RowParser, Codec] | None = None
 
 
-def _start_worker(source: str) -> None:
+def _start_worker(source: str, department: str | None = None) -> None:
     global _worker  # noqa: PLW0603 - one parser per process, by design
     registry = ManifestRegistry.load()
-    _worker = (RowParser(source, registry.latest(source), load_catalog()), Codec(registry))
+    parser = RowParser(source, registry.latest(source), load_catalog(), department)
+    _worker = (parser, Codec(registry))
 
 
 def _encode_in_worker(chunk: Chunk, now: dt.datetime) -> EncodedChunk:
@@ -119,14 +120,17 @@ class ChunkEncoder:
     that have none.
     """
 
-    def __init__(self, source: str, workers: int = 0, max_in_flight: int = 8) -> None:
+    def __init__(self, source: str, workers: int = 0, max_in_flight: int = 8,
+                 department: str | None = None) -> None:  # fmt: skip
         self.source = source
         self.max_in_flight = max_in_flight
         self._pool: Pool | None = None
         if workers > 0:
-            self._pool = _context().Pool(workers, initializer=_start_worker, initargs=(source,))
+            self._pool = _context().Pool(
+                workers, initializer=_start_worker, initargs=(source, department)
+            )
         else:
-            _start_worker(source)
+            _start_worker(source, department)
 
     def map(
         self, chunks: Iterable[Chunk], now: dt.datetime | None = None

@@ -116,13 +116,15 @@ def produce_file(
     now: dt.datetime | None = None,
     workers: int | None = None,
     producer_config: Mapping[str, Any] | None = None,
+    department: str | None = None,
 ) -> ProduceSummary:
     """Validate every row of ``path`` and (unless ``dry_run``) publish the good ones.
 
     ``show_progress``: None = a progress bar when stderr is a terminal; ``now`` fixes
     ``reported_at`` for rows without one (default: the time the row is read);
     ``workers``: encoder processes (default :func:`auto_workers`); ``producer_config``:
-    overrides for kafka-python (tests shorten its timeouts).
+    overrides for kafka-python (tests shorten its timeouts); ``department``: the one
+    department the rows are sent for (the HTTP ingest: rows of another are rejected).
     """
     metrics = metrics or ProducerMetrics.default()
     summary = ProduceSummary(source, path, dry_run=dry_run)
@@ -142,7 +144,10 @@ def produce_file(
             return summary
     if workers is None:
         workers = auto_workers(path.stat().st_size)
-    with _Rejects(rejects_path(path)) as rejects, ChunkEncoder(source, workers) as encoder:
+    with (
+        _Rejects(rejects_path(path)) as rejects,
+        ChunkEncoder(source, workers, department=department) as encoder,
+    ):
         try:
             _stream(encoder, path, publisher=publisher, summary=summary, rejects=rejects,
                     metrics=metrics, now=now, show_progress=show_progress)  # fmt: skip

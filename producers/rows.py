@@ -114,10 +114,14 @@ class RowParser:
         source: ``enterprise``, ``tax``, ``trademark`` or ``blacklist``.
         schema: the source's latest registered schema.
         catalog: the key-sector catalog (sectors and departments).
+        department: when set, the one department every row is sent for (a row without
+            one gets it; a row naming another is rejected as ``wrong_department``).
     """
 
-    def __init__(self, source: str, schema: RegisteredSchema, catalog: SectorCatalog) -> None:
+    def __init__(self, source: str, schema: RegisteredSchema, catalog: SectorCatalog,
+                 department: str | None = None) -> None:  # fmt: skip
         self.source = source
+        self.department = department
         self.schema = schema
         self.catalog = catalog
         self.columns = _columns(schema.schema)
@@ -126,6 +130,18 @@ class RowParser:
         self._required = [c.name for c in self.columns if not c.nullable]
         self._by_name = {c.name: c for c in self.columns}
         self._names = [c.name for c in self.columns]
+
+    def _check_department(self, event: dict[str, Any]) -> None:
+        # A sender that is one department (an HTTP ingest key) speaks for it alone: a row
+        # without a department is its, a row naming another is refused.
+        given = event["department"]
+        if given is None:
+            event["department"] = self.department
+        elif given != self.department:
+            raise RowRejected(
+                "department", "wrong_department",
+                f"this key sends for {self.department}, not for {str(given)[:40]!r}",
+            )  # fmt: skip
 
     def unknown_columns(self, header: list[str]) -> list[str]:
         """Columns of a file that no field of the schema reads (reported, then ignored)."""
@@ -150,6 +166,8 @@ class RowParser:
                     event[name] = symbol
                     continue
             event[name] = _convert(column, raw)
+        if self.department is not None:
+            self._check_department(event)
         if event["reported_at"] is None:
             event["reported_at"] = now
         if event["event_id"] is None:

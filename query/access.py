@@ -14,7 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from query.errors import Forbidden, Unauthorized
-from query.keys import role_of_key
+from query.keys import KeyHolder, holder_of_key, role_of_key
 from query.roles import Role
 from query.services import Services
 
@@ -22,11 +22,13 @@ __all__ = [
     "Admin",
     "Caller",
     "HistoryReader",
+    "Sender",
     "admin_only",
     "caller",
     "history_reader",
     "presented_key",
     "role_of",
+    "sender",
 ]
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key")
@@ -87,6 +89,30 @@ async def history_reader(role: Annotated[Role, Depends(caller)]) -> Role:
     return role
 
 
+async def sender(
+    request: Request,
+    api_key: Annotated[str | None, Depends(_api_key)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> KeyHolder:
+    """A department key that names its department: the only callers that send data.
+    Asked of the database each time (no cache), so a revoked key stops sending at once."""
+    key = api_key or (bearer.credentials if bearer is not None else None)
+    if not key:
+        raise Unauthorized("sending data needs a department's API key (X-API-Key)")
+    services: Services = request.app.state.services
+    async with services.db.connection() as conn:
+        holder = await holder_of_key(conn, key)
+    if holder is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    if holder.role is not Role.DEPARTMENT or holder.department is None:
+        raise Forbidden(
+            "only a department's key that names its department may send data "
+            "(zjcredit keys create --role department --department CODE)"
+        )
+    return holder
+
+
 Caller = Annotated[Role, Depends(caller)]
+Sender = Annotated[KeyHolder, Depends(sender)]
 HistoryReader = Annotated[Role, Depends(history_reader)]
 Admin = Annotated[Role, Depends(admin_only)]

@@ -31,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
-from query import audit_routes, registry_routes, routes
+from query import audit_routes, ingest, registry_routes, routes
 from query.audit import AuditLayer, AuditLog
 from query.cache import Recomputed
 from query.db import Database
@@ -43,7 +43,7 @@ from query.keys import KeyCache
 from query.limits import RateLimit
 from query.metrics import MetricsMiddleware, QueryMetrics
 from query.models import ApiError, Health
-from query.services import Services
+from query.services import INGEST_MAX_BYTES, IngestState, Services
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 
@@ -71,6 +71,8 @@ def create_app(
     web_dir: Path = WEB_DIR,
     cors_origins: Sequence[str] = (),
     audit_retention_days: int = 365,
+    bootstrap_servers: str | None = None,
+    ingest_max_bytes: int = INGEST_MAX_BYTES,
 ) -> FastAPI:
     """The app over the read model at ``database`` (a URL, or a :class:`Database`).
 
@@ -93,6 +95,9 @@ def create_app(
             call the API from a browser; none (the default): CORS is off. The
             ``ZJCREDIT_CORS_ORIGINS`` setting.
         audit_retention_days: how long the access audit keeps a row (default 365).
+        bootstrap_servers: the Kafka that uploads (``POST /v1/ingest/{source}``) are sent
+            to; None: uploads answer 503 ``ingest_unavailable``.
+        ingest_max_bytes: the largest upload (default 64 MiB).
     """
     metrics = QueryMetrics(registry if registry is not None else CollectorRegistry())
     db = (database if isinstance(database, Database)
@@ -129,11 +134,13 @@ def create_app(
         keys=KeyCache(ttl=key_cache_ttl),
         metrics=metrics,
         stats=Recomputed(stats_ttl),
+        ingest=IngestState(bootstrap_servers, ingest_max_bytes),
     )
     app.include_router(routes.router)
     app.include_router(registry_routes.router)
     mount_docs(app)
     app.include_router(audit_routes.router)
+    app.include_router(ingest.router)
     _operations(app, metrics, web_dir)
     _error_handlers(app)
     by_path = {getattr(r, "path", ""): r for r in routes.router.routes}

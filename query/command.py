@@ -39,14 +39,17 @@ def serve_command(settings: Settings, port: int | None, host: str | None) -> Non
 
     from query.app import create_app  # noqa: PLC0415
 
-    url = resolve_endpoints(settings, need_kafka=False, need_database=True).database_url
+    endpoints = resolve_endpoints(settings, need_kafka=False, need_database=True)
+    url = endpoints.database_url
     host = host or settings.api_host
     port = settings.api_port if port is None else port
     click.echo(f"query service http://{host}:{port}/ (API /docs, metrics /metrics) "
                f"postgres={redact_url(url)}", err=True)  # fmt: skip
     app = create_app(url, topic_prefix=settings.topic_prefix, query_timeout=settings.query_timeout,
                      rate_per_key=settings.key_rate_limit, rate_per_address=settings.rate_limit,
-                     cors_origins=settings.cors_origins)  # fmt: skip
+                     cors_origins=settings.cors_origins,
+                     bootstrap_servers=endpoints.bootstrap_servers or None,
+                     ingest_max_bytes=settings.ingest_max_mib * 1024 * 1024)  # fmt: skip
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
     # the handler it found: make that handler a clean exit, so a stop is exit status 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -159,16 +162,32 @@ def _with_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T
 @keys_group.command("create")
 @click.option("--role", type=click.Choice(["bank", "department", "admin"]), required=True)
 @click.option("--name", required=True, help="Who holds the key, e.g. a bank's credit desk.")
+@click.option("--department", default=None, metavar="CODE",
+              help="A department key's department (SAT, SAMR, ...: the catalog's codes); "
+                   "only then may it send data over HTTP.")  # fmt: skip
 @click.pass_obj
-def keys_create(settings: Settings, role: str, name: str) -> None:
+def keys_create(settings: Settings, role: str, name: str, department: str | None) -> None:
     """Make a key; it is printed once, here, and only its sha256 is stored."""
     from query.keys import create_key  # noqa: PLC0415
     from query.roles import Role  # noqa: PLC0415
+    from schemas.sectors import load_catalog  # noqa: PLC0415
 
-    key_id, key = _with_database(settings, lambda conn: create_key(conn, name, Role(role)))
+    if department is not None:
+        known = load_catalog().departments
+        if role != "department":
+            raise click.UsageError("--department is for --role department")
+        if department not in known:
+            raise click.UsageError(f"unknown department {department!r}; known: {', '.join(known)}")
+    key_id, key = _with_database(
+        settings, lambda conn: create_key(conn, name, Role(role), department)
+    )
     click.echo(key)
-    click.echo(f"key {key_id} for {role} ({name}): keep it now, it cannot be shown again; "
+    held = f"{role} {department}" if department else role
+    click.echo(f"key {key_id} for {held} ({name}): keep it now, it cannot be shown again; "
                f"use it as ZJCREDIT_API_KEY or the X-API-Key header", err=True)  # fmt: skip
+    if role == "department" and department is None:
+        click.echo("it names no department (--department), so it cannot send data over HTTP",
+                   err=True)  # fmt: skip
 
 
 @keys_group.command("list")
@@ -179,10 +198,12 @@ def keys_list(settings: Settings) -> None:
     from query.render import table  # noqa: PLC0415
 
     keys = _with_database(settings, list_keys)
-    rows = [[k.key_id, k.role.value, k.name, k.created_at.strftime("%Y-%m-%d %H:%M"),
+    rows = [[k.key_id, k.role.value, k.department or "—", k.name,
+             k.created_at.strftime("%Y-%m-%d %H:%M"),
              k.revoked_at.strftime("%Y-%m-%d %H:%M") if k.revoked_at else "—"]
             for k in keys]  # fmt: skip
-    click.echo("\n".join(table(["id", "role", "name", "created", "revoked"], rows, indent="")))
+    header = ["id", "role", "department", "name", "created", "revoked"]
+    click.echo("\n".join(table(header, rows, indent="")))
 
 
 @keys_group.command("audit")

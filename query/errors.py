@@ -8,11 +8,15 @@
         ├── Forbidden              403: the role may not use the route
         ├── NotFound               404: no such enterprise, route, subject, version or schema
         ├── InvalidParameter       422: a parameter (credit code included) breaks a rule
+        ├── PayloadTooLarge        413: an upload over the ingest's size limit
+        ├── UnsupportedMediaType   415: an upload that is neither CSV nor JSON Lines
         ├── TooManyRequests        429: over the key's or the address's rate limit
         ├── DatabaseUnavailable    503: PostgreSQL does not answer, is not migrated yet, or
         │                          its connections for exports are taken (exports_busy)
         ├── QueryTimeout           503: PostgreSQL cancelled a statement at its timeout
-        └── DatabaseBusy           503: every pooled connection stayed in use
+        ├── DatabaseBusy           503: every pooled connection stayed in use
+        └── PublishingFailed       503: an upload's rows did not all reach Kafka, or no
+                                   Kafka is configured, or another upload is running
 
 Every error body has one shape (docs/query.md): ``status``, ``error`` (a stable
 snake_case code), ``error_code`` (Confluent Schema Registry style, which its clients
@@ -32,10 +36,13 @@ __all__ = [
     "Forbidden",
     "InvalidParameter",
     "NotFound",
+    "PayloadTooLarge",
+    "PublishingFailed",
     "QueryError",
     "QueryTimeout",
     "TooManyRequests",
     "Unauthorized",
+    "UnsupportedMediaType",
     "error_body",
 ]
 
@@ -129,6 +136,16 @@ class InvalidParameter(QueryError, ValueError):  # noqa: N818 - named as the HTT
         )
 
 
+class PayloadTooLarge(QueryError):  # noqa: N818 - named as the HTTP status
+    status = 413
+    error = "payload_too_large"
+
+
+class UnsupportedMediaType(QueryError):  # noqa: N818 - named as the HTTP status
+    status = 415
+    error = "unsupported_media_type"
+
+
 class TooManyRequests(QueryError):  # noqa: N818 - named as the HTTP status
     """Over the rate limit (query/limits.py); ``retry_after``: whole seconds to wait."""
 
@@ -167,6 +184,15 @@ class DatabaseBusy(QueryError):  # noqa: N818 - named as what happened
 
     status = 503
     error = "database_busy"
+
+
+class PublishingFailed(QueryError):  # noqa: N818 - named as what happened
+    """An upload (query/ingest.py) could not be published: Kafka unreachable or not
+    acknowledging (the message says how many rows it holds), no Kafka configured for the
+    service (``ingest_unavailable``), or another upload running (``ingest_busy``)."""
+
+    status = 503
+    error = "publishing_failed"
 
 
 class ApiClientError(QueryError):

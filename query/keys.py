@@ -10,6 +10,10 @@ Example::
 
     key_id, key = await create_key(conn, "宁波银行 credit desk", Role.BANK)
     role = await role_of_key(conn, key)      # Role.BANK; None once revoked
+    await create_key(conn, "省税务局 征管科", Role.DEPARTMENT, department="SAT")
+
+A department key may name its department (a catalog code): only such a key sends data
+over HTTP (query/ingest.py), and only the sources its department owns.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import asyncpg
 
 from query.roles import Role
 
-__all__ = ["KEY_ROLES", "ApiKey", "KeyCache", "create_key", "list_keys", "revoke_key",
-           "role_of_key"]  # fmt: skip
+__all__ = ["KEY_ROLES", "ApiKey", "KeyCache", "KeyHolder", "create_key", "holder_of_key",
+           "list_keys", "revoke_key", "role_of_key"]  # fmt: skip
 
 KEY_ROLES = (Role.BANK, Role.DEPARTMENT, Role.ADMIN)
 
@@ -37,32 +41,47 @@ class ApiKey:
     role: Role
     created_at: datetime
     revoked_at: datetime | None
+    department: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyHolder:
+    """Who a valid key is: what the ingest records and checks."""
+
+    key_id: str
+    role: Role
+    department: str | None
 
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-async def create_key(conn: asyncpg.Connection, name: str, role: Role) -> tuple[str, str]:
-    """Store a new key for ``role``; its id and the key itself (the only time it is seen)."""
+async def create_key(conn: asyncpg.Connection, name: str, role: Role,
+                     department: str | None = None) -> tuple[str, str]:  # fmt: skip
+    """Store a new key for ``role``; its id and the key itself (the only time it is seen).
+    ``department``: a department key's department code (checked by the caller)."""
     if role not in KEY_ROLES:
         raise ValueError(f"keys are for the roles {', '.join(KEY_ROLES)}; public needs none")
+    if department is not None and role is not Role.DEPARTMENT:
+        raise ValueError("only a department key names a department")
     key_id = secrets.token_hex(4)
     key = f"zjc_{key_id}_{secrets.token_urlsafe(32)}"
     await conn.execute(
-        "insert into access.api_key (key_id, name, role, key_sha256) values ($1, $2, $3, $4)",
-        key_id, name, role.value, _digest(key),
+        "insert into access.api_key (key_id, name, role, key_sha256, department) "
+        "values ($1, $2, $3, $4, $5)",
+        key_id, name, role.value, _digest(key), department,
     )  # fmt: skip
     return key_id, key
 
 
 async def list_keys(conn: asyncpg.Connection) -> list[ApiKey]:
     rows = await conn.fetch(
-        "select key_id, name, role, created_at, revoked_at from access.api_key "
+        "select key_id, name, role, created_at, revoked_at, department from access.api_key "
         "order by created_at, key_id"
     )
-    return [ApiKey(r["key_id"], r["name"], Role(r["role"]), r["created_at"], r["revoked_at"])
-            for r in rows]  # fmt: skip
+    return [ApiKey(r["key_id"], r["name"], Role(r["role"]), r["created_at"], r["revoked_at"],
+                   r["department"]) for r in rows]  # fmt: skip
 
 
 async def revoke_key(conn: asyncpg.Connection, key_id: str) -> bool:
@@ -82,6 +101,17 @@ async def role_of_key(conn: asyncpg.Connection, key: str) -> Role | None:
         _digest(key),
     )
     return Role(role) if role is not None else None
+
+
+async def holder_of_key(conn: asyncpg.Connection, key: str) -> KeyHolder | None:
+    """The holder of a valid key; None for an unknown or revoked one. Uncached: for the
+    rare calls (an upload) where a revocation must count at once."""
+    row = await conn.fetchrow(
+        "select key_id, role, department from access.api_key "
+        "where key_sha256 = $1 and revoked_at is null",
+        _digest(key),
+    )
+    return KeyHolder(row["key_id"], Role(row["role"]), row["department"]) if row else None
 
 
 class KeyCache:

@@ -22,6 +22,7 @@ __all__ = [
     "Factor",
     "Health",
     "HistoryEvent",
+    "IngestSummary",
     "ListingItem",
     "LookupRequest",
     "LookupResult",
@@ -310,6 +311,26 @@ class RegistrySchema(_Model):
     id: int
     schema_: str = Field(alias="schema")
     schemaType: Literal["AVRO"] = "AVRO"  # noqa: N815 - Confluent's field name
+
+
+class IngestSummary(_Model):
+    """What became of an upload: ``zjcredit produce``'s summary, and the rejected rows."""
+
+    source: str
+    department: str = Field(description="the key's department: every row was sent for it")
+    name: str | None = Field(description="the file name given with ?name=")
+    bytes: int
+    sha256: str = Field(description="of the body as received")
+    read: int
+    sent: int
+    acknowledged: int = Field(description="events Kafka acknowledged before this answer")
+    rejected: int
+    rejects_by_reason: dict[str, int]
+    ignored_columns: list[str] = Field(description="columns no field of the schema reads")
+    rejected_rows: list[dict[str, Any]] = Field(
+        description="the first 1,000 rejected rows: line, reason, field, message, row"
+    )
+    rejected_rows_shown: int
 
 
 class RegistryLookup(BaseModel):

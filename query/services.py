@@ -14,7 +14,19 @@ from query.metrics import QueryMetrics
 from schemas.registry import ManifestRegistry
 from schemas.sectors import SectorCatalog
 
-__all__ = ["Services"]
+__all__ = ["INGEST_MAX_BYTES", "IngestState", "Services"]
+
+INGEST_MAX_BYTES = 64 * 1024 * 1024  # a large department file; more goes by zjcredit produce
+
+
+@dataclass(frozen=True)
+class IngestState:
+    """Where uploads go (query/ingest.py): Kafka (None: uploads answer 503), the size
+    limit, and the one turn for an upload at a time."""
+
+    bootstrap_servers: str | None = None
+    max_bytes: int = INGEST_MAX_BYTES
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True)
@@ -30,3 +42,4 @@ class Services:
     stats: Recomputed[bytes]
     exports: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(EXPORTS_AT_ONCE))
     """Turns of the exports streaming at once (query/exports.py)."""
+    ingest: IngestState = field(default_factory=IngestState)

@@ -20,7 +20,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "producers": {"base", "schemas"},
     "streams": {"base", "schemas"},
     "sink": {"base", "schemas", "readmodel"},
-    "query": {"base", "schemas", "readmodel"},
+    "query": {"base", "schemas", "readmodel", "producers"},
     "benchmarks": {"base", "schemas", "readmodel", "producers", "streams", "sink", "query"},
     "zjcredit": {"base", "schemas", "readmodel", "producers", "streams", "sink", "query",
                  "benchmarks"},

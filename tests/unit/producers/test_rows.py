@@ -125,3 +125,15 @@ def test_trademark_and_enterprise_rules() -> None:
 
 def test_unknown_columns_are_reported() -> None:
     assert parser("tax").unknown_columns(["uscc", "taxpayer_name", "grade"]) == ["taxpayer_name"]
+
+
+def test_a_department_sender_fills_its_department_and_refuses_anothers() -> None:
+    sat = RowParser("tax", registry.latest("tax"), load_catalog(), department="SAT")
+    without = {k: v for k, v in GRADE_ROW.items() if k != "department"}
+    assert sat.parse(without, NOW)["department"] == "SAT"
+    assert sat.parse(without, NOW) == parser("tax").parse(GRADE_ROW, NOW)  # the same id too
+    with pytest.raises(RowRejected) as refused:
+        RowParser("tax", registry.latest("tax"), load_catalog(), "SAMR").parse(GRADE_ROW, NOW)
+    assert (refused.value.field, refused.value.reason) == ("department", "wrong_department")
+    assert "SAMR" in refused.value.message
+    assert "SAT" in refused.value.message

@@ -1,0 +1,145 @@
+"""``POST /v1/ingest/{source}`` on the real broker and PostgreSQL: a department without
+Kafka sends its file over HTTP; Kafka holds what the answer says, exactly; the same file
+twice is harmless; only the owning department sends; every upload is recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from base.endpoints import Endpoints
+from base.settings import Settings
+from schemas.codec import Codec
+from schemas.registry import ManifestRegistry
+from schemas.topics import create_topics, project_topics
+from schemas.uscc import make_code
+from tests.outputs import read_topic
+from tests.queryservice import QueryService, zjcredit
+from tests.readmodel import fetch
+
+FIRMS = [make_code("91", "330106", f"HTTP{n:04d}") for n in range(3)]
+HEADER = "uscc,department,occurred_at,event_type,tax_year,grade,score,direct_judgement\n"
+GOOD = [
+    f"{FIRMS[0]},SAT,2026-04-20 09:30,GRADE_ASSESSED,2025,A,95.5,否\n",
+    f"{FIRMS[1]},,2026-04-20 09:30,GRADE_ASSESSED,2025,B,80,否\n",  # its department: the key's
+]
+BAD = [
+    f"{FIRMS[2]},SAMR,2026-04-20 09:30,GRADE_ASSESSED,2025,A,95.5,否\n",  # not the key's
+    "91330106NOTACODE,SAT,2026-04-20 09:30,GRADE_ASSESSED,2025,A,95.5,否\n",
+]
+CSV = (HEADER + GOOD[0] + BAD[0] + GOOD[1] + BAD[1]).encode("utf-8")
+
+
+@dataclass
+class Service:
+    url: str
+    prefix: str
+    database_url: str
+    bootstrap_servers: str
+    keys: dict[str, str]
+
+    def send(self, source: str, body: bytes, key: str | None = "SAT",
+             content_type: str = "text/csv", **params: Any) -> httpx.Response:  # fmt: skip
+        headers = {"Content-Type": content_type}
+        if key is not None:
+            headers["X-API-Key"] = self.keys[key]
+        return httpx.post(f"{self.url}/v1/ingest/{source}", content=body, headers=headers,
+                          params=params, timeout=60)  # fmt: skip
+
+
+def _key(database_url: str, prefix: str, *args: str) -> str:
+    made = zjcredit(["keys", "create", "--name", "测试", *args], database_url, prefix)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip()
+
+
+@pytest.fixture
+def service(stack: Endpoints, settings: Settings, database_url: str, tmp_path: Path,
+            unique_name: Callable[[str], str]) -> Iterator[Service]:  # fmt: skip
+    prefix = unique_name("ingest")
+    create_topics(stack.bootstrap_servers, project_topics(replace(settings, topic_prefix=prefix)))
+    env = {"KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers, "ZJCREDIT_INGEST_MAX_MIB": "1"}
+    running = QueryService(database_url, prefix, tmp_path / "serve.log", env=env)
+    try:
+        keys = {
+            "SAT": _key(database_url, prefix, "--role", "department", "--department", "SAT"),
+            "SAMR": _key(database_url, prefix, "--role", "department", "--department", "SAMR"),
+            "nameless": _key(database_url, prefix, "--role", "department"),
+            "bank": _key(database_url, prefix, "--role", "bank"),
+        }
+        yield Service(running.url, prefix, database_url, stack.bootstrap_servers, keys)
+    finally:
+        assert running.stop() == 0, running.logs()
+
+
+def _events(service: Service, source: str) -> list[dict[str, Any]]:
+    codec = Codec(ManifestRegistry.load())
+    topic = f"{service.prefix}.{source}"
+    return [codec.decode(value)[0] for _, value in read_topic(service.bootstrap_servers, topic)]
+
+
+def test_an_upload_is_published_acknowledged_summarised_and_recorded(service: Service) -> None:
+    answer = service.send("tax", CSV, name="2025年纳税信用.csv")
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    assert (summary["read"], summary["sent"], summary["acknowledged"], summary["rejected"]) == (
+        4, 2, 2, 2)  # fmt: skip
+    assert summary["rejects_by_reason"] == {"wrong_department": 1, "invalid_credit_code": 1}
+    assert summary["department"] == "SAT"
+    assert [(r["line"], r["reason"]) for r in summary["rejected_rows"]] == [
+        (3, "wrong_department"), (5, "invalid_credit_code")]  # fmt: skip
+    assert summary["rejected_rows"][0]["row"]["uscc"] == FIRMS[2]
+
+    events = _events(service, "tax")
+    assert sorted(e["uscc"] for e in events) == FIRMS[:2]
+    assert {e["department"] for e in events} == {"SAT"}
+
+    # The same file again: the same event ids, folded away downstream.
+    again = service.send("tax", CSV)
+    assert again.status_code == 200, again.text
+    assert again.json()["acknowledged"] == 2
+    ids = [e["event_id"] for e in _events(service, "tax")]
+    assert len(ids) == 4
+    assert len(set(ids)) == 2
+
+    recorded = fetch(service.database_url,
+                     "select k.name, i.department, i.source, i.name as file, i.bytes, i.read, "
+                     "i.acknowledged, i.rejected from access.ingest i "
+                     "join access.api_key k using (key_id) order by i.at")  # fmt: skip
+    assert [(r["department"], r["source"], r["file"], r["bytes"], r["read"], r["acknowledged"],
+             r["rejected"]) for r in recorded] == [
+        ("SAT", "tax", "2025年纳税信用.csv", len(CSV), 4, 2, 2),
+        ("SAT", "tax", None, len(CSV), 4, 2, 2),
+    ]  # fmt: skip
+
+
+def test_only_the_owning_departments_key_sends_and_bad_uploads_are_clear(
+    service: Service,
+) -> None:
+    def error(answer: httpx.Response, status: int, code: str) -> str:
+        assert answer.status_code == status, answer.text
+        assert answer.json()["error"] == code, answer.text
+        return str(answer.json()["message"])
+
+    assert "SAT's" in error(service.send("tax", CSV, key="SAMR"), 403, "forbidden")
+    assert "SAMR" in error(service.send("enterprise", CSV, key="SAT"), 403, "forbidden")
+    assert "--department" in error(service.send("tax", CSV, key="nameless"), 403, "forbidden")
+    error(service.send("tax", CSV, key="bank"), 403, "forbidden")
+    error(service.send("tax", CSV, key=None), 401, "unauthorized")
+    assert "sources" in error(service.send("patents", CSV), 422, "invalid_parameter")
+    error(service.send("tax", CSV, content_type="application/pdf"), 415, "unsupported_media_type")
+    big = HEADER.encode() + GOOD[0].encode() * (2 * 1024 * 1024 // len(GOOD[0]))
+    assert "zjcredit produce" in error(service.send("tax", big), 413, "payload_too_large")
+    assert _events(service, "tax") == []  # none of these sent a row
+    assert fetch(service.database_url, "select count(*) from access.ingest")[0][0] == 0
+
+    lines = (f'{{"uscc": "{FIRMS[0]}", "occurred_at": "2026-04-20 09:30", '
+             '"event_type": "GRADE_ASSESSED", "tax_year": 2025, "grade": "M"}\n')  # fmt: skip
+    answer = service.send("tax", lines.encode(), content_type="application/x-ndjson")
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["acknowledged"], answer.json()["rejected"]) == (1, 0)
