@@ -2,8 +2,16 @@
 //
 // Every piece of data goes into the page through textContent or setAttribute, never
 // innerHTML: names, reasons and decision numbers come from departments' files.
-// The state lives in the URL hash (#q=...&city=...&grade=...&page=N or #uscc=...), so
-// the back button and a copied link work.
+// The state lives in the URL hash (#q=...&city=...&grade=...&page=N or #uscc=..., the other
+// views #view=blacklist|penalties|watch&...), so the back button and a copied link work.
+// The other views live in lists.js (blacklist, penalty checklist, exports) and watch.js
+// (the watchlist and its changes); they use the helpers this file puts on
+// window.zjcredit and register themselves in zjcredit.views before the page starts
+// (on DOMContentLoaded, after every script has run).
+//
+// An API key, once entered (watch.js), is kept in sessionStorage (this tab only, gone
+// when it closes; never localStorage) and sent as X-API-Key on every request the page
+// makes, so the whole page then reads as that bank or department.
 "use strict";
 
 (function () {
@@ -31,6 +39,30 @@
   const TAX_ORDER = ["A", "B", "M", "C", "D"];
 
   const $ = (id) => document.getElementById(id);
+  const KEY_STORE = "zjcredit.apiKey";
+
+  // The session's API key ("" for none). sessionStorage may be refused (a privacy mode).
+  function apiKey() {
+    try { return sessionStorage.getItem(KEY_STORE) || ""; } catch (_) { return ""; }
+  }
+  function setApiKey(key) {
+    try {
+      if (key) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
+    } catch (_) { /* nothing kept: the key then lasts until the page is left */ }
+    showKeyState();
+  }
+  // Accept plus the key's header, if there is a key.
+  function headers(extra) {
+    const h = { Accept: "application/json", ...(extra || {}) };
+    const key = apiKey();
+    if (key) h["X-API-Key"] = key;
+    return h;
+  }
+  // The key as shown: its id (zjc_<id>_...), never its secret.
+  function keyLabel(key) {
+    const m = /^(zjc_[^_]+)_/.exec(key);
+    return m ? m[1] + "_…" : key.slice(0, 4) + "…";
+  }
 
   // el("td", {class: "x"}, "text", childNode, ...): text children become text nodes.
   function el(tag, attrs, ...children) {
@@ -71,24 +103,47 @@
 
   // -- talking to the API ---------------------------------------------------------------
   class ApiError extends Error {
-    constructor(status, body) {
+    constructor(status, body, keyed) {
       super((body && body.message) || "HTTP " + status);
       this.status = status;
       this.body = body || {};
+      this.keyed = Boolean(keyed); // a key was sent: a 401 means that key was rejected
     }
   }
 
-  async function getJSON(path) {
+  // fetch() with the key's header; an ApiError for an answer that is not 2xx.
+  async function request(path, options) {
+    const keyed = Boolean(apiKey());
     let response;
     try {
-      response = await fetch(path, { headers: { Accept: "application/json" } });
+      response = await fetch(path, { ...(options || {}), headers: headers((options || {}).headers) });
     } catch (err) {
-      throw new ApiError(0, { message: String(err) });
+      if (err && err.name === "AbortError") throw err;
+      throw new ApiError(0, { message: String(err) }, keyed);
     }
-    let body = null;
-    try { body = await response.json(); } catch (_) { body = null; }
-    if (!response.ok) throw new ApiError(response.status, body);
-    return body;
+    if (!response.ok) {
+      let body = null;
+      try { body = await response.json(); } catch (_) { body = null; }
+      throw new ApiError(response.status, body, keyed);
+    }
+    return response;
+  }
+
+  async function getJSON(path) {
+    const response = await request(path);
+    try { return await response.json(); } catch (_) { return null; }
+  }
+
+  // PUT/DELETE/POST with a JSON body (or none); the answer's JSON, null for a 204.
+  async function sendJSON(method, path, body) {
+    const options = { method: method };
+    if (body !== undefined) {
+      options.body = JSON.stringify(body);
+      options.headers = { "Content-Type": "application/json" };
+    }
+    const response = await request(path, options);
+    if (response.status === 204) return null;
+    try { return await response.json(); } catch (_) { return null; }
   }
 
   // What a person should read for each error the API answers (docs/query.md, "Errors").
@@ -104,8 +159,17 @@
         return { kind: "warn", title: bi("输入有误", "Invalid input"),
           text: b.message || "请检查输入。Please check the input.", details };
       case 401:
+        if (error.keyed) {
+          return { kind: "error", title: bi("密钥被拒绝", "Key rejected"),
+            text: "该 API 密钥未知或已吊销，已从本页忘记；请重新输入。The API key is unknown or revoked; "
+              + "the page has forgotten it: enter a valid one. (" + (b.message || "HTTP 401") + ")", details };
+        }
+        return { kind: "error", title: bi("需要密钥", "Key required"),
+          text: "请在“关注列表”中输入银行或部门的 API 密钥。Enter a bank's or department's API key "
+            + "under Watchlist. (" + (b.message || "HTTP 401") + ")", details };
       case 403:
-        return { kind: "error", title: bi("无权访问", "Not allowed"), text: b.message || "", details };
+        return { kind: "error", title: bi("无权访问", "Not allowed"),
+          text: "此密钥的角色不能使用该功能。This key's role may not do this. " + (b.message || ""), details };
       case 503:
         return { kind: "error", title: bi("服务暂时不可用", "Service unavailable"),
           text: "信用数据库暂时无法访问，请稍后重试。The credit database cannot be reached; please try again later.",
@@ -116,6 +180,13 @@
         return { kind: "error", title: bi("服务出错", "Service error"),
           text: (b.message || "") + " (HTTP " + error.status + ")", details: [] };
     }
+  }
+
+  // An error as the page's message; a rejected key (401 with a key) is forgotten first.
+  function showError(error) {
+    if (!(error instanceof ApiError)) error = new ApiError(-1, { message: String(error) });
+    if (error.status === 401 && error.keyed) setApiKey("");
+    showMessage(explain(error));
   }
 
   function showMessage(info) {
@@ -137,6 +208,10 @@
     if (state.grade) params.set("grade", state.grade);
     const page = await getJSON(API + "/enterprises?" + params.toString());
     renderResults(page, state);
+    const filters = new URLSearchParams({ q: state.q });
+    if (state.city) filters.set("city", state.city);
+    if (state.grade) filters.set("grade", state.grade);
+    zj.exportLinks($("results-exports"), "enterprises", filters);
   }
 
   function renderResults(page, state) {
@@ -308,6 +383,8 @@
   function readHash() {
     const params = new URLSearchParams(location.hash.replace(/^#/, ""));
     return {
+      view: params.get("view") || "",
+      params: params,
       uscc: params.get("uscc") || "",
       q: params.get("q") || "",
       city: params.get("city") || "",
@@ -329,9 +406,26 @@
     if (location.hash === hash) route(); else location.hash = hash;
   }
 
+  const VIEWS = ["search", "blacklist", "penalties", "watch"];
+
   async function route() {
     const state = readHash();
     hideMessage();
+    const view = zj.views[state.view] ? state.view : "search";
+    for (const name of VIEWS) {
+      const tab = $("tab-" + name);
+      if (tab) tab.classList.toggle("active", name === view);
+    }
+    show($("search"), view === "search");
+    for (const [name, v] of Object.entries(zj.views)) {
+      if (name !== view && v.leave) v.leave();
+    }
+    if (view !== "search") {
+      show($("results"), false);
+      show($("profile"), false);
+      await zj.views[view].enter(state.params);
+      return;
+    }
     if (!state.uscc && !state.q) {
       show($("results"), false);
       show($("profile"), false);
@@ -352,13 +446,28 @@
     } catch (error) {
       show($("profile"), false);
       if (!state.uscc) show($("results"), false);
-      showMessage(explain(error instanceof ApiError ? error : new ApiError(-1, { message: String(error) })));
+      showError(error);
     } finally {
       show($("loading"), false);
     }
   }
 
+  function showKeyState() {
+    const box = $("keystate");
+    if (!box) return;
+    clear(box);
+    const key = apiKey();
+    if (!key) {
+      box.append(bi("公开访问", "Public"));
+      return;
+    }
+    const forget = el("button", { type: "button", id: "key-forget", class: "small-button" }, bi("忘记密钥", "Forget key"));
+    forget.addEventListener("click", () => { setApiKey(""); route(); });
+    append(box, [bi("密钥", "Key"), " ", el("code", { id: "key-id" }, keyLabel(key)), " ", forget]);
+  }
+
   function init() {
+    showKeyState();
     for (const [code, zh, en] of CITIES) $("city").append(el("option", { value: code }, zh + " " + en));
     for (const [code, [zh, en]] of Object.entries(GRADES)) $("grade").append(el("option", { value: code }, zh + " " + en));
     $("search").addEventListener("submit", (event) => {
@@ -368,9 +477,17 @@
       if (USCC_SHAPE.test(q)) go({ uscc: q.toUpperCase() });
       else go({ q: q, city: $("city").value, grade: $("grade").value, page: 1 });
     });
+    for (const v of Object.values(zj.views)) if (v.init) v.init();
     window.addEventListener("hashchange", route);
     route();
   }
 
-  init();
+  // What lists.js and watch.js use.
+  const zj = window.zjcredit = {
+    API, CITIES, PAGE_SIZE, $, el, append, bi, show, clear, dash, gradeBadge, taxBadge, cityName,
+    ApiError, request, getJSON, sendJSON, explain, showError, showMessage, hideMessage,
+    apiKey, setApiKey, keyLabel, go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
+    route, views: {},
+  };
+  document.addEventListener("DOMContentLoaded", init);
 })();

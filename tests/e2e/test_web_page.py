@@ -16,7 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
+import json
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,13 +28,17 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from base.endpoints import Endpoints, free_port
+from query.keys import create_key
+from query.roles import Role
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA, migrate
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
+from schemas.sectors import load_catalog
 from tests.queryservice import QueryService
 from tests.readmodel import create_database, drop_database
 
@@ -232,3 +240,121 @@ def test_a_database_that_is_down_is_a_clear_message_on_the_page(
         text = _message(browser)
     assert "服务暂时不可用" in text
     assert "Service unavailable" in text
+
+
+def _downloaded(folder: Path, link: Any, seconds: float = 15) -> Path:
+    """Click ``link`` (an export button) and wait for the one file it saves in ``folder``."""
+    for old in folder.iterdir():
+        old.unlink()
+    link.click()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        files = [f for f in folder.iterdir() if not f.name.endswith(".crdownload")]
+        if files:
+            assert len(files) == 1, files
+            return files[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no file saved in {folder} within {seconds} s")
+
+
+def _all_items(base: str, route: str, params: dict[str, str], key: str | None = None) -> list[Any]:
+    """Every item of the JSON route, page after page: what an export must hold."""
+    headers = {"X-API-Key": key} if key else {}
+    items: list[Any] = []
+    page = 1
+    while True:
+        answer = httpx.get(f"{base}/v1/{route}", params={**params, "page": page, "size": 100},
+                           headers=headers, timeout=10).json()  # fmt: skip
+        items += answer["items"]
+        if page * 100 >= answer["total"]:
+            return items
+        page += 1
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    data = path.read_bytes()
+    assert data.startswith("\ufeff".encode()), "an export's CSV starts with the UTF-8 BOM"
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def _key(database_url: str, role: Role) -> str:
+    async def make() -> str:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return (await create_key(conn, f"网页测试 {role.value}", role))[1]
+        finally:
+            await conn.close()
+
+    return asyncio.run(make())
+
+
+def test_the_export_buttons_save_the_views_matches_as_csv_and_json_lines(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
+) -> None:
+    """The blacklist, a department's penalty checklist and a search each offer CSV and
+    JSON Lines: the file the browser saves holds every match of the view's filters (the
+    JSON route's items, read back by Python's csv module); with a bank's key in the
+    session the export goes with it, and a rejected key is a clear message."""
+    database_url, firm = read_model
+    p = firm.profile
+    sector = p["blacklist"][0]["sector"]
+    department = p["penalties"][0]["department"]
+    folder = open_tmp_path / "downloads"
+    folder.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(folder)})  # fmt: skip
+    catalog = load_catalog()
+    with _serve(database_url, open_tmp_path / "serve-exports.log") as base:
+        _blocked(browser)
+        browser.get(base + f"/#view=blacklist&sector={sector}")
+        _wait(browser).until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#blacklist-list tr[data-uscc="{p["uscc"]}"]')))  # fmt: skip
+        options = browser.find_elements(By.CSS_SELECTOR, "#blacklist-sector option")
+        assert [o.get_attribute("value") for o in options][1:] == list(catalog.sectors)
+        expected = _all_items(base, "blacklist", {"sector": sector})
+        saved = _downloaded(folder, browser.find_element(By.ID, "blacklist-exports-csv"))
+        assert saved.name.startswith("zjcredit-blacklist-")
+        assert saved.suffix == ".csv"
+        rows = _csv_rows(saved)
+        assert [(r["uscc"], r["decision_no"], r["name"]) for r in rows] == [
+            (x["uscc"], x["decision_no"], x["name"]) for x in expected]  # fmt: skip
+        assert {r["sector"] for r in rows} == {sector}
+        saved = _downloaded(folder, browser.find_element(By.ID, "blacklist-exports-jsonl"))
+        assert saved.suffix == ".jsonl"
+        assert [json.loads(line) for line in saved.read_text("utf-8").splitlines()] == expected
+
+        browser.get(base + f"/#view=penalties&department={department}")
+        _wait(browser).until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#penalties-list tr[data-uscc="{p["uscc"]}"]')))  # fmt: skip
+        options = browser.find_elements(By.CSS_SELECTOR, "#penalties-department option")
+        assert [o.get_attribute("value") for o in options][1:] == list(catalog.departments)
+        expected = _all_items(base, "penalties", {"department": department})
+        rows = _csv_rows(_downloaded(folder, browser.find_element(By.ID, "penalties-exports-csv")))
+        assert [(r["uscc"], r["measure_code"], r["department"]) for r in rows] == [
+            (m["uscc"], m["measure_code"], m["department"]) for m in expected]  # fmt: skip
+        assert {r["department"] for r in rows} == {department}
+
+        # A search, exported under a bank's key kept in the session.
+        key = _key(database_url, Role.BANK)
+        browser.execute_script("sessionStorage.setItem('zjcredit.apiKey', arguments[0])", key)
+        browser.get(base + "/#q=" + firm.term)
+        browser.refresh()  # a new hash alone does not load the page again
+        _wait(browser).until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#rows tr[data-uscc="{p["uscc"]}"]')))  # fmt: skip
+        assert browser.find_element(By.ID, "key-id").text == key[: key.index("_", 4)] + "_…"
+        expected = _all_items(base, "enterprises", {"q": firm.term}, key)
+        rows = _csv_rows(_downloaded(folder, browser.find_element(By.ID, "results-exports-csv")))
+        assert [(r["uscc"], r["name"], r["grade"]) for r in rows] == [
+            (x["uscc"], x["name"], x["grade"]) for x in expected]  # fmt: skip
+        assert p["uscc"] in {r["uscc"] for r in rows}
+        assert _blocked(browser) == []
+
+        # A revoked or mistyped key: the export is refused with a clear message, and the
+        # page forgets the key.
+        browser.execute_script("sessionStorage.setItem('zjcredit.apiKey', arguments[0])",
+                               "zjc_00000000_not-a-key")  # fmt: skip
+        browser.get(base + f"/#view=blacklist&sector={sector}&x=1")
+        text = _message(browser)
+        assert "密钥被拒绝" in text
+        assert "Key rejected" in text
+        assert browser.execute_script("return sessionStorage.getItem('zjcredit.apiKey')") is None

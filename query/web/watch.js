@@ -1,0 +1,1 @@
+// 信用浙江 Credit Zhejiang: the watchlist view (next commit).
