@@ -3,13 +3,14 @@
 // Every piece of data goes into the page through textContent or setAttribute, never
 // innerHTML: names, reasons and decision numbers come from departments' files.
 // The state lives in the URL hash (#q=...&city=...&grade=...&page=N or #uscc=..., the other
-// views #view=blacklist|penalties|watch&...), so the back button and a copied link work.
-// The other views live in lists.js (blacklist, penalty checklist, exports) and watch.js
-// (the watchlist and its changes); they use the helpers this file puts on
+// views #view=blacklist|penalties&...), so the back button and a copied link work.
+// The other views live in lists.js (blacklist, penalty checklist, exports); they use the
+// helpers this file puts on
 // window.zjcredit and register themselves in zjcredit.views before the page starts
 // (on DOMContentLoaded, after every script has run).
 //
-// An API key, once entered (watch.js), is kept in sessionStorage (this tab only, gone
+// An API key (the page has no form to enter one yet: the watchlist view, issue 15, brings
+// it) is kept in sessionStorage (this tab only, gone
 // when it closes; never localStorage) and sent as X-API-Key on every request the page
 // makes, so the whole page then reads as that bank or department.
 "use strict";
@@ -406,7 +407,7 @@
     if (location.hash === hash) route(); else location.hash = hash;
   }
 
-  const VIEWS = ["search", "blacklist", "penalties", "watch"];
+  const VIEWS = ["search", "blacklist", "penalties"];
 
   async function route() {
     const state = readHash();
@@ -482,7 +483,7 @@
     route();
   }
 
-  // What lists.js and watch.js use.
+  // What lists.js uses.
   const zj = window.zjcredit = {
     API, CITIES, PAGE_SIZE, $, el, append, bi, show, clear, dash, gradeBadge, taxBadge, cityName,
     ApiError, request, getJSON, sendJSON, explain, showError, showMessage, hideMessage,

@@ -1,1 +1,0 @@
-// 信用浙江 Credit Zhejiang: the watchlist view (next commit).
