@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "CHANGES_CHANNEL",
     "ENTERPRISE",
     "EVENT",
     "LISTING",
@@ -36,6 +37,10 @@ __all__ = [
     "profile_rows",
     "to_json",
 ]
+
+CHANGES_CHANNEL = "zjcredit_changes"
+"""The sink notifies it (empty payload) at the commit of a transaction that wrote rows of
+the ``change`` table; the query service's live streams listen (query/changes.py)."""
 
 # Columns in table order, for COPY.
 ENTERPRISE = (

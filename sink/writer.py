@@ -9,6 +9,10 @@ CONFLICT`` per table, so a batch costs a handful of statements whatever its size
 - notices: inserted once per ``notice_id`` (a replayed notice is the same notice); an
   ``IMPOSED`` notice turns ``lifted`` when its listing's ``LIFTED`` notice is stored;
 - events: inserted once per ``event_id``;
+- changes (the change feed, :mod:`sink.changes`): the stored row of each enterprise is
+  read (and locked) before its upsert and compared with the row written; each notice
+  stored for the first time is one change; a ``NOTIFY zjcredit_changes`` at commit wakes
+  the query service's live streams;
 
 and in the same transaction the batch's dead letters are recorded
 (:mod:`sink.deadletters`) and ``sink_offset`` gets the partition's next offset, which
@@ -24,6 +28,7 @@ import asyncpg
 
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA
+from sink.changes import Change, Snapshot, notice_change, profile_changes
 from sink.deadletters import RECORD, LetterRow
 
 __all__ = ["STORE_OFFSET", "Batch", "prepare", "write_batch"]
@@ -86,6 +91,18 @@ returning uscc
 _INSERT_NOTICES = f"""
 insert into {SCHEMA}.notice ({_cols(r.NOTICE)}) select {_cols(r.NOTICE)} from tmp_notice
 on conflict (notice_id) do nothing
+returning notice_id, kind, uscc, sector, decision_no, listing_department, sectors, reason,
+          reported_at
+"""
+# "for update": a second sink on the same partition (a rebalance's overlap) waits here,
+# then compares with what the first one wrote, so a change is not recorded twice.
+_STORED = f"""
+select uscc, grade, score, tax_grade, credit_eligible from {SCHEMA}.enterprise
+where uscc = any($1::text[]) for update
+"""
+_INSERT_CHANGE = f"""
+insert into {SCHEMA}.change (uscc, kind, before, after, detail, reported_at)
+values ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6)
 """
 _INSERT_NOTICE_MEASURES = f"""
 insert into {SCHEMA}.notice_measure ({_cols(r.NOTICE_MEASURE)})
@@ -116,18 +133,36 @@ async def _copy(conn: asyncpg.Connection, table: str, records: list[r.Row]) -> N
         await conn.copy_records_to_table(f"tmp_{table}", records=records, columns=_TEMP[table])
 
 
-async def _write_profiles(conn: asyncpg.Connection, profiles: list[r.ProfileRows]) -> int:
+_AT = {c: i for i, c in enumerate(r.ENTERPRISE)}
+
+
+def _snapshot(row: r.Row) -> Snapshot:
+    """The change-relevant fields of an enterprise row about to be written."""
+    return Snapshot(row[_AT["grade"]], row[_AT["score"]], row[_AT["tax_grade"]],
+                    row[_AT["credit_eligible"]])  # fmt: skip
+
+
+async def _write_profiles(conn: asyncpg.Connection, profiles: list[r.ProfileRows],
+                          changes: list[Change]) -> int:  # fmt: skip
     newest: dict[str, r.ProfileRows] = {}
     for p in profiles:  # one row per enterprise: the highest version in the batch
         old = newest.get(p.enterprise[0])
         if old is None or old.enterprise[16] < p.enterprise[16]:
             newest[p.enterprise[0]] = p
+    stored = {
+        row["uscc"]: Snapshot(row["grade"], row["score"], row["tax_grade"], row["credit_eligible"])
+        for row in await conn.fetch(_STORED, list(newest))
+    }
     await _copy(conn, "enterprise", [p.enterprise for p in newest.values()])
     changed = [row[0] for row in await conn.fetch(_UPSERT_ENTERPRISE)]
     if not changed:
         return 0
     keep = set(changed)
     chosen = [p for uscc, p in newest.items() if uscc in keep]
+    for p in chosen:
+        row = p.enterprise
+        changes += profile_changes(row[0], stored.get(row[0]), _snapshot(row),
+                                   row[_AT["last_reported_at"]])  # fmt: skip
     children = {
         "listing": [x for p in chosen for x in p.listings],
         "penalty_measure": [x for p in chosen for x in p.measures],
@@ -152,14 +187,16 @@ async def write_batch(
     when PostgreSQL refused the batch).
     """
     written = {"enterprise": 0, "notice": 0, "event": 0}
+    changes: list[Change] = []
     async with conn.transaction():
         if batch.profiles:
-            written["enterprise"] = await _write_profiles(conn, batch.profiles)
+            written["enterprise"] = await _write_profiles(conn, batch.profiles, changes)
         if batch.notices:
             await _copy(conn, "notice", batch.notices)
             await _copy(conn, "notice_measure", batch.notice_measures)
-            status = await conn.execute(_INSERT_NOTICES)
-            written["notice"] = int(status.split()[-1])
+            stored = await conn.fetch(_INSERT_NOTICES)
+            written["notice"] = len(stored)
+            changes += [notice_change(dict(n)) for n in stored]
             await conn.execute(_INSERT_NOTICE_MEASURES)
             await conn.execute(_LIFT, sorted({n[2] for n in batch.notices}))
         if batch.events:
@@ -168,6 +205,16 @@ async def write_batch(
             written["event"] = int(status.split()[-1])
         if batch.letters:
             await conn.executemany(RECORD, batch.letters)
+        if changes:
+            await conn.executemany(_INSERT_CHANGE, [_change_row(c) for c in changes])
+            await conn.execute("select pg_notify($1, '')", r.CHANGES_CHANNEL)
         if store_offset:
             await conn.execute(STORE_OFFSET, batch.topic, batch.partition, batch.next_offset)
     return written
+
+
+def _change_row(c: Change) -> tuple[object, ...]:
+    def jsonb(value: object) -> str | None:  # SQL null for none, not a jsonb 'null'
+        return r.to_json(value) if value is not None else None
+
+    return (c.uscc, c.kind, jsonb(c.before), jsonb(c.after), jsonb(c.detail), c.reported_at)
