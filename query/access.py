@@ -22,10 +22,12 @@ __all__ = [
     "Admin",
     "Caller",
     "HistoryReader",
+    "Holder",
     "Sender",
     "admin_only",
     "caller",
     "history_reader",
+    "key_holder",
     "presented_key",
     "role_of",
     "sender",
@@ -89,21 +91,27 @@ async def history_reader(role: Annotated[Role, Depends(caller)]) -> Role:
     return role
 
 
-async def sender(
+async def key_holder(
     request: Request,
     api_key: Annotated[str | None, Depends(_api_key)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> KeyHolder:
-    """A department key that names its department: the only callers that send data.
-    Asked of the database each time (no cache), so a revoked key stops sending at once."""
+    """Who holds the key: for the routes that keep something per key (a watchlist) or
+    record who sent what. Asked of the database each time (no cache), so a revoked key
+    stops at once. 401 without a valid key."""
     key = api_key or (bearer.credentials if bearer is not None else None)
     if not key:
-        raise Unauthorized("sending data needs a department's API key (X-API-Key)")
+        raise Unauthorized("this route needs an API key (X-API-Key)")
     services: Services = request.app.state.services
     async with services.db.connection() as conn:
         holder = await holder_of_key(conn, key)
     if holder is None:
         raise Unauthorized("the API key is unknown or revoked")
+    return holder
+
+
+async def sender(holder: Annotated[KeyHolder, Depends(key_holder)]) -> KeyHolder:
+    """A department key that names its department: the only callers that send data."""
     if holder.role is not Role.DEPARTMENT or holder.department is None:
         raise Forbidden(
             "only a department's key that names its department may send data "
@@ -113,6 +121,7 @@ async def sender(
 
 
 Caller = Annotated[Role, Depends(caller)]
+Holder = Annotated[KeyHolder, Depends(key_holder)]
 Sender = Annotated[KeyHolder, Depends(sender)]
 HistoryReader = Annotated[Role, Depends(history_reader)]
 Admin = Annotated[Role, Depends(admin_only)]

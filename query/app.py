@@ -31,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
-from query import audit_routes, ingest, registry_routes, routes
+from query import audit_routes, changes, ingest, registry_routes, routes, watchlist
 from query.audit import AuditLayer, AuditLog
 from query.cache import Recomputed
 from query.db import Database
@@ -105,6 +105,7 @@ def create_app(
     db.on_state = metrics.on_database
 
     audit = AuditLog(db, retention_days=audit_retention_days)
+    change_signal = changes.ChangeSignal(db.url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,6 +114,7 @@ def create_app(
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
+        await change_signal.close()
         await db.close()
 
     app = FastAPI(
@@ -126,6 +128,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.audit = audit  # the bulk lookup records its reads itself
+    app.state.change_signal = change_signal
     app.state.services = services = Services(
         db=db,
         catalog=load_catalog(),
@@ -141,6 +144,8 @@ def create_app(
     mount_docs(app)
     app.include_router(audit_routes.router)
     app.include_router(ingest.router)
+    app.include_router(watchlist.router)
+    app.include_router(changes.router)
     _operations(app, metrics, web_dir)
     _error_handlers(app)
     by_path = {getattr(r, "path", ""): r for r in routes.router.routes}
@@ -153,8 +158,10 @@ def create_app(
                            per_address=rate_per_address, routes=routes.router.routes)  # fmt: skip
     if cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-            allow_headers=["X-API-Key", "Authorization", "If-None-Match"],
+            CORSMiddleware, allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["X-API-Key", "Authorization", "If-None-Match", "Content-Type",
+                           "Last-Event-ID"],
             expose_headers=["ETag", "Retry-After"], max_age=600,
         )  # fmt: skip
     app.add_middleware(SecurityHeaders)

@@ -6,17 +6,21 @@ Example::
     profile = client.enterprise("91330100716105852F")
     page = client.search("美兴", size=10)
     found = client.lookup(["91330100716105852F", "91330100500198455F"])
+    for change in client.changes(since=None):   # a key's watched firms, live
+        print(change["kind"], change["uscc"])
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from query.errors import ApiClientError
+from query.feed import read_events
 from query.lookup import LOOKUP_MAX
 
 __all__ = ["ApiClient", "ApiClientError"]
@@ -95,3 +99,25 @@ class ApiClient:
                 merged[name] += part[name]
             merged["role"] = part["role"]
         return merged
+
+    def changes(self, since: str | None = None) -> Iterator[dict[str, Any]]:
+        """The watched firms' changes after ``since``, live, as they come: the stream of
+        ``GET /v1/changes/stream``, reconnected after ``since`` (the last change seen)."""
+        headers = {"Last-Event-ID": since} if since else {}
+        # The service sends a keep-alive every 15 s: a read waiting longer is a dead link.
+        timeout = httpx.Timeout(self._http.timeout.connect, read=40.0)
+        try:
+            with self._http.stream("GET", "/v1/changes/stream", headers=headers,
+                                   timeout=timeout) as response:  # fmt: skip
+                if response.is_error:
+                    response.read()
+                    self._answer("/v1/changes/stream", lambda: response)
+                for event, _id, data in read_events(response.iter_lines()):
+                    if event == "change":
+                        yield json.loads(data)
+                    elif event == "error":
+                        raise ApiClientError(f"the stream ended: {data}")
+        except httpx.HTTPError as error:
+            raise ApiClientError(
+                f"the change stream of {self.url} broke ({type(error).__name__})"
+            ) from None

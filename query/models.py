@@ -16,6 +16,8 @@ __all__ = [
     "ApiError",
     "Arrears",
     "AuditEntry",
+    "Change",
+    "ChangePage",
     "CreditLine",
     "EnterpriseSummary",
     "ErrorDetail",
@@ -42,6 +44,9 @@ __all__ = [
     "TaxGradeEntry",
     "TaxPaid",
     "TrademarkSummary",
+    "Watchlist",
+    "WatchlistItem",
+    "WatchlistRequest",
     "Zjtx",
 ]
 
@@ -356,3 +361,53 @@ class AuditEntry(_Model):
     role: Literal["bank", "department", "admin"]
     route: str = Field(description="the route's template, e.g. /v1/enterprises/{uscc}")
     uscc: str | None
+
+
+class WatchlistRequest(_Model):
+    """The body of ``PUT /v1/watchlist``: the key's whole new list."""
+
+    codes: list[str] = Field(
+        description="credit codes, at most 10000 (query/watchlist.py WATCHLIST_MAX)",
+        json_schema_extra={"maxItems": 10_000},
+        examples=[["91330100716105852F"]],
+    )
+
+
+class WatchlistItem(_Model):
+    uscc: str
+    name: str | None = Field(description="null while the read model does not know the code")
+    added_at: dt.datetime
+
+
+class Watchlist(_Model):
+    """``GET /v1/watchlist``: the codes the key watches, in the order added."""
+
+    count: int
+    items: list[WatchlistItem]
+
+
+ChangeValue = str | int | bool | list[str] | None
+
+
+class Change(_Model):
+    """One change of a watched enterprise (sink/changes.py says what each kind is)."""
+
+    cursor: str = Field(description="resume after this change: GET /v1/changes?since=<cursor>")
+    uscc: str
+    name: str | None
+    kind: Literal["grade", "score_band", "listed", "lifted", "escalated", "tax_grade",
+                  "credit_line_refused"]  # fmt: skip
+    before: ChangeValue
+    after: ChangeValue
+    detail: dict[str, Any] | None = Field(
+        description="a notice's id, decision number, department and reason"
+    )
+    reported_at: dt.datetime = Field(description="when the department reported its cause")
+    changed_at: dt.datetime = Field(description="when the read model recorded it")
+
+
+class ChangePage(_Model):
+    """``GET /v1/changes``: the next changes of the watched enterprises, in order."""
+
+    items: list[Change]
+    next: str = Field(description="the cursor to send as since= for the changes after these")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
-from base.endpoints import Endpoints
+from base.endpoints import Endpoints, free_port
+
+T = TypeVar("T")
 
 ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 
@@ -32,3 +38,33 @@ def start_demo(stack: Endpoints, database_url: str, work: Path, *, enterprises: 
     with (work / "demo.log").open("wb") as out:
         return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
+
+
+def wait_for(check: Callable[[], T | None], seconds: float, what: str, log: Path) -> T:
+    """``check()``'s first truthy answer, asked every half second; after ``seconds``, an
+    AssertionError saying ``what`` did not happen, with the demo's log tail."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what} within {seconds} s; the demo's log:\n"
+                         f"{log.read_text(errors='replace')[-3000:]}")  # fmt: skip
+
+
+@contextlib.contextmanager
+def running_demo(stack: Endpoints, database_url: str, work: Path, *, enterprises: int,
+                 rate: int, prefix: str) -> Iterator[str]:  # fmt: skip
+    """A started demo, once it says it is running; yields its query service's URL."""
+    port = free_port()
+    proc = start_demo(stack, database_url, work, enterprises=enterprises, rate=rate,
+                      api_port=port, metrics_port=free_port(), prefix=prefix)  # fmt: skip
+    log = work / "demo.log"
+    try:
+        wait_for(lambda: "is running:" in log.read_text(errors="replace"), 180,
+                 "the demo was not running", log)  # fmt: skip
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()

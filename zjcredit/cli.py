@@ -348,6 +348,7 @@ def _register_stage_commands() -> None:
     # The stages own their commands; the shell only mounts them.
     from producers.generator import generate_command  # noqa: PLC0415
     from query.command import keys_group, query_command, serve_command  # noqa: PLC0415
+    from query.watch_command import watch_command  # noqa: PLC0415
     from sink.command import sink_group  # noqa: PLC0415
     from streams.worker import worker_command  # noqa: PLC0415
     from zjcredit.demo import demo_command  # noqa: PLC0415
@@ -357,6 +358,7 @@ def _register_stage_commands() -> None:
     cli.add_command(sink_group)
     cli.add_command(serve_command)
     cli.add_command(query_command)
+    cli.add_command(watch_command)
     cli.add_command(keys_group)
     cli.add_command(demo_command)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,11 +20,11 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import StringSerializer
 
-from base.endpoints import Endpoints, free_port
+from base.endpoints import Endpoints
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from schemas.uscc import make_code
-from tests.demo import start_demo
+from tests.demo import running_demo, wait_for
 from tests.outputs import read_topic
 
 NEW_FIRM = make_code("91", "330106", "DEPT0001")
@@ -39,17 +38,6 @@ def _failed(error: Any, _message: Any) -> None:
         FAILED_DELIVERIES.append(error)
 
 
-def _wait(check: Callable[[], Any], seconds: float, what: str, log: Path) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {seconds} s; the demo's log:\n"
-                         f"{log.read_text(errors='replace')[-3000:]}")  # fmt: skip
-
-
 def _profile(api: str, uscc: str) -> dict[str, Any] | None:
     try:
         url = f"{api}/v1/enterprises/{uscc}"
@@ -61,17 +49,9 @@ def _profile(api: str, uscc: str) -> dict[str, Any] | None:
 
 @pytest.fixture
 def demo_api(stack: Endpoints, database_url: str, open_tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    proc = start_demo(stack, database_url, open_tmp_path, enterprises=20, rate=5,
-                      api_port=port, metrics_port=free_port(), prefix="stock")  # fmt: skip
-    log = open_tmp_path / "demo.log"
-    try:
-        _wait(lambda: "is running:" in log.read_text(errors="replace"), 180,
-              "the demo was not running", log)  # fmt: skip
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.kill()
-        proc.wait()
+    with running_demo(stack, database_url, open_tmp_path, enterprises=20, rate=5,
+                      prefix="stock") as url:  # fmt: skip
+        yield url
 
 
 def _seen_record(bootstrap_servers: str, topic: str, codec: Codec,
@@ -136,7 +116,7 @@ def test_a_stock_avro_serializer_finds_our_ids_and_its_events_are_folded(
         assert writer.id == ManifestRegistry.load().latest(role).id
         assert str(decoded["event_id"]) == record["event_id"]
 
-    profile = _wait(lambda: (p := _profile(demo_api, NEW_FIRM)) and p.get("tax_grade") and p,
+    profile = wait_for(lambda: (p := _profile(demo_api, NEW_FIRM)) and p.get("tax_grade") and p,
                     120, "the stock client's firm in the read model", log)  # fmt: skip
     assert profile["name"] == "杭州标准客户端测试有限公司"
     assert profile["tax_grade"] == grade["grade"]
