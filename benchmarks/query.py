@@ -14,7 +14,8 @@ dropped after it:
   8 keep-alive HTTP/1.1 connections ask ``GET /v1/enterprises/{uscc}`` for the same
   codes, back to back, each request timed from send to the last byte of the body;
 - **search**: the same 8 connections ask ``GET /v1/enterprises?q=<trade name + industry
-  word>`` (e.g. ``鑫盛纺织``) of sampled firms.
+  word>`` (e.g. ``鑫盛纺织``) of sampled firms;
+- **bulk lookup** and **change feed**: :mod:`benchmarks.query_extra`.
 
 Raw and API alternate, twice each, after a warm-up pass over the sample; the best round
 of each counts. Each round also reports the CPU time per request of the bench's own
@@ -47,6 +48,7 @@ import uvloop
 
 from base.endpoints import free_port
 from benchmarks.harness import BenchError, run_process, scratch_database
+from benchmarks.query_extra import Bulk, Feed, run_bulk, run_feed
 from benchmarks.query_load import Loaded, load_enterprises, make_templates
 from query.db import migrate_all
 
@@ -98,6 +100,8 @@ class QueryBench:
     raw: Latency
     api: Latency
     search: Latency
+    bulk: Bulk
+    feed: Feed
 
     @property
     def ratio(self) -> float:
@@ -137,7 +141,11 @@ def run_query_bench(
             search = _run(_http(port, searches, clients, seconds), port)
             say(f"search       {search.rate:,.0f} requests/s p50={search.p50_ms:.2f} ms "
                 f"p99={search.p99_ms:.2f} ms; {search.cpu()}")  # fmt: skip
-    return QueryBench(loaded, clients, _best(raws), _best(apis), search)
+            bulk = run_bulk(scratch, port, codes, clients=clients, seconds=seconds)
+            say(f"bulk lookup  {bulk.api_profiles_per_s:,.0f} profiles/s (API) beside "
+                f"{bulk.raw_profiles_per_s:,.0f} (raw any($1))")  # fmt: skip
+            feed = run_feed(scratch, port, codes, seconds=seconds)
+    return QueryBench(loaded, clients, _best(raws), _best(apis), search, bulk, feed)
 
 
 def _best(rounds: list[Latency]) -> Latency:
