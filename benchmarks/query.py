@@ -102,6 +102,7 @@ class QueryBench:
     search: Latency
     bulk: Bulk
     feed: Feed
+    granian: Latency
 
     @property
     def ratio(self) -> float:
@@ -145,7 +146,17 @@ def run_query_bench(
             say(f"bulk lookup  {bulk.api_profiles_per_s:,.0f} profiles/s (API) beside "
                 f"{bulk.raw_profiles_per_s:,.0f} (raw any($1))")  # fmt: skip
             feed = run_feed(scratch, port, codes, seconds=seconds)
-    return QueryBench(loaded, clients, _best(raws), _best(apis), search, bulk, feed)
+        with _server(scratch, "granian") as other:
+            _run(_http(other, paths[:2000], clients, None))
+            granians = []
+            for round_ in (1, 2):
+                granians.append(_run(_http(other, paths, clients, seconds), other))
+                say(f"round {round_}: API granian  {granians[-1].rate:,.0f} requests/s "
+                    f"p50={granians[-1].p50_ms:.2f} ms p99={granians[-1].p99_ms:.2f} ms; "
+                    f"{granians[-1].cpu()}")  # fmt: skip
+    return QueryBench(
+        loaded, clients, _best(raws), _best(apis), search, bulk, feed, _best(granians)
+    )
 
 
 def _best(rounds: list[Latency]) -> Latency:
@@ -173,19 +184,32 @@ def _service_pid(port: int) -> int | None:
     for entry in Path("/proc").glob("[0-9]*/cmdline"):
         with contextlib.suppress(OSError):
             argv = entry.read_bytes().split(b"\0")
-            if b"serve" in argv and argv[-3:-1] == [b"--port", str(port).encode()]:
+            at = argv.index(b"--port") if b"serve" in argv and b"--port" in argv else -1
+            if at >= 0 and argv[at + 1 : at + 2] == [str(port).encode()]:
                 return int(entry.parent.name)
     return None
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
 def _cpu_seconds(pid: int | None) -> float:
+    """CPU time of ``pid`` and its live descendants (granian serves from a child process)."""
     if pid is None:
         return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            parents[int(entry.parent.name)] = int(_stat(int(entry.parent.name))[1])
+    tree, ticks = {pid}, 0
+    while grown := {p for p, parent in parents.items() if parent in tree} - tree:
+        tree |= grown
+    for member in tree:
+        with contextlib.suppress(OSError, IndexError):
+            fields = _stat(member)
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _machine_busy() -> float:
@@ -286,11 +310,12 @@ async def _migrate(database_url: str) -> None:
 
 
 @contextlib.contextmanager
-def _server(database_url: str) -> Iterator[int]:
+def _server(database_url: str, server: str = "uvicorn") -> Iterator[int]:
     """``zjcredit serve`` on the scratch database in its own process; its port once it answers."""
     port = free_port()
     log = Path(tempfile.gettempdir()) / f"zjcredit-bench-query-{port}.log"
-    argv = [str(Path(sys.executable).with_name("zjcredit")), "serve", "--port", str(port)]
+    argv = [str(Path(sys.executable).with_name("zjcredit")), "serve", "--server", server,
+            "--port", str(port)]  # fmt: skip
     # The load comes from one address, far over a public caller's rate limit: none here.
     env = {**os.environ, "DATABASE_URL": database_url, "ZJCREDIT_DATABASE_URL": database_url,
            "ZJCREDIT_RATE_LIMIT": "0", "ZJCREDIT_KEY_RATE_LIMIT": "0"}  # fmt: skip

@@ -24,39 +24,67 @@ from base.endpoints import resolve_endpoints
 from base.settings import Settings, redact_url
 from query.render import lookup_lines, profile_lines, search_lines
 
-__all__ = ["keys_group", "query_command", "serve_command"]
+__all__ = ["SERVERS", "app_from_env", "keys_group", "query_command", "serve_command"]
 
 T = TypeVar("T")
+
+
+SERVERS = ("uvicorn", "granian")
+
+
+def app_from_env() -> Any:
+    """The service's app from the environment's settings: what ``zjcredit serve`` runs,
+    and granian's factory target (its worker process builds its own app)."""
+    from query.app import create_app  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    endpoints = resolve_endpoints(settings, need_kafka=False, need_database=True)
+    return create_app(endpoints.database_url, topic_prefix=settings.topic_prefix,
+                      query_timeout=settings.query_timeout,
+                      rate_per_key=settings.key_rate_limit, rate_per_address=settings.rate_limit,
+                      cors_origins=settings.cors_origins,
+                      bootstrap_servers=endpoints.bootstrap_servers or None,
+                      ingest_max_bytes=settings.ingest_max_mib * 1024 * 1024)  # fmt: skip
 
 
 @click.command("serve")
 @click.option("--port", type=int, default=None, help="Port (default: ZJCREDIT_API_PORT, 8000).")
 @click.option("--host", default=None, help="Address (default: ZJCREDIT_API_HOST, 127.0.0.1).")
+@click.option("--server", type=click.Choice(SERVERS), default="uvicorn", show_default=True,
+              help="The ASGI server: uvicorn (uvloop, httptools) or granian (Rust, "
+              "one worker process).")  # fmt: skip
 @click.pass_obj
-def serve_command(settings: Settings, port: int | None, host: str | None) -> None:
+def serve_command(settings: Settings, port: int | None, host: str | None, server: str) -> None:
     """Run the query service (HTTP API, registry paths, web page) until Ctrl-C."""
-    import uvicorn  # noqa: PLC0415
-
-    from query.app import create_app  # noqa: PLC0415
-
     endpoints = resolve_endpoints(settings, need_kafka=False, need_database=True)
-    url = endpoints.database_url
     host = host or settings.api_host
     port = settings.api_port if port is None else port
-    click.echo(f"query service http://{host}:{port}/ (API /docs, metrics /metrics) "
-               f"postgres={redact_url(url)}", err=True)  # fmt: skip
-    app = create_app(url, topic_prefix=settings.topic_prefix, query_timeout=settings.query_timeout,
-                     rate_per_key=settings.key_rate_limit, rate_per_address=settings.rate_limit,
-                     cors_origins=settings.cors_origins,
-                     bootstrap_servers=endpoints.bootstrap_servers or None,
-                     ingest_max_bytes=settings.ingest_max_mib * 1024 * 1024)  # fmt: skip
+    click.echo(f"query service http://{host}:{port}/ (API /docs, metrics /metrics, {server}) "
+               f"postgres={redact_url(endpoints.database_url)}", err=True)  # fmt: skip
+    if server == "granian":
+        _granian(host, port)
+    else:
+        _uvicorn(app_from_env(), host, port)
+    click.echo("query service stopped", err=True)
+
+
+def _uvicorn(app: Any, host: str, port: int) -> None:
+    import uvicorn  # noqa: PLC0415
+
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
     # the handler it found: make that handler a clean exit, so a stop is exit status 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_cleanly)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools")  # fmt: skip
-    click.echo("query service stopped", err=True)
+
+
+def _granian(host: str, port: int) -> None:
+    from granian import Granian  # noqa: PLC0415
+    from granian.constants import Interfaces, Loops  # noqa: PLC0415
+
+    Granian("query.command:app_from_env", address=host, port=port, interface=Interfaces.ASGI,
+            factory=True, workers=1, loop=Loops.uvloop, log_enabled=False).serve()  # fmt: skip
 
 
 def _exit_cleanly(signum: int, frame: object) -> NoReturn:
