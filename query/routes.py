@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from query import reads
 from query.access import Caller, HistoryReader, presented_key
 from query.audit import key_id_of
+from query.bounds import name_text
 from query.errors import InvalidParameter, NotFound
 from query.exports import EXPORT_RESPONSES, FormatParam, export
 from query.lookup import LOOKUP_MAX, lookup_view, split_codes
@@ -73,6 +74,7 @@ _CITY_NAMES = {
 _CATALOG = load_catalog()
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
+_Q_HELP = "name substring (3 letters or digits in a row at least), or a whole credit code"
 LOOKUP_ROUTE = "/v1/enterprises/lookup"
 
 Size = Annotated[int, Query(ge=1, le=100, description="items per page")]
@@ -135,18 +137,6 @@ def _member(field: str, raw: str | None, known: Any) -> str | None:
     if raw is not None and raw not in known:
         raise InvalidParameter.one(field, "enum", f"{raw!r} is not one of {', '.join(known)}")
     return raw
-
-
-def _text(raw: str | None) -> str | None:
-    """A search text: trimmed; control characters refused (PostgreSQL refuses NUL)."""
-    if raw is None:
-        return None
-    text = raw.strip()
-    if not text:
-        raise InvalidParameter.one("q", "empty", "the search text is empty")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise InvalidParameter.one("q", "characters", "the search text has control characters")
-    return text
 
 
 @router.get(
@@ -244,7 +234,7 @@ async def search(
     *,
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=50, description="name substring, or a whole credit code"),
+        Query(min_length=1, max_length=50, description=_Q_HELP),
     ] = None,
     city: City = None,
     grade: Literal["EXCELLENT", "GOOD", "FAIR", "POOR"] | None = None,
@@ -283,7 +273,7 @@ def _search_filters(*, q: str | None, city: str | None, grade: str | None,
                     sector: str | None) -> dict[str, Any]:  # fmt: skip
     """reads.search's filters from the route's parameters; 422 for a text, city or sector
     it refuses."""
-    text = _text(q)
+    text = name_text(q)
     uscc = None
     if text is not None and len(text) == 18 and text.isascii():
         # A whole credit code is looked up as a code, not as a name.

@@ -236,7 +236,7 @@ def test_a_database_that_is_down_is_a_clear_message_on_the_page(
 ) -> None:
     dead = f"postgresql://postgres@127.0.0.1:{free_port()}/zjcredit"
     with _serve(dead, open_tmp_path / "serve-dead.log", migrate=False) as base:
-        browser.get(base + "/#q=" + "杭州")
+        browser.get(base + "/#q=" + "杭州市")
         text = _message(browser)
     assert "服务暂时不可用" in text
     assert "Service unavailable" in text
