@@ -49,7 +49,8 @@ def serve_command(settings: Settings, port: int | None, host: str | None) -> Non
                      rate_per_key=settings.key_rate_limit, rate_per_address=settings.rate_limit,
                      cors_origins=settings.cors_origins,
                      bootstrap_servers=endpoints.bootstrap_servers or None,
-                     ingest_max_bytes=settings.ingest_max_mib * 1024 * 1024)  # fmt: skip
+                     ingest_max_bytes=settings.ingest_max_mib * 1024 * 1024,
+                     export_rows=settings.export_rows)  # fmt: skip
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again with
     # the handler it found: make that handler a clean exit, so a stop is exit status 0.
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from query import reads
 from query.access import Caller, HistoryReader, presented_key
 from query.audit import key_id_of
-from query.bounds import name_text
+from query.bounds import name_text, page_offset
 from query.errors import InvalidParameter, NotFound
 from query.exports import EXPORT_RESPONSES, FormatParam, export
 from query.lookup import LOOKUP_MAX, lookup_view, split_codes
@@ -250,7 +250,8 @@ async def search(
     if fmt != "json":
         filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
         return await export(services.exports, "enterprises", fmt, EnterpriseSummary,
-                            lambda: reads.all_matches(services.db, **filters))  # fmt: skip
+                            lambda: reads.all_matches(services.db, **filters,
+                                                      cap=services.export_rows))  # fmt: skip
     body = await search_json(services, q=q, city=city, grade=grade, sector=sector,
                              page=page, size=size)  # fmt: skip
     return Response(body, media_type="application/json")
@@ -263,7 +264,7 @@ async def search_json(services: Services, *, q: str | None, city: str | None,
     (checked by FastAPI, or by the fast path); 422 for a text, city or sector it refuses."""
     filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
     items, total, exact = await reads.search(
-        services.db, **filters, limit=size, offset=(page - 1) * size
+        services.db, **filters, limit=size, offset=page_offset(page, size)
     )
     body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
     return Page[EnterpriseSummary].model_validate(body).model_dump_json(by_alias=True).encode()
@@ -293,7 +294,7 @@ async def history(
 ) -> Response:
     db = _services(request).db
     code = credit_code(uscc)
-    items, total = await reads.history(db, code, limit=size, offset=(page - 1) * size)
+    items, total = await reads.history(db, code, limit=size, offset=page_offset(page, size))
     if not items and not await reads.enterprise_exists(db, code):
         raise NotFound(f"no enterprise with credit code {code}")
     return _page(HistoryEvent, items, page, size, total)
@@ -320,9 +321,10 @@ async def blacklist(
     db, catalog = services.db, services.catalog
     if fmt != "json":
         return await export(services.exports, "blacklist", fmt, ListingItem,
-                            lambda: reads.all_listings(db, catalog, **filters))  # fmt: skip
+                            lambda: reads.all_listings(db, catalog, **filters,
+                                                       cap=services.export_rows))  # fmt: skip
     items, total = await reads.listings(
-        db, catalog, **filters, limit=size, offset=(page - 1) * size
+        db, catalog, **filters, limit=size, offset=page_offset(page, size)
     )
     return _page(ListingItem, items, page, size, total)
 
@@ -351,9 +353,10 @@ async def penalties(
     db, catalog = services.db, services.catalog
     if fmt != "json":
         return await export(services.exports, "penalties", fmt, PenaltyItem,
-                            lambda: reads.all_penalties(db, catalog, **filters))  # fmt: skip
+                            lambda: reads.all_penalties(db, catalog, **filters,
+                                                        cap=services.export_rows))  # fmt: skip
     items, total = await reads.penalties(
-        db, catalog, **filters, limit=size, offset=(page - 1) * size
+        db, catalog, **filters, limit=size, offset=page_offset(page, size)
     )
     return _page(PenaltyItem, items, page, size, total)
 
@@ -372,7 +375,7 @@ async def priority(
 ) -> Response:
     items, total = await reads.priority(
         _services(request).db, city=_city(city), level=level, limit=size,
-        offset=(page - 1) * size,
+        offset=page_offset(page, size),
     )  # fmt: skip
     return _page(PriorityItem, items, page, size, total)
 

@@ -9,6 +9,9 @@ fold's profiles of a generated province, copied under new codes and names), anal
   a trigram index scan, or a scan that stops at the count's cap for a text in most
   names), and the texts without a trigram are 422 with what works instead, the exports'
   too;
+- pages deeper than the stated 10,000 items are 422 on every paged route, the last
+  allowed page is served; an export of more rows than ``ZJCREDIT_EXPORT_ROWS`` is 422
+  before any row, one of exactly that many is whole;
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from tests.queryservice import QueryService
 from tests.readmodel import create_database, drop_database, fetch
 
 FIRMS = 20_000
+EXPORT_ROWS = 5_000  # the service's ZJCREDIT_EXPORT_ROWS here
 
 
 @dataclass
@@ -42,7 +46,8 @@ class Served:
     url: str
     database_url: str
     keys: dict[str, str]
-    names: list[str]
+    names: list[str]  # in code order
+    codes: list[str]
 
     def get(self, path: str, role: str = "public", **params: Any) -> httpx.Response:
         headers = {"X-API-Key": self.keys[role]} if role != "public" else {}
@@ -57,9 +62,10 @@ def served(stack: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         asyncio.run(load_enterprises(url, make_templates(60), FIRMS, progress=False))
         keys = {role.value: _new_key(url, role) for role in (Role.BANK, Role.ADMIN)}
-        service = QueryService(url, "zjcredit", tmp_path_factory.mktemp("bounds") / "serve.log")
-        names = [r[0] for r in fetch(url, "select name from credit.enterprise order by uscc")]
-        yield Served(service.url, url, keys, names)
+        service = QueryService(url, "zjcredit", tmp_path_factory.mktemp("bounds") / "serve.log",
+                               env={"ZJCREDIT_EXPORT_ROWS": str(EXPORT_ROWS)})  # fmt: skip
+        rows = fetch(url, "select uscc, name from credit.enterprise order by uscc")
+        yield Served(service.url, url, keys, [r[1] for r in rows], [r[0] for r in rows])
     finally:
         if service is not None:
             assert service.stop() == 0, service.logs()
@@ -199,3 +205,73 @@ def test_a_text_with_a_trigram_is_answered(served: Served) -> None:
     assert all(q in e["name"] for e in got["items"])
     lines = served.get("/v1/enterprises", q=q, format="jsonl").text.splitlines()
     assert len(lines) == len(want)
+
+
+# --- deep pages and big exports --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "params"),
+    [("/v1/enterprises", "public", {}), ("/v1/enterprises", "public", {"format": "json"}),
+     ("/v1/enterprises", "bank", {"q": "有限公司", "city": "杭州"}),
+     ("/v1/blacklist", "public", {"active": "false"}), ("/v1/penalties", "bank", {}),
+     ("/v1/priority", "public", {}), ("/v1/enterprises/{uscc}/history", "admin", {})],
+)  # fmt: skip
+def test_pages_past_the_stated_depth_are_422_saying_to_narrow_the_filters(
+    served: Served, path: str, role: str, params: dict[str, str]
+) -> None:
+    path = path.format(uscc=served.codes[0])
+    for page, size in ((101, 100), (501, 20), (10_000, 2), (10_000, 100)):
+        body = _error(served.get(path, role, page=page, size=size, **params), 422,
+                      "page_too_deep")  # fmt: skip
+        assert [(d["field"], d["rule"]) for d in body["details"]] == [("page", "page_too_deep")]
+        assert "10,000" in body["message"]
+        assert "narrow the filters" in body["message"]
+    for page, size in ((100, 100), (10_000, 1), (1, 100)):
+        answer = served.get(path, role, page=page, size=size, **params)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["page"] == page
+
+
+def test_an_export_over_the_row_cap_is_refused_before_any_row(served: Served) -> None:
+    for path, params in (("/v1/enterprises", {}), ("/v1/enterprises", {"q": "有限公司"}),
+                         ("/v1/blacklist", {"active": "false"}), ("/v1/penalties", {})):  # fmt: skip
+        total = served.get(path, "bank", **params).json()["total"]
+        for fmt in ("csv", "jsonl"):
+            answer = served.get(path, "bank", format=fmt, **params)
+            if total > EXPORT_ROWS or path == "/v1/enterprises":
+                body = _error(answer, 422, "export_too_large")
+                assert f"more than {EXPORT_ROWS:,} rows" in body["message"]
+                assert "narrow the filters" in body["message"]
+                assert "content-disposition" not in answer.headers
+            else:
+                assert answer.status_code == 200, (path, answer.text[:300])
+    # Under the cap, whole: a city's firms.
+    counts = dict(fetch(served.database_url, "select city_code, count(*) from credit.enterprise"
+                        " group by city_code"))  # fmt: skip
+    city = min(counts, key=lambda c: counts[c])
+    assert counts[city] <= EXPORT_ROWS
+    lines = served.get("/v1/enterprises", "bank", city=city, format="jsonl").text.splitlines()
+    assert len(lines) == counts[city]
+
+
+def test_an_export_of_exactly_the_cap_is_whole_and_one_more_row_is_refused(
+    served: Served,
+) -> None:
+    from query.errors import InvalidParameter  # noqa: PLC0415
+
+    async def export(cap: int) -> int:
+        db = Database(served.database_url, check_schema=False)
+        try:
+            rows = 0
+            async for chunk in reads.all_matches(db, q=None, uscc=None, city=None, grade=None,
+                                                 sector=None, cap=cap):  # fmt: skip
+                rows += len(chunk)
+            return rows
+        finally:
+            await db.close()
+
+    assert asyncio.run(export(FIRMS)) == FIRMS
+    with pytest.raises(InvalidParameter) as refused:
+        asyncio.run(export(FIRMS - 1))
+    assert refused.value.body()["error"] == "export_too_large"
