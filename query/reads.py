@@ -335,15 +335,21 @@ def all_penalties(db: Database, catalog: SectorCatalog, *, department: str | Non
                    rows_of=_PENALTIES_OF.format(where=where.sql()), cap=cap)  # fmt: skip
 
 
+_GRADE_RANK = "array_position(array['EXCELLENT', 'GOOD', 'FAIR', 'POOR'], grade)"
+
+
 async def priority(db: Database, *, city: str | None, level: str | None, limit: int,
-                   offset: int) -> Page:  # fmt: skip
+                   offset: int, by_score: bool = True) -> Page:  # fmt: skip
+    """专精特新 firms, national first, then by score (or, not ``by_score``: by grade, for
+    a role that may not see the score, which the order would give away), then code."""
     where = _Where("zjtx_level is not null")
     where.add("city_code = {}", city)
     where.add("zjtx_level = {}", level)
     limit_sql, args = where.page(limit, offset)
+    rank = "score desc" if by_score else _GRADE_RANK
     rows = await db.fetch(
         f"select {_SUMMARY}, count(*) over () as total from credit.enterprise"
-        f"{where.sql()} order by zjtx_level = 'NATIONAL' desc, score desc, uscc{limit_sql}",
+        f"{where.sql()} order by zjtx_level = 'NATIONAL' desc, {rank}, uscc{limit_sql}",
         *args,
     )
     items = []

@@ -36,7 +36,7 @@ from query.models import (
     Profile,
     Stats,
 )
-from query.roles import Role, profile_view
+from query.roles import Role, profile_view, summary_view
 from query.services import Services
 from schemas.errors import InvalidCreditCode
 from schemas.sectors import load_catalog
@@ -249,25 +249,38 @@ async def search(
     services = _services(request)
     if fmt != "json":
         filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
+        cap = services.export_rows
         return await export(services.exports, "enterprises", fmt, EnterpriseSummary,
-                            lambda: reads.all_matches(services.db, **filters,
-                                                      cap=services.export_rows))  # fmt: skip
+                            lambda: _seen(reads.all_matches(services.db, **filters, cap=cap),
+                                          role))  # fmt: skip
     body = await search_json(services, q=q, city=city, grade=grade, sector=sector,
-                             page=page, size=size)  # fmt: skip
+                             page=page, size=size, role=role)  # fmt: skip
     return Response(body, media_type="application/json")
 
 
 async def search_json(services: Services, *, q: str | None, city: str | None,
-                      grade: str | None, sector: str | None, page: int,
-                      size: int) -> bytes:  # fmt: skip
-    """A search's page as JSON, from parameters of the types and ranges the route declares
-    (checked by FastAPI, or by the fast path); 422 for a text, city or sector it refuses."""
+                      grade: str | None, sector: str | None, page: int, size: int,
+                      role: Role) -> bytes:  # fmt: skip
+    """A search's page as JSON as ``role`` sees it, from parameters of the types and ranges
+    the route declares (checked by FastAPI, or by the fast path); 422 for a text, city or
+    sector it refuses."""
     filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
     items, total, exact = await reads.search(
         services.db, **filters, limit=size, offset=page_offset(page, size)
     )
+    items = [summary_view(i, role) for i in items]
     body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
     return Page[EnterpriseSummary].model_validate(body).model_dump_json(by_alias=True).encode()
+
+
+async def _seen(chunks: reads.Chunks, role: Role) -> reads.Chunks:
+    """An export's list items as ``role`` sees them; closing it closes ``chunks`` (which
+    ends its transaction)."""
+    try:
+        async for chunk in chunks:
+            yield [summary_view(i, role) for i in chunk]
+    finally:
+        await chunks.aclose()
 
 
 def _search_filters(*, q: str | None, city: str | None, grade: str | None,
@@ -375,9 +388,9 @@ async def priority(
 ) -> Response:
     items, total = await reads.priority(
         _services(request).db, city=_city(city), level=level, limit=size,
-        offset=page_offset(page, size),
+        offset=page_offset(page, size), by_score=role.sees_score,
     )  # fmt: skip
-    return _page(PriorityItem, items, page, size, total)
+    return _page(PriorityItem, [summary_view(i, role) for i in items], page, size, total)
 
 
 @router.get("/stats", response_model=Stats, summary="Counts by grade, city, tax grade, sector")

@@ -12,12 +12,17 @@ fold's profiles of a generated province, copied under new codes and names), anal
 - pages deeper than the stated 10,000 items are 422 on every paged route, the last
   allowed page is served; an export of more rows than ``ZJCREDIT_EXPORT_ROWS`` is 422
   before any row, one of exactly that many is whole;
+- no public answer (profile, bulk lookup, search by code and by name, its CSV and JSON
+  Lines exports) carries the score, the factors built
+  from tax amounts, the tax bureau's scores or the amounts; a bank's key sees them all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -275,3 +280,73 @@ def test_an_export_of_exactly_the_cap_is_whole_and_one_more_row_is_refused(
     with pytest.raises(InvalidParameter) as refused:
         asyncio.run(export(FIRMS - 1))
     assert refused.value.body()["error"] == "export_too_large"
+
+
+# --- what the public may know ----------------------------------------------------------------
+
+
+def _firm(served: Served, factor: str) -> dict[str, Any]:
+    """A stored profile with a factor ``factor`` (of hidden facts)."""
+    rows = fetch(served.database_url, "select profile::text from credit.enterprise"
+                 " where profile->'factors' @> $1::jsonb order by uscc limit 1",
+                 orjson.dumps([{"code": factor}]).decode())  # fmt: skip
+    assert rows, factor
+    profile: dict[str, Any] = orjson.loads(rows[0][0])
+    return profile
+
+
+def _secrets(stored: dict[str, Any]) -> list[str]:
+    """Texts of ``stored`` that only a key may read: amounts and the hidden factors' facts."""
+    texts = [t["amount"] for t in stored["tax_paid"] if t["amount"] not in ("0", "0.00")]
+    if stored["arrears_outstanding"] not in ("0", "0.00"):
+        texts.append(stored["arrears_outstanding"])
+    texts += [f["facts"] for f in stored["factors"] if f["code"] in ("tax_paid", "arrears")]
+    return texts
+
+
+@pytest.mark.parametrize("factor", ["tax_paid", "arrears"])
+def test_no_public_answer_carries_the_score_or_the_factors_of_tax_amounts(
+    served: Served, factor: str
+) -> None:
+    stored = _firm(served, factor)
+    uscc, secrets = stored["uscc"], _secrets(stored)
+    public_factors = [f for f in stored["factors"] if f["code"] not in ("tax_paid", "arrears")]
+    assert secrets
+
+    def clean(answer: httpx.Response) -> str:
+        assert answer.status_code == 200, answer.text
+        assert not [s for s in secrets if s in answer.text], answer.text
+        return answer.text
+
+    profile = served.get(f"/v1/enterprises/{uscc}").json()
+    clean(served.get(f"/v1/enterprises/{uscc}"))
+    assert profile["score"] is None
+    assert profile["hidden"] == ["score", "tax_paid", "arrears", "credit_line"]
+    assert profile["factors"] == public_factors
+    assert [g["score"] for g in profile["tax_grades"]] == [None] * len(stored["tax_grades"])
+    assert profile["grade"] == stored["grade"]
+
+    looked = httpx.post(f"{served.url}/v1/enterprises/lookup", json={"codes": [uscc]}, timeout=30)
+    clean(looked)
+    assert looked.json()["profiles"] == [profile]
+
+    text = stored["name"][2:5]
+    for params in ({"q": uscc}, {"q": text}, {"q": text, "grade": stored["grade"]}):
+        items = served.get("/v1/enterprises", **params, size=100).json()["items"]
+        mine = [i for i in items if i["uscc"] == uscc]
+        assert mine, params
+        assert all(i["score"] is None for i in items)
+        clean(served.get("/v1/enterprises", **params, size=100))
+        lines = clean(served.get("/v1/enterprises", **params, format="jsonl")).splitlines()
+        assert all(orjson.loads(line)["score"] is None for line in lines)
+        table = list(csv.DictReader(io.StringIO(
+            clean(served.get("/v1/enterprises", **params, format="csv")).removeprefix("\ufeff"))))  # fmt: skip
+        assert {row["score"] for row in table} == {""}
+        assert uscc in {row["uscc"] for row in table}
+
+    # A key's role sees it all.
+    bank = served.get(f"/v1/enterprises/{uscc}", "bank").json()
+    assert (bank["score"], bank["factors"]) == (stored["score"], stored["factors"])
+    assert [g["score"] for g in bank["tax_grades"]] == [g["score"] for g in stored["tax_grades"]]
+    found = served.get("/v1/enterprises", "bank", q=uscc).json()["items"]
+    assert [i["score"] for i in found] == [stored["score"]]
