@@ -65,6 +65,8 @@ class Settings:
             [``ZJCREDIT_KEY_RATE_LIMIT``, 6000; 0 = none].
         ingest_max_mib: the largest upload to ``POST /v1/ingest/{source}``, in MiB
             [``ZJCREDIT_INGEST_MAX_MIB``, 64]; over it: 413.
+        export_rows: the most rows one export (``format=csv|jsonl``) of the query service
+            may have [``ZJCREDIT_EXPORT_ROWS``, 100000]; over it: 422 ``export_too_large``.
         cors_origins: web origins whose pages may call the query service from a browser,
             ``scheme://host[:port]`` each [``ZJCREDIT_CORS_ORIGINS``, comma-separated];
             empty: CORS is off (only pages the service serves itself may call it).
@@ -97,6 +99,7 @@ class Settings:
     key_rate_limit: int = 6000
     cors_origins: tuple[str, ...] = ()
     ingest_max_mib: int = 64
+    export_rows: int = 100_000
     as_of: dt.date | None = None
     worker_fault: str | None = None
 
@@ -144,6 +147,7 @@ class Settings:
             key_rate_limit=_int(env, "ZJCREDIT_KEY_RATE_LIMIT", 6000, low=0, high=10_000_000),
             cors_origins=_origins(env, "ZJCREDIT_CORS_ORIGINS"),
             ingest_max_mib=_int(env, "ZJCREDIT_INGEST_MAX_MIB", 64, low=1, high=4096),
+            export_rows=_int(env, "ZJCREDIT_EXPORT_ROWS", 100_000, low=1, high=100_000_000),
             as_of=_date(env, "ZJCREDIT_AS_OF"),
             worker_fault=_fault(env, "ZJCREDIT_WORKER_FAULT"),
         )

@@ -43,6 +43,7 @@ from query.keys import KeyCache
 from query.limits import RateLimit
 from query.metrics import MetricsMiddleware, QueryMetrics
 from query.models import ApiError, Health
+from query.reads import EXPORT_ROWS
 from query.services import INGEST_MAX_BYTES, IngestState, Services
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
@@ -73,6 +74,7 @@ def create_app(
     audit_retention_days: int = 365,
     bootstrap_servers: str | None = None,
     ingest_max_bytes: int = INGEST_MAX_BYTES,
+    export_rows: int = EXPORT_ROWS,
 ) -> FastAPI:
     """The app over the read model at ``database`` (a URL, or a :class:`Database`).
 
@@ -98,6 +100,8 @@ def create_app(
         bootstrap_servers: the Kafka that uploads (``POST /v1/ingest/{source}``) are sent
             to; None: uploads answer 503 ``ingest_unavailable``.
         ingest_max_bytes: the largest upload (default 64 MiB).
+        export_rows: the most rows one export may have (default 100,000; more is a 422
+            ``export_too_large``); ``ZJCREDIT_EXPORT_ROWS``.
     """
     metrics = QueryMetrics(registry if registry is not None else CollectorRegistry())
     db = (database if isinstance(database, Database)
@@ -138,6 +142,7 @@ def create_app(
         metrics=metrics,
         stats=Recomputed(stats_ttl),
         ingest=IngestState(bootstrap_servers, ingest_max_bytes),
+        export_rows=export_rows,
     )
     app.include_router(routes.router)
     app.include_router(registry_routes.router)

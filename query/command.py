@@ -44,7 +44,8 @@ def app_from_env() -> Any:
                       rate_per_key=settings.key_rate_limit, rate_per_address=settings.rate_limit,
                       cors_origins=settings.cors_origins,
                       bootstrap_servers=endpoints.bootstrap_servers or None,
-                      ingest_max_bytes=settings.ingest_max_mib * 1024 * 1024)  # fmt: skip
+                      ingest_max_bytes=settings.ingest_max_mib * 1024 * 1024,
+                      export_rows=settings.export_rows)  # fmt: skip
 
 
 @click.command("serve")

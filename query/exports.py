@@ -3,7 +3,8 @@
 ``GET /v1/blacklist``, ``/v1/penalties`` and ``/v1/enterprises`` take ``format=csv`` or
 ``format=jsonl`` (default ``json``: the page). An export has the route's filters, role
 rules and order, every matching row (``page`` and ``size`` do not apply; a search's
-count cap neither), each row the JSON page's item:
+count cap neither; more than ``ZJCREDIT_EXPORT_ROWS`` is a 422 before any row, counted
+by query/reads.py in the export's snapshot), each row the JSON page's item:
 
 - JSON Lines (``application/x-ndjson``): one item a line, the JSON of the route's model;
 - CSV (``text/csv; charset=utf-8``): a UTF-8 BOM (so that Excel reads the Chinese right),

@@ -134,4 +134,4 @@ async def _profile(services: Services, *, role: Role, if_none_match: str | None,
 
 async def _search(services: Services, *, role: Role, if_none_match: str | None,
                   **arguments: Any) -> tuple[int, bytes, dict[str, str]]:  # fmt: skip
-    return 200, await search_json(services, **arguments), {}  # every role may search
+    return 200, await search_json(services, role=role, **arguments), {}  # every role may search

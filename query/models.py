@@ -94,7 +94,7 @@ class Factor(_Model):
 class TaxGradeEntry(_Model):
     year: int
     grade: TaxGrade
-    score: str | None
+    score: str | None = Field(description="the tax bureau's evaluation; null for the public")
     direct_judgement: bool
     repaired: bool
 
@@ -159,7 +159,7 @@ class Profile(_Model):
     size_class: str | None
     established_on: dt.date | None
     zjtx: Zjtx | None
-    score: int
+    score: int | None = Field(description="0-1000; null for the public (docs/query.md)")
     grade: Grade
     grade_zh: str
     rules_version: str
@@ -210,7 +210,7 @@ class EnterpriseSummary(_Model):
     status: str
     city_code: str | None
     city: str | None
-    score: int
+    score: int | None = Field(description="0-1000; null for the public (docs/query.md)")
     grade: Grade
     grade_zh: str
     tax_grade: TaxGrade | None
@@ -264,7 +264,7 @@ class PriorityItem(_Model):
     city_code: str | None
     city: str | None
     zjtx_level: ZjtxLevel
-    score: int
+    score: int | None = Field(description="0-1000; null for the public (docs/query.md)")
     grade: Grade
     grade_zh: str
     tax_grade: TaxGrade | None

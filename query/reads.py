@@ -16,12 +16,14 @@ from typing import Any
 import orjson
 
 from query.db import Database
+from query.errors import InvalidParameter
 from query.roles import GRADE_ZH, city_name, department_name, sector_name
 from schemas.sectors import SectorCatalog
 from schemas.uscc import ZHEJIANG_CITIES
 
 __all__ = [
     "EXPORT_CHUNK",
+    "EXPORT_ROWS",
     "EXPORT_STATEMENT_TIMEOUT",
     "SEARCH_COUNT_CAP",
     "STATS_SECONDS",
@@ -48,6 +50,8 @@ matches a fifth of the province: counting them all took seconds)."""
 
 EXPORT_CHUNK = 500
 """Rows per fetch of an export's cursor."""
+EXPORT_ROWS = 100_000
+"""The most rows one export may have (``ZJCREDIT_EXPORT_ROWS``); more is a 422."""
 EXPORT_STATEMENT_TIMEOUT = "30s"
 """How long each statement of an export (its first fetch sorts every match) may run."""
 
@@ -82,11 +86,16 @@ class _Where:
         return f" limit ${n + 1} offset ${n + 2}", [*self.args, limit, offset]
 
 
-async def _chunks(db: Database, sql: str, args: list[Any],
-                  item: Callable[[Any], dict[str, Any]]) -> Chunks:  # fmt: skip
+async def _chunks(db: Database, sql: str, args: list[Any], item: Callable[[Any], dict[str, Any]],
+                  *, rows_of: str, cap: int) -> Chunks:  # fmt: skip
     """The rows of ``sql`` as items, :data:`EXPORT_CHUNK` at a time, from a server-side
     cursor in one read-only repeatable-read transaction: a consistent snapshot, however
     long the caller takes to send them on; the connection is held until the end.
+
+    First, in the same snapshot, ``rows_of`` (``from ... where ...`` of ``sql``, unordered)
+    is counted up to ``cap + 1``: more than ``cap`` rows is a 422 ``export_too_large``
+    before any row, so an export is either every match or refused, never cut short
+    without a word (a saved file keeps no header that would say so).
 
     The statement is prepared afresh (not from asyncpg's cache), so PostgreSQL plans it
     for these values: a cached one gets a generic plan from its 6th run, blind to a
@@ -97,6 +106,16 @@ async def _chunks(db: Database, sql: str, args: list[Any],
     async with db.connection() as conn, conn.transaction(isolation="repeatable_read",
                                                          readonly=True):  # fmt: skip
         await conn.execute(f"set local statement_timeout = '{EXPORT_STATEMENT_TIMEOUT}'")
+        counted = await conn.fetchval(
+            f"select count(*) from (select 1 {rows_of} limit ${len(args) + 1}) s", *args, cap + 1
+        )
+        if counted > cap:
+            raise InvalidParameter.one(
+                "format", "max_rows",
+                f"the export has more than {cap:,} rows, the most one export may have: narrow "
+                f"the filters (sector, city, department, q, ...) and export the parts",
+                error="export_too_large",
+            )  # fmt: skip
         cursor = await (await conn.prepare(sql)).cursor(*args)
         while rows := await cursor.fetch(EXPORT_CHUNK):
             yield [item(r) for r in rows]
@@ -159,13 +178,14 @@ def _search_where(*, q: str | None, uscc: str | None, city: str | None, grade: s
 
 
 def all_matches(db: Database, *, q: str | None, uscc: str | None, city: str | None,
-                grade: str | None, sector: str | None) -> Chunks:  # fmt: skip
-    """Every match of :func:`search` (no cap), in its order, in chunks."""
+                grade: str | None, sector: str | None,
+                cap: int = EXPORT_ROWS) -> Chunks:  # fmt: skip
+    """Every match of :func:`search` (no count cap; at most ``cap``), in its order, in chunks."""
     where = _search_where(q=q, uscc=uscc, city=city, grade=grade, sector=sector)
+    rows_of = f"from credit.enterprise{where.sql()}"
     # The matches first, by whatever index suits the filters, then sorted (as search does).
-    sql = (f"with m as materialized (select {_SUMMARY} from credit.enterprise{where.sql()})"
-           " select * from m order by uscc")  # fmt: skip
-    return _chunks(db, sql, where.args, _summary)
+    sql = f"with m as materialized (select {_SUMMARY} {rows_of}) select * from m order by uscc"
+    return _chunks(db, sql, where.args, _summary, rows_of=rows_of, cap=cap)
 
 
 async def search(db: Database, *, q: str | None, uscc: str | None, city: str | None,
@@ -235,12 +255,12 @@ async def history(db: Database, uscc: str, *, limit: int, offset: int) -> Page:
     return items, _total(rows)
 
 
+_LISTINGS_OF = "from credit.listing l join credit.enterprise e using (uscc){where}"
 _LISTINGS = (
     "select l.uscc, e.name, e.city_code, l.sector, l.decision_no, l.department,"
-    " l.listed_on, l.planned_end_on, l.reason, l.in_force, l.ended_on, l.ground{total}"
-    " from credit.listing l join credit.enterprise e using (uscc){where}"
-    " order by l.listed_on desc, l.uscc, l.sector, l.decision_no"
-)
+    " l.listed_on, l.planned_end_on, l.reason, l.in_force, l.ended_on, l.ground{total} "
+    + _LISTINGS_OF + " order by l.listed_on desc, l.uscc, l.sector, l.decision_no"
+)  # fmt: skip
 
 
 def _listings_where(sector: str | None, city: str | None, active: bool) -> _Where:
@@ -267,19 +287,20 @@ async def listings(db: Database, catalog: SectorCatalog, *, sector: str | None,
 
 
 def all_listings(db: Database, catalog: SectorCatalog, *, sector: str | None,
-                 city: str | None, active: bool) -> Chunks:  # fmt: skip
-    """Every listing :func:`listings` pages through, in its order, in chunks."""
+                 city: str | None, active: bool, cap: int = EXPORT_ROWS) -> Chunks:  # fmt: skip
+    """Every listing :func:`listings` pages through (at most ``cap``), in its order, in chunks."""
     where = _listings_where(sector, city, active)
     sql = _LISTINGS.format(total="", where=where.sql())
-    return _chunks(db, sql, where.args, functools.partial(_listing, catalog))
+    return _chunks(db, sql, where.args, functools.partial(_listing, catalog),
+                   rows_of=_LISTINGS_OF.format(where=where.sql()), cap=cap)  # fmt: skip
 
 
+_PENALTIES_OF = "from credit.penalty_measure m join credit.enterprise e using (uscc){where}"
 _PENALTIES = (
     "select m.uscc, e.name, m.sector, m.decision_no, m.measure_code, m.measure,"
-    " m.department{total}"
-    " from credit.penalty_measure m join credit.enterprise e using (uscc){where}"
-    " order by m.department, m.uscc, m.sector, m.decision_no, m.measure_code"
-)
+    " m.department{total} "
+    + _PENALTIES_OF + " order by m.department, m.uscc, m.sector, m.decision_no, m.measure_code"
+)  # fmt: skip
 
 
 def _penalties_where(department: str | None, uscc: str | None) -> _Where:
@@ -305,22 +326,30 @@ async def penalties(db: Database, catalog: SectorCatalog, *, department: str | N
 
 
 def all_penalties(db: Database, catalog: SectorCatalog, *, department: str | None,
-                  uscc: str | None) -> Chunks:  # fmt: skip
-    """Every measure :func:`penalties` pages through, in its order, in chunks."""
+                  uscc: str | None, cap: int = EXPORT_ROWS) -> Chunks:  # fmt: skip
+    """Every measure :func:`penalties` pages through (at most ``cap``), in its order, in
+    chunks."""
     where = _penalties_where(department, uscc)
     sql = _PENALTIES.format(total="", where=where.sql())
-    return _chunks(db, sql, where.args, functools.partial(_penalty, catalog))
+    return _chunks(db, sql, where.args, functools.partial(_penalty, catalog),
+                   rows_of=_PENALTIES_OF.format(where=where.sql()), cap=cap)  # fmt: skip
+
+
+_GRADE_RANK = "array_position(array['EXCELLENT', 'GOOD', 'FAIR', 'POOR'], grade)"
 
 
 async def priority(db: Database, *, city: str | None, level: str | None, limit: int,
-                   offset: int) -> Page:  # fmt: skip
+                   offset: int, by_score: bool = True) -> Page:  # fmt: skip
+    """专精特新 firms, national first, then by score (or, not ``by_score``: by grade, for
+    a role that may not see the score, which the order would give away), then code."""
     where = _Where("zjtx_level is not null")
     where.add("city_code = {}", city)
     where.add("zjtx_level = {}", level)
     limit_sql, args = where.page(limit, offset)
+    rank = "score desc" if by_score else _GRADE_RANK
     rows = await db.fetch(
         f"select {_SUMMARY}, count(*) over () as total from credit.enterprise"
-        f"{where.sql()} order by zjtx_level = 'NATIONAL' desc, score desc, uscc{limit_sql}",
+        f"{where.sql()} order by zjtx_level = 'NATIONAL' desc, {rank}, uscc{limit_sql}",
         *args,
     )
     items = []

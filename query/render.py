@@ -89,7 +89,8 @@ def profile_lines(p: Mapping[str, Any]) -> list[str]:
         ("成立日期 Established", p.get("established_on") or _NONE),
         ("专精特新 Specialised SME",
          f"{zjtx['level']} ({zjtx['year']})" if zjtx and zjtx["active"] else _NONE),
-        ("信用评分 Score", f"{p['score']} / 1000"),
+        ("信用评分 Score", f"{p['score']} / 1000" if p.get("score") is not None
+         else f"{_NONE} (not public)"),
         ("信用等级 Grade", f"{p['grade_zh']} {p['grade']}"),
         ("纳税信用等级 Tax grade", f"{p.get('tax_grade') or _NONE}"
                                    + (f"   ({grades})" if grades else "")),
@@ -152,7 +153,8 @@ def search_lines(page: Mapping[str, Any]) -> list[str]:
             ["统一社会信用代码", "企业名称 Name", "城市 City", "等级 Grade", "评分", "纳税",
              "失信 Listed"],
             [[e["uscc"], e.get("name") or _NONE, e.get("city") or _NONE,
-              _GRADE_ZH.get(e["grade"], e["grade"]), str(e["score"]), e.get("tax_grade") or _NONE,
+              _GRADE_ZH.get(e["grade"], e["grade"]),
+              _NONE if e.get("score") is None else str(e["score"]), e.get("tax_grade") or _NONE,
               ", ".join(e["listed_sectors"]) or _NONE] for e in items],
         )  # fmt: skip
     return lines

@@ -1,14 +1,26 @@
 """Who sees what: the four roles and the profile as each role sees it. Pure: no I/O.
 
-| role       | key | sees                                                            |
-|------------|-----|-----------------------------------------------------------------|
-| public     | no  | identity, score, grade, tax grade, trademarks, blacklist, penalties |
-| bank       | yes | + tax amounts (tax paid, arrears) and the bank-tax credit line  |
-| department | yes | + the event history                                             |
-| admin      | yes | everything                                                      |
+| role       | key | sees                                                              |
+|------------|-----|-------------------------------------------------------------------|
+| public     | no  | identity, grade, tax grades, trademarks, blacklist, penalties, the |
+|            |     | factors of public facts                                           |
+| bank       | yes | + the score, tax amounts (tax paid, arrears) and their factors,   |
+|            |     | the tax bureau's scores, the bank-tax credit line                 |
+| department | yes | + the event history                                               |
+| admin      | yes | everything                                                        |
 
-Blacklists and penalties are public by policy (双公示); tax amounts are not, so the
-public role also gets the amounts in the scorecard's ``facts`` hidden.
+Blacklists and penalties are public by policy (双公示); tax amounts are not. Nor may the
+public learn them through the back door: a factor's points are a function of its facts
+(``tax_paid``: ``int(15 log10(avg / 10000))`` gives the average tax paid within ~17%;
+``arrears``: there are arrears), and the score is the sum of the points, every other
+factor of which the public can recompute from public facts. So the public gets no
+score, no factor built from hidden facts (:data:`HIDDEN_FACTORS`) and no tax-grade
+evaluation score (the bureau publishes grades, not scores); an ordering by score is not
+offered to it either (query/reads.py ``priority``). The grade stays public (Credit
+Zhejiang publishes it). What it still tells: the hidden points lie within the grade's
+band (178-420 points wide) less the public points, which bounds them only near a band's
+edge (public points 650 and grade GOOD: tax paid adds at least 27, an average of at least
+~630,000 yuan a year); docs/query.md says so.
 """
 
 from __future__ import annotations
@@ -22,17 +34,24 @@ from schemas.uscc import ZHEJIANG_CITIES
 
 __all__ = [
     "GRADE_ZH",
+    "HIDDEN_FACTORS",
+    "PUBLIC_HIDDEN",
     "Role",
     "city_name",
     "department_name",
     "profile_view",
     "sector_name",
+    "summary_view",
 ]
 
 GRADE_ZH = {"EXCELLENT": "优秀", "GOOD": "良好", "FAIR": "中等", "POOR": "较差"}
-# Scorecard factors whose facts quote tax amounts (streams/core/scorecard.py).
-_AMOUNT_FACTORS = frozenset({"tax_paid", "arrears"})
+HIDDEN_FACTORS = frozenset({"tax_paid", "arrears"})
+"""Scorecard factors (streams/core/scorecard.py) built from facts the public may not see:
+tax amounts. The others come from registration, tax grades, trademarks, 专精特新 and
+listings, all public."""
 _TAX_FIELDS = ("tax_paid", "arrears", "credit_line")
+PUBLIC_HIDDEN = ("score", *_TAX_FIELDS)
+"""What a public profile has null, in its ``hidden``; a public list item has no score."""
 
 
 class Role(StrEnum):
@@ -43,6 +62,11 @@ class Role(StrEnum):
 
     @property
     def sees_tax(self) -> bool:
+        return self is not Role.PUBLIC
+
+    @property
+    def sees_score(self) -> bool:
+        """The score, the factors of hidden facts, the tax bureau's scores."""
         return self is not Role.PUBLIC
 
     @property
@@ -69,10 +93,10 @@ def profile_view(profile: Mapping[str, Any], role: Role, catalog: SectorCatalog)
     """The API's profile (query/models.py ``Profile``) from the stored profile jsonb."""
     p = profile
     sees_tax = role.sees_tax
-    factors = [
-        {**f, "facts": f["facts"] if sees_tax or f["code"] not in _AMOUNT_FACTORS else None}
-        for f in p["factors"]
-    ]
+    factors = [f for f in p["factors"] if role.sees_score or f["code"] not in HIDDEN_FACTORS]
+    tax_grades = p["tax_grades"] if role.sees_score else [
+        {**g, "score": None} for g in p["tax_grades"]
+    ]  # fmt: skip
     blacklist = [
         {
             **{k: x[k] for k in ("sector", "decision_no", "department", "listed_on")},
@@ -90,12 +114,13 @@ def profile_view(profile: Mapping[str, Any], role: Role, catalog: SectorCatalog)
         k: p.get(k)
         for k in ("uscc", "name", "status", "city_code", "district_code", "industry_section",
                   "industry_code", "size_class", "established_on", "zjtx", "score", "grade",
-                  "rules_version", "tax_grade", "tax_grades", "as_of", "updated_at", "version")
+                  "rules_version", "tax_grade", "as_of", "updated_at", "version")
     }  # fmt: skip
     view.update(
         city=city_name(p.get("city_code")),
         grade_zh=GRADE_ZH[p["grade"]],
         factors=factors,
+        tax_grades=tax_grades,
         trademarks={
             "registered": p["trademark_count"],
             "well_known": p["well_known_count"],
@@ -118,5 +143,11 @@ def profile_view(profile: Mapping[str, Any], role: Role, catalog: SectorCatalog)
             hidden=[],
         )
     else:
-        view.update(dict.fromkeys(_TAX_FIELDS), hidden=list(_TAX_FIELDS))
+        view.update(dict.fromkeys(PUBLIC_HIDDEN), hidden=list(PUBLIC_HIDDEN))
     return view
+
+
+def summary_view(item: dict[str, Any], role: Role) -> dict[str, Any]:
+    """A list item (``EnterpriseSummary``, ``PriorityItem``) as ``role`` sees it: the
+    public's has no score."""
+    return item if role.sees_score else {**item, "score": None}

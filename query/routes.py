@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from query import reads
 from query.access import Caller, HistoryReader, presented_key
 from query.audit import key_id_of
+from query.bounds import name_text, page_offset
 from query.errors import InvalidParameter, NotFound
 from query.exports import EXPORT_RESPONSES, FormatParam, export
 from query.lookup import LOOKUP_MAX, lookup_view, split_codes
@@ -35,7 +36,7 @@ from query.models import (
     Profile,
     Stats,
 )
-from query.roles import Role, profile_view
+from query.roles import Role, profile_view, summary_view
 from query.services import Services
 from schemas.errors import InvalidCreditCode
 from schemas.sectors import load_catalog
@@ -73,6 +74,7 @@ _CITY_NAMES = {
 _CATALOG = load_catalog()
 
 router = APIRouter(prefix="/v1", responses=ERRORS)
+_Q_HELP = "name substring (3 letters or digits in a row at least), or a whole credit code"
 LOOKUP_ROUTE = "/v1/enterprises/lookup"
 
 Size = Annotated[int, Query(ge=1, le=100, description="items per page")]
@@ -135,18 +137,6 @@ def _member(field: str, raw: str | None, known: Any) -> str | None:
     if raw is not None and raw not in known:
         raise InvalidParameter.one(field, "enum", f"{raw!r} is not one of {', '.join(known)}")
     return raw
-
-
-def _text(raw: str | None) -> str | None:
-    """A search text: trimmed; control characters refused (PostgreSQL refuses NUL)."""
-    if raw is None:
-        return None
-    text = raw.strip()
-    if not text:
-        raise InvalidParameter.one("q", "empty", "the search text is empty")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise InvalidParameter.one("q", "characters", "the search text has control characters")
-    return text
 
 
 @router.get(
@@ -244,7 +234,7 @@ async def search(
     *,
     q: Annotated[
         str | None,
-        Query(min_length=1, max_length=50, description="name substring, or a whole credit code"),
+        Query(min_length=1, max_length=50, description=_Q_HELP),
     ] = None,
     city: City = None,
     grade: Literal["EXCELLENT", "GOOD", "FAIR", "POOR"] | None = None,
@@ -259,31 +249,45 @@ async def search(
     services = _services(request)
     if fmt != "json":
         filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
+        cap = services.export_rows
         return await export(services.exports, "enterprises", fmt, EnterpriseSummary,
-                            lambda: reads.all_matches(services.db, **filters))  # fmt: skip
+                            lambda: _seen(reads.all_matches(services.db, **filters, cap=cap),
+                                          role))  # fmt: skip
     body = await search_json(services, q=q, city=city, grade=grade, sector=sector,
-                             page=page, size=size)  # fmt: skip
+                             page=page, size=size, role=role)  # fmt: skip
     return Response(body, media_type="application/json")
 
 
 async def search_json(services: Services, *, q: str | None, city: str | None,
-                      grade: str | None, sector: str | None, page: int,
-                      size: int) -> bytes:  # fmt: skip
-    """A search's page as JSON, from parameters of the types and ranges the route declares
-    (checked by FastAPI, or by the fast path); 422 for a text, city or sector it refuses."""
+                      grade: str | None, sector: str | None, page: int, size: int,
+                      role: Role) -> bytes:  # fmt: skip
+    """A search's page as JSON as ``role`` sees it, from parameters of the types and ranges
+    the route declares (checked by FastAPI, or by the fast path); 422 for a text, city or
+    sector it refuses."""
     filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
     items, total, exact = await reads.search(
-        services.db, **filters, limit=size, offset=(page - 1) * size
+        services.db, **filters, limit=size, offset=page_offset(page, size)
     )
+    items = [summary_view(i, role) for i in items]
     body = {"items": items, "page": page, "size": size, "total": total, "total_exact": exact}
     return Page[EnterpriseSummary].model_validate(body).model_dump_json(by_alias=True).encode()
+
+
+async def _seen(chunks: reads.Chunks, role: Role) -> reads.Chunks:
+    """An export's list items as ``role`` sees them; closing it closes ``chunks`` (which
+    ends its transaction)."""
+    try:
+        async for chunk in chunks:
+            yield [summary_view(i, role) for i in chunk]
+    finally:
+        await chunks.aclose()
 
 
 def _search_filters(*, q: str | None, city: str | None, grade: str | None,
                     sector: str | None) -> dict[str, Any]:  # fmt: skip
     """reads.search's filters from the route's parameters; 422 for a text, city or sector
     it refuses."""
-    text = _text(q)
+    text = name_text(q)
     uscc = None
     if text is not None and len(text) == 18 and text.isascii():
         # A whole credit code is looked up as a code, not as a name.
@@ -303,7 +307,7 @@ async def history(
 ) -> Response:
     db = _services(request).db
     code = credit_code(uscc)
-    items, total = await reads.history(db, code, limit=size, offset=(page - 1) * size)
+    items, total = await reads.history(db, code, limit=size, offset=page_offset(page, size))
     if not items and not await reads.enterprise_exists(db, code):
         raise NotFound(f"no enterprise with credit code {code}")
     return _page(HistoryEvent, items, page, size, total)
@@ -330,9 +334,10 @@ async def blacklist(
     db, catalog = services.db, services.catalog
     if fmt != "json":
         return await export(services.exports, "blacklist", fmt, ListingItem,
-                            lambda: reads.all_listings(db, catalog, **filters))  # fmt: skip
+                            lambda: reads.all_listings(db, catalog, **filters,
+                                                       cap=services.export_rows))  # fmt: skip
     items, total = await reads.listings(
-        db, catalog, **filters, limit=size, offset=(page - 1) * size
+        db, catalog, **filters, limit=size, offset=page_offset(page, size)
     )
     return _page(ListingItem, items, page, size, total)
 
@@ -361,9 +366,10 @@ async def penalties(
     db, catalog = services.db, services.catalog
     if fmt != "json":
         return await export(services.exports, "penalties", fmt, PenaltyItem,
-                            lambda: reads.all_penalties(db, catalog, **filters))  # fmt: skip
+                            lambda: reads.all_penalties(db, catalog, **filters,
+                                                        cap=services.export_rows))  # fmt: skip
     items, total = await reads.penalties(
-        db, catalog, **filters, limit=size, offset=(page - 1) * size
+        db, catalog, **filters, limit=size, offset=page_offset(page, size)
     )
     return _page(PenaltyItem, items, page, size, total)
 
@@ -382,9 +388,9 @@ async def priority(
 ) -> Response:
     items, total = await reads.priority(
         _services(request).db, city=_city(city), level=level, limit=size,
-        offset=(page - 1) * size,
+        offset=page_offset(page, size), by_score=role.sees_score,
     )  # fmt: skip
-    return _page(PriorityItem, items, page, size, total)
+    return _page(PriorityItem, [summary_view(i, role) for i in items], page, size, total)
 
 
 @router.get("/stats", response_model=Stats, summary="Counts by grade, city, tax grade, sector")

@@ -11,6 +11,7 @@ from query.db import Database
 from query.exports import EXPORTS_AT_ONCE
 from query.keys import KeyCache
 from query.metrics import QueryMetrics
+from query.reads import EXPORT_ROWS
 from schemas.registry import ManifestRegistry
 from schemas.sectors import SectorCatalog
 
@@ -42,4 +43,6 @@ class Services:
     stats: Recomputed[bytes]
     exports: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(EXPORTS_AT_ONCE))
     """Turns of the exports streaming at once (query/exports.py)."""
+    export_rows: int = EXPORT_ROWS
+    """The most rows one export may have (query/reads.py); more is a 422."""
     ingest: IngestState = field(default_factory=IngestState)

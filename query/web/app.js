@@ -274,7 +274,10 @@
       ),
       el("div", { class: "scorebox" },
         el("div", { class: "label" }, bi("信用评分", "Score")),
-        el("div", { class: "score-big", id: "profile-score" }, p.score, el("small", {}, " / 1000")),
+        // The public gets no score (docs/query.md "Roles and keys"): the grade says it.
+        el("div", { class: "score-big", id: "profile-score" }, p.score === null
+          ? el("small", {}, "不公开 ", el("span", { class: "en" }, "not public"))
+          : [p.score, el("small", {}, " / 1000")]),
         el("div", { id: "profile-grade" }, bi("信用等级", "Grade"), " ", gradeBadge(p.grade, p.grade_zh)),
       ),
     ));

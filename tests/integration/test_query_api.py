@@ -155,7 +155,7 @@ def test_the_public_profile_is_the_folds_without_amounts(api: Api) -> None:
     got = api.get(f"/v1/enterprises/{uscc}").json()
 
     assert (got["uscc"], got["name"], got["score"], got["grade"], got["tax_grade"]) == (
-        uscc, want["name"], want["score"], want["grade"], want["tax_grade"],
+        uscc, want["name"], None, want["grade"], want["tax_grade"],
     )  # fmt: skip
     assert got["city"]
     assert got["grade_zh"] in ("优秀", "良好", "中等", "较差")
@@ -164,13 +164,18 @@ def test_the_public_profile_is_the_folds_without_amounts(api: Api) -> None:
     ]
     assert all(x["sector_name"] != x["sector"] for x in got["blacklist"])
     assert len(got["penalties"]) == len(want["penalties"]) > 0
-    assert sum(f["points"] for f in got["factors"]) == got["score"] or got["score"] in (0, 1000)
     assert [g["year"] for g in got["tax_grades"]] == [g["year"] for g in want["tax_grades"]]
-    # Amounts are not public: null, named in `hidden`, and not quoted in the factors either.
+    assert all(g["score"] is None for g in got["tax_grades"])
+    # Amounts are not public: null, named in `hidden`; nor what gives them away: the
+    # score, and the factors of them (their points).
     assert got["role"] == "public"
     assert got["tax_paid"] is got["arrears"] is got["credit_line"] is None
-    assert got["hidden"] == ["tax_paid", "arrears", "credit_line"]
-    assert all(f["facts"] is None for f in got["factors"] if f["code"] in ("tax_paid", "arrears"))
+    assert got["hidden"] == ["score", "tax_paid", "arrears", "credit_line"]
+    assert [(f["code"], f["points"]) for f in got["factors"]] == [
+        (f["code"], f["points"])
+        for f in want["factors"]
+        if f["code"] not in ("tax_paid", "arrears")
+    ]
     amounts = [str(t["amount"]) for t in want["tax_paid"] if t["amount"]]
     assert not any(a in json.dumps(got, ensure_ascii=False) for a in amounts)
 
@@ -190,6 +195,8 @@ def test_a_bank_sees_tax_amounts_and_the_credit_line(api: Api) -> None:
         assert Decimal(got["credit_line"]["amount"]) == want["credit_line"]["amount"]
         assert Decimal(got["arrears"]["outstanding"]) == want["arrears_outstanding"]
         assert any(f["facts"] for f in got["factors"] if f["code"] == "tax_paid")
+        assert got["score"] == want["score"]
+        assert sum(f["points"] for f in got["factors"]) == got["score"] or got["score"] in (0, 1000)
 
 
 def test_the_key_may_come_as_a_bearer_token_and_codes_in_lower_case(api: Api) -> None:
@@ -293,7 +300,7 @@ def test_bulk_lookup_takes_1000_codes_and_refuses_more(api: Api) -> None:
 
 def test_search_by_a_chinese_name_substring_in_a_stable_order(api: Api) -> None:
     name = next(p["name"] for p in api.model.expected.profiles.values() if p["name"])
-    q = name[2:4]  # two characters from the middle: the city prefix is too common
+    q = name[2:5]  # three characters from the middle: the city prefix is too common
     want = sorted(u for u, p in api.model.expected.profiles.items() if q in (p["name"] or ""))
 
     first = api.get("/v1/enterprises", q=q, size=100).json()
@@ -364,11 +371,19 @@ def test_penalties_a_departments_checklist(api: Api) -> None:
 
 def test_priority_lists_the_specialised_smes_national_first(api: Api) -> None:
     want = {u for u, p in api.model.expected.profiles.items() if p["zjtx"] and p["zjtx"]["active"]}
-    got = api.get("/v1/priority", size=100).json()
+    got = api.get("/v1/priority", "bank", size=100).json()
 
     assert {x["uscc"] for x in got["items"]} == want
-    assert got["total"] == len(want) > 0
+    assert got["total"] == len(want) > 1
     order = [(x["zjtx_level"] != "NATIONAL", -x["score"], x["uscc"]) for x in got["items"]]
+    assert order == sorted(order)
+    # The public sees no score, and the order would tell it: by grade instead.
+    public = api.get("/v1/priority", size=100).json()
+    assert {x["uscc"] for x in public["items"]} == want
+    assert all(x["score"] is None for x in public["items"])
+    grades = ("EXCELLENT", "GOOD", "FAIR", "POOR")
+    order = [(x["zjtx_level"] != "NATIONAL", grades.index(x["grade"]), x["uscc"])
+             for x in public["items"]]  # fmt: skip
     assert order == sorted(order)
 
 
@@ -427,10 +442,10 @@ def test_reads_by_keys_are_audited_and_the_publics_are_not(api: Api) -> None:
 # --- exports --------------------------------------------------------------------------------
 
 
-def _every_item(api: Api, path: str, **params: Any) -> list[dict[str, Any]]:
+def _every_item(api: Api, path: str, role: str = "public", **params: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for page in itertools.count(1):
-        body = api.get(path, size=100, page=page, **params).json()
+        body = api.get(path, role, size=100, page=page, **params).json()
         items += body["items"]
         if len(body["items"]) < 100:
             return items
@@ -445,7 +460,7 @@ def _every_item(api: Api, path: str, **params: Any) -> list[dict[str, Any]]:
         ("/v1/penalties", "penalties", {"department": "MOF"}),
         ("/v1/penalties", "penalties", {}),
         ("/v1/enterprises", "enterprises", {"city": "宁波"}),
-        ("/v1/enterprises", "enterprises", {"q": "贸易"}),
+        ("/v1/enterprises", "enterprises", {"q": "有限公"}),
         ("/v1/enterprises", "enterprises", {}),
     ],
 )
@@ -462,7 +477,9 @@ def test_exports_are_the_json_routes_items_as_csv_and_json_lines(
                         as_csv.headers["content-disposition"])  # fmt: skip
     assert as_csv.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"), newline="")))
-    assert rows == [{k: csv_cell(v) for k, v in item.items()} for item in want]
+    # As the bank sees them (the public's search items have no score).
+    banks = _every_item(api, path, "bank", **params)
+    assert rows == [{k: csv_cell(v) for k, v in item.items()} for item in banks]
 
     as_jsonl = api.get(path, format="jsonl", **params)
     assert as_jsonl.status_code == 200, as_jsonl.text
@@ -684,7 +701,7 @@ def test_every_kind_of_answer_has_the_security_headers(api: Api) -> None:
         path: api.get(path)
         for path in ("/", "/static/app.js", "/docs", "/docs/assets/swagger-ui-bundle.js",
                      "/openapi.json", "/metrics", "/healthz", "/subjects", "/schemas/ids/1",
-                     f"/v1/enterprises/{uscc}", "/v1/enterprises?q=%E8%B4%B8%E6%98%93",
+                     f"/v1/enterprises/{uscc}", "/v1/enterprises?q=%E6%9C%89%E9%99%90%E5%85%AC",
                      "/v1/stats", "/v1/enterprises/91330100716105852G", "/nowhere")
     }  # fmt: skip
     for path, answer in answers.items():

@@ -27,7 +27,7 @@ from tests.queryservice import QueryService
 from zjcredit.stack import EmbeddedPostgres
 
 ROUTES = ("/healthz", "/v1/stats", "/v1/enterprises/91330100716105852F", "/v1/blacklist",
-          "/v1/enterprises?q=杭州")  # fmt: skip
+          "/v1/enterprises?q=杭州市")  # fmt: skip
 
 
 def _all_503(url: str, routes: tuple[str, ...] = ROUTES) -> None:

@@ -135,7 +135,7 @@ async def test_the_fast_path_answers_as_the_fastapi_route(stored: dict[str, str]
 
 async def test_plain_searches_are_answered_as_the_fastapi_route(stored: dict[str, str]) -> None:
     asks = [
-        "/v1/enterprises", "/v1/enterprises?q=%E6%9D%AD&page=2&size=7", "/v1/enterprises?size=100",
+        "/v1/enterprises", "/v1/enterprises?q=%E6%9D%AD%E5%B7%9E%E5%B8%82&page=2&size=7", "/v1/enterprises?size=100",
         "/v1/enterprises?q=a&q=b&grade=GOOD", "/v1/enterprises?city=330100&sector=food_drug",
         "/v1/enterprises?city=nowhere", "/v1/enterprises?sector=x", "/v1/enterprises?q=%20",
         "/v1/enterprises?q=" + "x" * 50, "/v1/enterprises?page=10000&size=1", "/v1/enterprises?q=a%00",

@@ -63,7 +63,7 @@ def _client(db: Database | None = None, **options: Any) -> httpx.AsyncClient:
         ("/v1/stats", 503, "no-store"),
         ("/v1/enterprises/91330100716105852F", 503, "no-store"),
         ("/v1/enterprises/91330100716105852G", 422, "no-store"),
-        ("/v1/enterprises?q=%E6%9D%AD", 503, "no-store"),
+        ("/v1/enterprises?q=%E6%9D%AD%E5%B7%9E%E5%B8%82", 503, "no-store"),
         ("/v1/blacklist?size=0", 422, "no-store"),
     ],
 )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from query.render import display_width, pad, profile_lines, table
-from query.roles import Role, profile_view
+from query.roles import HIDDEN_FACTORS, Role, profile_view, summary_view
 from readmodel.rows import to_json
 from schemas.sectors import load_catalog
+from streams.core import fold
+from streams.core.scorecard import score
 from tests.outputs import oracle
 from tests.province import AS_OF, province
 
@@ -25,15 +32,66 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return {u: orjson.loads(to_json(p)) for u, p in profiles.items()}
 
 
-def test_the_public_sees_no_amounts(stored: dict[str, dict]) -> None:
+def test_the_public_sees_no_amounts_nor_what_would_give_them_away(stored: dict[str, dict]) -> None:
     catalog = load_catalog()
+    hidden_factors = 0
     for profile in stored.values():
         view = profile_view(profile, Role.PUBLIC, catalog)
         assert (view["tax_paid"], view["arrears"], view["credit_line"]) == (None, None, None)
-        assert view["hidden"] == ["tax_paid", "arrears", "credit_line"]
+        assert view["score"] is None
+        assert view["hidden"] == ["score", "tax_paid", "arrears", "credit_line"]
         amounts = [t["amount"] for t in profile["tax_paid"] if t["amount"] != "0.00"]
         assert not any(a in str(view) for a in amounts)
-        assert [f["points"] for f in view["factors"]] == [f["points"] for f in profile["factors"]]
+        # The factors of public facts, whole; none of the tax amounts (their points give
+        # the amounts away, and score minus the public points would give those).
+        public = [f for f in profile["factors"] if f["code"] not in HIDDEN_FACTORS]
+        assert view["factors"] == public
+        hidden_factors += len(profile["factors"]) - len(public)
+        assert [(g["year"], g["grade"], g["score"]) for g in view["tax_grades"]] == [
+            (g["year"], g["grade"], None) for g in profile["tax_grades"]
+        ]
+    assert hidden_factors > 0
+    assert {"tax_paid", "arrears"} == HIDDEN_FACTORS
+
+
+@pytest.fixture(scope="module")
+def folded(tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    """The pure fold's state profiles of a small province."""
+    events = province(Path(tmp_path_factory.mktemp("f")), 60, seed=3)
+    return list(fold(list(itertools.chain(*events.values())), AS_OF)[0].values())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(paid=st.lists(st.integers(0, 10**10), min_size=2, max_size=2),
+       owed=st.integers(0, 10**9), which=st.integers(0, 59))  # fmt: skip
+def test_the_factors_the_public_sees_do_not_move_with_tax_amounts(
+    folded: list[Any], paid: list[int], owed: int, which: int
+) -> None:
+    """Any other tax paid and arrears, the same public factors: HIDDEN_FACTORS are all
+    the scorecard's factors that tax amounts move."""
+    p = folded[which % len(folded)]
+    years = (AS_OF.year - 2, AS_OF.year - 1)
+    other = dataclasses.replace(
+        p, tax_paid={y: ((0,), Decimal(a)) for y, a in zip(years, paid, strict=True)},
+        arrears=((0,), (Decimal(owed), AS_OF)),
+    )  # fmt: skip
+
+    def public(profile: Any) -> list[Any]:
+        return [f for f in score(profile, AS_OF).factors if f.code not in HIDDEN_FACTORS]
+
+    assert public(other) == public(p)
+    if owed:
+        assert "arrears" in {f.code for f in score(other, AS_OF).factors}
+
+
+def test_the_public_list_items_have_no_score() -> None:
+    item = {"uscc": "x", "score": 812, "grade": "EXCELLENT"}
+    assert summary_view(item, Role.PUBLIC) == {**item, "score": None}
+    for role in (Role.BANK, Role.DEPARTMENT, Role.ADMIN):
+        assert summary_view(item, role) == item
+    assert [r for r in Role if not r.sees_score] == [Role.PUBLIC]
 
 
 def test_a_bank_sees_the_amounts_and_only_departments_read_history(stored: dict) -> None:
