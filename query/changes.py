@@ -145,6 +145,12 @@ class _Feed:
 
     async def events(self, signal: ChangeSignal, cursor: Cursor,
                      first: list[dict[str, Any]]) -> AsyncIterator[bytes]:  # fmt: skip
+        with self.services.metrics.change_streams.track_inprogress():
+            async for chunk in self._events(signal, cursor, first):
+                yield chunk
+
+    async def _events(self, signal: ChangeSignal, cursor: Cursor,
+                      first: list[dict[str, Any]]) -> AsyncIterator[bytes]:  # fmt: skip
         yield b"retry: 3000\n\n"  # how long a browser waits before it reconnects
         items, quiet_since = first, time.monotonic()
         while True:

@@ -97,8 +97,9 @@ async def ingest(
     if ingest_state.turn.locked():
         raise PublishingFailed("another upload is being sent; try again shortly",
                                error="ingest_busy")  # fmt: skip
+    in_progress = services.metrics.ingest_uploads.track_inprogress()
     async with ingest_state.turn:
-        with tempfile.TemporaryDirectory(prefix="zjcredit-ingest-") as folder:
+        with in_progress, tempfile.TemporaryDirectory(prefix="zjcredit-ingest-") as folder:
             path = Path(folder) / f"upload{suffix}"
             size, digest = await _receive(request, path, ingest_state.max_bytes)
             summary = await asyncio.to_thread(

@@ -45,6 +45,15 @@ class QueryMetrics:
             "zjcredit_query_database_up", "1 if the last use of PostgreSQL succeeded.",
             registry=registry,
         )  # fmt: skip
+        self.ingest_uploads = Gauge(
+            "zjcredit_query_ingest_in_progress",
+            "1 while an upload (POST /v1/ingest) is being received or sent; others get 503.",
+            registry=registry,
+        )  # fmt: skip
+        self.change_streams = Gauge(
+            "zjcredit_query_change_streams", "Clients following GET /v1/changes/stream.",
+            registry=registry,
+        )  # fmt: skip
         # The crash-loop alert counts restarts by process_start_time_seconds; the default
         # registry has its own process collector already.
         if registry is not REGISTRY:
