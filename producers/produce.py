@@ -1,6 +1,7 @@
 """``zjcredit produce SOURCE FILE``: stream a department's export into Kafka.
 
-Reads CSV or JSON Lines in constant memory, rejects bad rows (each written to
+Reads CSV or JSON Lines in constant memory (in UTF-8, UTF-16 or GB18030, detected or
+forced: producers/decoding.py), rejects bad rows (each written to
 ``FILE.rejects.jsonl`` with its line number, reason and original text) and keeps going,
 sends the good ones, and ends with a summary of what was read, sent, acknowledged and
 rejected. Exit status: 0 all rows went, 1 some rows were rejected, 2 publishing failed
@@ -14,13 +15,14 @@ import datetime as dt
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
+from producers.decoding import EncodingChoice, utf8_view
 from producers.encoding import ChunkEncoder, Rejected
 from producers.errors import PublishError
 from producers.metrics import ProducerMetrics
@@ -59,6 +61,7 @@ class ProduceSummary:
     ignored_columns: list[str] = field(default_factory=list)
     error: str | None = None
     dry_run: bool = False
+    encoding: EncodingChoice = field(default_factory=lambda: EncodingChoice("utf-8", "default"))
 
     @property
     def exit_code(self) -> int:
@@ -70,6 +73,10 @@ class ProduceSummary:
         verb = "valid (dry run, nothing sent)" if self.dry_run else "sent"
         out = [
             f"{self.path}: {self.source}",
+        ]
+        if self.encoding.why != "default":
+            out.append(f"  encoding      {self.encoding.label} ({self.encoding.why})")
+        out += [
             f"  read          {self.read}",
             f"  {verb:<13} {self.sent}",
         ]
@@ -77,6 +84,11 @@ class ProduceSummary:
             out.append(f"  acknowledged  {self.acknowledged}")
         out.append(f"  rejected      {self.rejected}")
         out += [f"    {reason:<22} {n}" for reason, n in self.rejects_by_reason.most_common()]
+        if self.rejects_by_reason["encoding"] and self.encoding.is_utf8:
+            out.append(
+                f"  {self.rejects_by_reason['encoding']} rows are not valid UTF-8; if the file "
+                "is in another encoding, say which: --encoding gb18030 (or gbk, utf-16)"
+            )
         if self.rejected:
             out.append(f"  rejected rows: {rejects_path(self.path)}")
         if self.ignored_columns:
@@ -117,6 +129,8 @@ def produce_file(
     workers: int | None = None,
     producer_config: Mapping[str, Any] | None = None,
     department: str | None = None,
+    encoding: str | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> ProduceSummary:
     """Validate every row of ``path`` and (unless ``dry_run``) publish the good ones.
 
@@ -124,11 +138,41 @@ def produce_file(
     ``reported_at`` for rows without one (default: the time the row is read);
     ``workers``: encoder processes (default :func:`auto_workers`); ``producer_config``:
     overrides for kafka-python (tests shorten its timeouts); ``department``: the one
-    department the rows are sent for (the HTTP ingest: rows of another are rejected).
+    department the rows are sent for (the HTTP ingest: rows of another are rejected);
+    ``encoding``: the file's text encoding (a Python codec name; default: detected, see
+    producers/decoding.py; LookupError if unknown); ``notice``: told which encoding was
+    chosen, when it is not plain UTF-8 (the CLI prints it before the progress bar).
     """
+    with utf8_view(path, encoding) as view:
+        if notice is not None and view.choice.why != "default":
+            notice(view.choice.note(path))
+        return _produce(source, path, view.path, view.choice, bootstrap_servers=bootstrap_servers,
+                        topic_prefix=topic_prefix, dry_run=dry_run, metrics=metrics,
+                        show_progress=show_progress, now=now, workers=workers,
+                        producer_config=producer_config, department=department)  # fmt: skip
+
+
+def _produce(
+    source: str,
+    path: Path,
+    text: Path,
+    choice: EncodingChoice,
+    *,
+    bootstrap_servers: str | None,
+    topic_prefix: str,
+    dry_run: bool,
+    metrics: ProducerMetrics | None,
+    show_progress: bool | None,
+    now: dt.datetime | None,
+    workers: int | None,
+    producer_config: Mapping[str, Any] | None,
+    department: str | None,
+) -> ProduceSummary:
+    # ``path`` is the file as given (named in the summary, its rejects beside it); ``text``
+    # is its UTF-8 view, which is what is read.
     metrics = metrics or ProducerMetrics.default()
-    summary = ProduceSummary(source, path, dry_run=dry_run)
-    summary.ignored_columns = _unknown_columns(source, path)
+    summary = ProduceSummary(source, path, dry_run=dry_run, encoding=choice)
+    summary.ignored_columns = _unknown_columns(source, text)
     publisher = None
     if not dry_run:
         assert bootstrap_servers is not None
@@ -143,14 +187,15 @@ def produce_file(
             summary.error = str(error)
             return summary
     if workers is None:
-        workers = auto_workers(path.stat().st_size)
+        workers = auto_workers(text.stat().st_size)
     with (
         _Rejects(rejects_path(path)) as rejects,
         ChunkEncoder(source, workers, department=department) as encoder,
     ):
         try:
-            _stream(encoder, path, publisher=publisher, summary=summary, rejects=rejects,
-                    metrics=metrics, now=now, show_progress=show_progress)  # fmt: skip
+            _stream(encoder, text, choice.label, publisher=publisher, summary=summary,
+                    rejects=rejects, metrics=metrics, now=now,
+                    show_progress=show_progress)  # fmt: skip
         except PublishError as error:
             summary.error = str(error)
         finally:
@@ -172,6 +217,7 @@ def _unknown_columns(source: str, path: Path) -> list[str]:
 def _stream(
     encoder: ChunkEncoder,
     path: Path,
+    encoding: str,
     *,
     publisher: Publisher | None,
     summary: ProduceSummary,
@@ -182,7 +228,7 @@ def _stream(
 ) -> None:
     source = encoder.source
     with (
-        ChunkReader(path) as reader,
+        ChunkReader(path, encoding=encoding) as reader,
         tqdm(total=reader.size, unit="B", unit_scale=True, desc=source, leave=False,
              disable=None if show_progress is None else not show_progress) as bar,
     ):  # fmt: skip

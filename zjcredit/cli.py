@@ -148,15 +148,30 @@ def migrate_command(settings: Settings) -> None:
     click.echo(f"{redact_url(url)}: {'up to date' if not applied else f'{len(applied)} applied'}")
 
 
+def _encoding_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from producers.decoding import canonical_encoding  # noqa: PLC0415
+
+    if value is None:
+        return None
+    try:
+        return canonical_encoding(value)
+    except LookupError:
+        raise click.BadParameter(f"unknown encoding {value!r} (e.g. gb18030, utf-16)") from None
+
+
 @cli.command()
 @click.argument("source", type=click.Choice(SOURCES))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Validate every row; send nothing.")
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics here.")
+@click.option("--encoding", default=None, metavar="NAME", callback=_encoding_option,
+              help="The file's text encoding (gb18030, gbk, utf-16, utf-8, ...); "
+                   "default: detected.")  # fmt: skip
 @click.pass_obj
 def produce(
-    settings: Settings, source: str, file: Path, dry_run: bool, metrics_port: int | None
-) -> None:
+    settings: Settings, source: str, file: Path, *, dry_run: bool, metrics_port: int | None,
+    encoding: str | None,
+) -> None:  # fmt: skip
     """Send a department's export FILE (CSV or JSON Lines) to the SOURCE topic.
 
     Bad rows go to FILE.rejects.jsonl with line number and reason. Exit 0: all rows
@@ -174,7 +189,7 @@ def produce(
         start_http_server(metrics_port)
     summary = produce_file(
         source, file, bootstrap_servers=bootstrap, topic_prefix=settings.topic_prefix,
-        dry_run=dry_run,
+        dry_run=dry_run, encoding=encoding, notice=lambda note: click.echo(note, err=True),
     )  # fmt: skip
     for line in summary.lines():
         click.echo(line, err=summary.exit_code == 2 and line.lstrip().startswith("PUBLISHING"))
