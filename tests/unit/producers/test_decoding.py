@@ -131,3 +131,20 @@ def test_utf16_without_a_bom_is_told_by_its_nul_bytes(
     path.write_bytes(example("tax").encode(codec))
     assert detect_encoding(path).name == name
     assert dry_run("tax", path).rejected == 0
+
+
+def test_a_chinese_header_csv_in_gb18030_is_read_as_the_field_named_one(tmp_path: Path) -> None:
+    header, *body = example("blacklist").splitlines(keepends=True)
+    chinese = {"uscc": "统一社会信用代码", "department": "报送部门", "occurred_at": "发生时间",
+               "reported_at": "报送时间", "event_type": "事件类型", "sector": "失信领域",
+               "decision_no": "决定文书号", "listing_department": "认定部门",
+               "listed_on": "列入日期", "planned_end_on": "计划移出日期", "reason": "失信事实",
+               "removal_ground": "移出原因", "removed_on": "移出日期"}  # fmt: skip
+    names = [chinese[name] for name in header.strip().split(",")]
+    path = tmp_path / "失信名单.csv"
+    path.write_bytes((",".join([*names, "备注"]) + "\n" + "".join(body)).encode("gb18030"))
+    summary = dry_run("blacklist", path)
+    assert summary.encoding.name == "gb18030"
+    assert summary.rejected == 0, summary.lines()
+    assert summary.read == len(body)
+    assert summary.ignored_columns == ["备注"]
