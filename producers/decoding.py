@@ -174,7 +174,7 @@ def utf8_view(path: Path, encoding: str | None = None) -> Iterator[Utf8View]:
     if choice.is_utf8:
         yield Utf8View(path, choice)
         return
-    fd, name = tempfile.mkstemp(prefix="zjcredit-", suffix=path.suffix or ".txt")
+    fd, name = tempfile.mkstemp(prefix="zjcredit-", suffix=path.suffix)  # the format is by suffix
     target = Path(name)
     try:
         with os.fdopen(fd, "wb") as out, path.open("rb") as source:

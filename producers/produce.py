@@ -6,7 +6,8 @@ forced: producers/decoding.py), rejects bad rows (each written to
 sends the good ones, and ends with a summary of what was read, sent, acknowledged and
 rejected. Exit status: 0 all rows went, 1 some rows were rejected, 2 publishing failed
 (the summary then says exactly how many rows Kafka acknowledged; event ids are
-deterministic, so sending the same file again is safe).
+deterministic, so sending the same file again is safe), 64 (EX_USAGE) the command line
+was wrong (the command's: producers/command.py).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ __all__ = [
     "EXIT_OK",
     "EXIT_PUBLISH_FAILED",
     "EXIT_REJECTS",
+    "EXIT_USAGE",
     "ProduceSummary",
     "auto_workers",
     "produce_file",
 ]
 
 EXIT_OK, EXIT_REJECTS, EXIT_PUBLISH_FAILED = 0, 1, 2
+EXIT_USAGE = 64  # EX_USAGE of sysexits.h: distinct from "publishing failed"
 # Below this a file is encoded in-process: starting the workers (about a second for the
 # first pool of a process) costs more than they save.
 _PARALLEL_FROM_BYTES = 256 * 1024
@@ -62,6 +65,28 @@ class ProduceSummary:
     error: str | None = None
     dry_run: bool = False
     encoding: EncodingChoice = field(default_factory=lambda: EncodingChoice("utf-8", "default"))
+
+    @property
+    def rejects_file(self) -> Path | None:
+        return rejects_path(self.path) if self.rejected else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as one JSON-ready object (``zjcredit produce --json``)."""
+        return {
+            "file": str(self.path),
+            "source": self.source,
+            "encoding": {"name": self.encoding.label, "why": self.encoding.why},
+            "dry_run": self.dry_run,
+            "read": self.read,
+            "sent": self.sent,
+            "acknowledged": self.acknowledged,
+            "rejected": self.rejected,
+            "rejects_by_reason": dict(self.rejects_by_reason.most_common()),
+            "rejects_file": None if self.rejects_file is None else str(self.rejects_file),
+            "ignored_columns": self.ignored_columns,
+            "error": self.error,
+            "exit_code": self.exit_code,
+        }
 
     @property
     def exit_code(self) -> int:
@@ -131,6 +156,7 @@ def produce_file(
     department: str | None = None,
     encoding: str | None = None,
     notice: Callable[[str], None] | None = None,
+    name: Path | None = None,
 ) -> ProduceSummary:
     """Validate every row of ``path`` and (unless ``dry_run``) publish the good ones.
 
@@ -141,12 +167,15 @@ def produce_file(
     department the rows are sent for (the HTTP ingest: rows of another are rejected);
     ``encoding``: the file's text encoding (a Python codec name; default: detected, see
     producers/decoding.py; LookupError if unknown); ``notice``: told which encoding was
-    chosen, when it is not plain UTF-8 (the CLI prints it before the progress bar).
+    chosen, when it is not plain UTF-8 (the CLI prints it before the progress bar);
+    ``name``: the file as the summary names it, its rejects written beside that name
+    (default ``path``; the CLI's ``stdin`` for a spooled standard input).
     """
     with utf8_view(path, encoding) as view:
         if notice is not None and view.choice.why != "default":
-            notice(view.choice.note(path))
-        return _produce(source, path, view.path, view.choice, bootstrap_servers=bootstrap_servers,
+            notice(view.choice.note(name or path))
+        return _produce(source, name or path, view.path, view.choice,
+                        bootstrap_servers=bootstrap_servers,
                         topic_prefix=topic_prefix, dry_run=dry_run, metrics=metrics,
                         show_progress=show_progress, now=now, workers=workers,
                         producer_config=producer_config, department=department)  # fmt: skip

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from base.settings import Settings
@@ -33,5 +35,61 @@ def test_a_forced_encoding_is_used_and_an_unknown_one_is_a_usage_error(tmp_path:
     assert code == 0, out + err
     assert "reading tax.csv as GBK (--encoding)" in err
     code, out, err = run("produce", "tax", str(path), "--dry-run", "--encoding", "klingon")
-    assert code == 2
+    assert code == 64
     assert "unknown encoding 'klingon'" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["produce", "tax", "no-such-file.csv", "--dry-run"], "does not exist"),
+        (["produce", "taxes", str(EXAMPLES / "tax.csv"), "--dry-run"], "'taxes' is not one of"),
+        (["produce", "tax", str(EXAMPLES / "tax.csv"), "--no-such-option"], "No such option"),
+        (["produce", "tax"], "Missing argument 'FILE'"),
+    ],
+)
+def test_usage_errors_exit_64_not_2_which_is_publishing_failed(
+    args: list[str], message: str
+) -> None:
+    code, _, err = run(*args)
+    assert code == 64, err
+    assert message in err
+
+
+def test_stdin_in_gb18030_with_chinese_headers_and_a_json_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    header, *body = (EXAMPLES / "tax.csv").read_text("utf-8").splitlines(keepends=True)
+    chinese = header.replace("uscc,", "统一社会信用代码,").replace(",grade,", ",纳税信用级别,")
+    bad = "91330100716105852X,SAT,2017-04-20,,GRADE_ASSESSED,2016,A,,,,,,\n"  # a wrong check digit
+    data = (chinese + "".join(body) + bad).encode("gb18030")
+    code, out, err = run("produce", "tax", "-", "--dry-run", "--json", input=data)
+    assert code == 1, out + err  # one row rejected
+    assert "reading stdin as GB18030 (not valid UTF-8)" in err
+    summary = json.loads(out)  # stdout is the one JSON object, nothing else
+    assert summary == {
+        "file": "stdin", "source": "tax", "dry_run": True,
+        "encoding": {"name": "GB18030", "why": "not valid UTF-8"},
+        "read": len(body) + 1, "sent": len(body), "acknowledged": 0, "rejected": 1,
+        "rejects_by_reason": {"invalid_credit_code": 1}, "rejects_file": "stdin.rejects.jsonl",
+        "ignored_columns": [], "error": None, "exit_code": 1,
+    }  # fmt: skip
+    (reject,) = (tmp_path / "stdin.rejects.jsonl").read_text("utf-8").splitlines()
+    assert json.loads(reject)["line"] == len(body) + 2
+
+
+def test_jsonl_on_stdin_is_told_by_its_first_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    header, *body = (EXAMPLES / "tax.csv").read_text("utf-8").splitlines()
+    names = header.split(",")
+    lines = [
+        json.dumps(dict(zip(names, row.split(","), strict=True)), ensure_ascii=False)
+        for row in body
+    ]
+    code, out, err = run("produce", "tax", "-", "--dry-run", input="\n".join(lines).encode())
+    assert code == 0, out + err
+    assert f"  read          {len(body)}" in out.splitlines()
+    assert not (tmp_path / "stdin.rejects.jsonl").exists()
