@@ -4,12 +4,12 @@ Meant to sit in a pipeline as well as in a clerk's terminal: ``-`` reads standar
 ``--json`` prints the summary as one JSON object on stdout, and the exit status says what
 happened, each case its own code:
 
-| status | meaning |
-|---|---|
-| 0 | every row was sent and acknowledged (or, ``--dry-run``, valid) |
-| 1 | some rows were rejected (``FILE.rejects.jsonl``); the others went |
-| 2 | publishing failed: Kafka unreachable or not acknowledging (the summary says what it holds) |
-| 64 | usage error (EX_USAGE): a bad option, source, encoding, or a missing file; nothing read |
+- 0: every row was sent and acknowledged (or, ``--dry-run``, is valid);
+- 1: some rows were rejected (``FILE.rejects.jsonl``); the others went;
+- 2: publishing failed: Kafka unreachable or not acknowledging (the summary says what it
+  holds);
+- 64 (EX_USAGE): a usage error: a bad option, source, encoding or sheet; a missing file,
+  or one that is not its format at all (a broken workbook, an old .xls); nothing was sent.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import click
 from base.endpoints import resolve_endpoints
 from base.settings import Settings
 from producers.decoding import canonical_encoding
+from producers.errors import UnreadableFileError
 from producers.produce import EXIT_PUBLISH_FAILED, EXIT_USAGE, ProduceSummary, produce_file
 from schemas.topics import SOURCES
 
@@ -77,13 +78,15 @@ def _encoding_option(ctx: click.Context, param: click.Parameter, value: str | No
 @click.option("--encoding", default=None, metavar="NAME", callback=_encoding_option,
               help="The file's text encoding (gb18030, gbk, utf-16, utf-8, ...); "
                    "default: detected.")  # fmt: skip
+@click.option("--sheet", default=None, metavar="NAME",
+              help="The sheet of an .xlsx workbook; default: the first.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @click.pass_obj
 def produce_command(
     settings: Settings, source: str, file: Path, *, dry_run: bool, metrics_port: int | None,
-    encoding: str | None, as_json: bool,
+    encoding: str | None, sheet: str | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """Send a department's export FILE (CSV or JSON Lines; - for stdin) to the SOURCE topic.
+    """Send a department's export FILE (CSV, JSON Lines or .xlsx; - for stdin) to SOURCE.
 
     Bad rows go to FILE.rejects.jsonl with line number and reason. Exit 0: all rows
     sent; 1: some rows rejected; 2: publishing failed (the summary says how many rows
@@ -98,11 +101,14 @@ def produce_command(
         start_http_server(metrics_port)
 
     def run(path: Path, name: Path | None = None) -> ProduceSummary:
-        return produce_file(
-            source, path, bootstrap_servers=bootstrap, topic_prefix=settings.topic_prefix,
-            dry_run=dry_run, encoding=encoding, name=name,
-            notice=lambda note: click.echo(note, err=True),
-        )  # fmt: skip
+        try:
+            return produce_file(
+                source, path, bootstrap_servers=bootstrap, topic_prefix=settings.topic_prefix,
+                dry_run=dry_run, encoding=encoding, name=name, sheet=sheet,
+                notice=lambda note: click.echo(note, err=True),
+            )  # fmt: skip
+        except UnreadableFileError as error:
+            raise click.BadParameter(str(error), param_hint="FILE") from None
 
     if str(file) == "-":
         with tempfile.TemporaryDirectory(prefix="zjcredit-stdin-") as folder:

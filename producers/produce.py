@@ -1,7 +1,8 @@
 """``zjcredit produce SOURCE FILE``: stream a department's export into Kafka.
 
-Reads CSV or JSON Lines in constant memory (in UTF-8, UTF-16 or GB18030, detected or
-forced: producers/decoding.py), rejects bad rows (each written to
+Reads CSV or JSON Lines (in UTF-8, UTF-16 or GB18030, detected or forced:
+producers/decoding.py) or an Excel sheet (producers/excel.py) in constant memory, rejects
+bad rows (each written to
 ``FILE.rejects.jsonl`` with its line number, reason and original text) and keeps going,
 sends the good ones, and ends with a summary of what was read, sent, acknowledged and
 rejected. Exit status: 0 all rows went, 1 some rows were rejected, 2 publishing failed
@@ -12,6 +13,7 @@ was wrong (the command's: producers/command.py).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -25,10 +27,11 @@ from tqdm import tqdm
 
 from producers.decoding import EncodingChoice, utf8_view
 from producers.encoding import ChunkEncoder, Rejected
-from producers.errors import PublishError
+from producers.errors import PublishError, UnreadableFileError
+from producers.excel import sheet_as_jsonl
 from producers.metrics import ProducerMetrics
 from producers.publisher import Publisher
-from producers.readers import ChunkReader, header_of
+from producers.readers import ChunkReader, detect_format, header_of
 from producers.rows import RowParser
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
@@ -45,6 +48,7 @@ __all__ = [
 
 EXIT_OK, EXIT_REJECTS, EXIT_PUBLISH_FAILED = 0, 1, 2
 EXIT_USAGE = 64  # EX_USAGE of sysexits.h: distinct from "publishing failed"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # an old binary .xls (and .doc): not read
 # Below this a file is encoded in-process: starting the workers (about a second for the
 # first pool of a process) costs more than they save.
 _PARALLEL_FROM_BYTES = 256 * 1024
@@ -65,6 +69,7 @@ class ProduceSummary:
     error: str | None = None
     dry_run: bool = False
     encoding: EncodingChoice = field(default_factory=lambda: EncodingChoice("utf-8", "default"))
+    sheet: str | None = None  # the workbook's sheet read, for an .xlsx file
 
     @property
     def rejects_file(self) -> Path | None:
@@ -76,6 +81,7 @@ class ProduceSummary:
             "file": str(self.path),
             "source": self.source,
             "encoding": {"name": self.encoding.label, "why": self.encoding.why},
+            "sheet": self.sheet,
             "dry_run": self.dry_run,
             "read": self.read,
             "sent": self.sent,
@@ -101,6 +107,8 @@ class ProduceSummary:
         ]
         if self.encoding.why != "default":
             out.append(f"  encoding      {self.encoding.label} ({self.encoding.why})")
+        if self.sheet is not None:
+            out.append(f"  sheet         {self.sheet}")
         out += [
             f"  read          {self.read}",
             f"  {verb:<13} {self.sent}",
@@ -157,6 +165,7 @@ def produce_file(
     encoding: str | None = None,
     notice: Callable[[str], None] | None = None,
     name: Path | None = None,
+    sheet: str | None = None,
 ) -> ProduceSummary:
     """Validate every row of ``path`` and (unless ``dry_run``) publish the good ones.
 
@@ -169,16 +178,46 @@ def produce_file(
     producers/decoding.py; LookupError if unknown); ``notice``: told which encoding was
     chosen, when it is not plain UTF-8 (the CLI prints it before the progress bar);
     ``name``: the file as the summary names it, its rejects written beside that name
-    (default ``path``; the CLI's ``stdin`` for a spooled standard input).
+    (default ``path``; the CLI's ``stdin`` for a spooled standard input); ``sheet``: the
+    sheet of an ``.xlsx`` workbook (default: the first). UnreadableFileError when the file
+    cannot be read as its format at all (not a workbook, no such sheet, an old ``.xls``).
     """
-    with utf8_view(path, encoding) as view:
-        if notice is not None and view.choice.why != "default":
-            notice(view.choice.note(name or path))
-        return _produce(source, name or path, view.path, view.choice,
-                        bootstrap_servers=bootstrap_servers,
-                        topic_prefix=topic_prefix, dry_run=dry_run, metrics=metrics,
-                        show_progress=show_progress, now=now, workers=workers,
-                        producer_config=producer_config, department=department)  # fmt: skip
+    shown = name or path
+    # What is read: a UTF-8 view of a text file, or a workbook's sheet as JSON Lines.
+    header: list[str] | None = None  # a sheet's, else read from the file
+    sheet_name: str | None = None
+    choice = EncodingChoice("utf-8", "default")
+    with contextlib.ExitStack() as opened:
+        if _format_of(path, sheet) == "xlsx":
+            workbook = opened.enter_context(sheet_as_jsonl(path, sheet))
+            text, header, sheet_name = workbook.path, workbook.header, workbook.name
+            message: str | None = f"reading {shown.name}, sheet {sheet_name!r}"
+        else:
+            view = opened.enter_context(utf8_view(path, encoding))
+            text, choice = view.path, view.choice
+            message = choice.note(shown) if choice.why != "default" else None
+        if notice is not None and message is not None:
+            notice(message)
+        summary = _produce(source, shown, text, choice, header=header,
+                           bootstrap_servers=bootstrap_servers, topic_prefix=topic_prefix,
+                           dry_run=dry_run, metrics=metrics, show_progress=show_progress,
+                           now=now, workers=workers, producer_config=producer_config,
+                           department=department)  # fmt: skip
+    summary.sheet = sheet_name
+    return summary
+
+
+def _format_of(path: Path, sheet: str | None) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if path.suffix.lower() == ".xls" or head.startswith(_OLE_MAGIC):
+        raise UnreadableFileError(
+            f"{path.name} is an Excel 97-2003 workbook (.xls): save it as .xlsx or CSV"
+        )
+    fmt = detect_format(path)
+    if sheet is not None and fmt != "xlsx":
+        raise UnreadableFileError(f"a sheet ({sheet!r}) was named, but {path.name} is not .xlsx")
+    return fmt
 
 
 def _produce(
@@ -187,6 +226,7 @@ def _produce(
     text: Path,
     choice: EncodingChoice,
     *,
+    header: list[str] | None,
     bootstrap_servers: str | None,
     topic_prefix: str,
     dry_run: bool,
@@ -201,7 +241,7 @@ def _produce(
     # is its UTF-8 view, which is what is read.
     metrics = metrics or ProducerMetrics.default()
     summary = ProduceSummary(source, path, dry_run=dry_run, encoding=choice)
-    summary.ignored_columns = _unknown_columns(source, text)
+    summary.ignored_columns = _unknown_columns(source, header or header_of(text))
     publisher = None
     if not dry_run:
         assert bootstrap_servers is not None
@@ -237,10 +277,10 @@ def _produce(
     return summary
 
 
-def _unknown_columns(source: str, path: Path) -> list[str]:
+def _unknown_columns(source: str, header: list[str]) -> list[str]:
     registry = ManifestRegistry.load()
     parser = RowParser(source, registry.latest(source), load_catalog())
-    return parser.unknown_columns(header_of(path))
+    return parser.unknown_columns(header)
 
 
 def _stream(

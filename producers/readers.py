@@ -57,15 +57,20 @@ class Chunk:
 
 
 def detect_format(path: Path) -> str:
-    """``csv`` or ``jsonl``, from the extension, else from the first non-blank byte."""
+    """``csv``, ``jsonl`` or ``xlsx``, from the extension, else from the first bytes (a zip
+    archive is taken for a workbook: producers/excel.py reads those, not this module)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
     with path.open("rb") as handle:
-        head = handle.read(4096).removeprefix(_BOM).lstrip()
-    return "jsonl" if head.startswith(b"{") else "csv"
+        head = handle.read(4096)
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    return "jsonl" if head.removeprefix(_BOM).lstrip().startswith(b"{") else "csv"
 
 
 class ChunkReader:

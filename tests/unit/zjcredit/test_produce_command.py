@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 
@@ -70,7 +73,7 @@ def test_stdin_in_gb18030_with_chinese_headers_and_a_json_summary(
     summary = json.loads(out)  # stdout is the one JSON object, nothing else
     assert summary == {
         "file": "stdin", "source": "tax", "dry_run": True,
-        "encoding": {"name": "GB18030", "why": "not valid UTF-8"},
+        "encoding": {"name": "GB18030", "why": "not valid UTF-8"}, "sheet": None,
         "read": len(body) + 1, "sent": len(body), "acknowledged": 0, "rejected": 1,
         "rejects_by_reason": {"invalid_credit_code": 1}, "rejects_file": "stdin.rejects.jsonl",
         "ignored_columns": [], "error": None, "exit_code": 1,
@@ -93,3 +96,26 @@ def test_jsonl_on_stdin_is_told_by_its_first_byte(
     assert code == 0, out + err
     assert f"  read          {len(body)}" in out.splitlines()
     assert not (tmp_path / "stdin.rejects.jsonl").exists()
+
+
+def test_a_workbook_on_stdin_is_told_by_its_zip_header_and_a_missing_sheet_is_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "纳税信用"
+    for row in csv.reader(io.StringIO((EXAMPLES / "tax.csv").read_text("utf-8"))):
+        sheet.append(row)  # every cell typed as text, as a clerk who pastes does
+    book.save(tmp_path / "tax.xlsx")
+    data = (tmp_path / "tax.xlsx").read_bytes()
+    code, out, err = run("produce", "tax", "-", "--dry-run", "--json", input=data)
+    assert code == 0, out + err
+    assert "reading stdin, sheet '纳税信用'" in err
+    summary = json.loads(out)
+    assert (summary["sheet"], summary["rejected"]) == ("纳税信用", 0)
+    assert summary["read"] == sheet.max_row - 1
+    code, _, err = run("produce", "tax", str(tmp_path / "tax.xlsx"), "--dry-run", "--sheet", "x")
+    assert code == 64
+    assert "no sheet 'x'; its sheets: '纳税信用'" in err
