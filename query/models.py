@@ -321,6 +321,8 @@ class IngestSummary(_Model):
     name: str | None = Field(description="the file name given with ?name=")
     bytes: int
     sha256: str = Field(description="of the body as received")
+    encoding: str = Field(description="the text encoding it was read in (UTF-8, GB18030, ...)")
+    sheet: str | None = Field(description="the workbook's sheet read, for an xlsx body")
     read: int
     sent: int
     acknowledged: int = Field(description="events Kafka acknowledged before this answer")
