@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -148,3 +149,18 @@ def test_a_chinese_header_csv_in_gb18030_is_read_as_the_field_named_one(tmp_path
     assert summary.rejected == 0, summary.lines()
     assert summary.read == len(body)
     assert summary.ignored_columns == ["备注"]
+
+
+def test_a_broken_utf16_row_is_rejected_alone(tmp_path: Path) -> None:
+    lines = example("tax").splitlines()
+    encoded = [line.encode("utf-16-le") for line in lines]
+    encoded[3] = encoded[3][:10] + b"\x00\xd8" + encoded[3][10:]  # a lone high surrogate
+    path = tmp_path / "tax.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + "\n".encode("utf-16-le").join(encoded))
+    summary = dry_run("tax", path)
+    assert summary.encoding.name == "utf-16"
+    assert summary.rejects_by_reason == {"encoding": 1}, summary.lines()
+    assert summary.read == len(lines) - 1
+    (reject,) = map(json.loads, (tmp_path / "tax.txt.rejects.jsonl").read_text().splitlines())
+    assert reject["line"] == 4
+    assert "not valid UTF-16" in reject["message"]
