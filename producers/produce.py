@@ -66,6 +66,7 @@ class ProduceSummary:
     rejected: int = 0
     rejects_by_reason: Counter[str] = field(default_factory=Counter)
     ignored_columns: list[str] = field(default_factory=list)
+    shared_columns: dict[str, list[str]] = field(default_factory=dict)  # field -> its columns
     error: str | None = None
     dry_run: bool = False
     encoding: EncodingChoice = field(default_factory=lambda: EncodingChoice("utf-8", "default"))
@@ -90,6 +91,7 @@ class ProduceSummary:
             "rejects_by_reason": dict(self.rejects_by_reason.most_common()),
             "rejects_file": None if self.rejects_file is None else str(self.rejects_file),
             "ignored_columns": self.ignored_columns,
+            "shared_columns": self.shared_columns,
             "error": self.error,
             "exit_code": self.exit_code,
         }
@@ -128,6 +130,11 @@ class ProduceSummary:
             out.append(
                 f"  ignored columns (not in the {self.source} schema): "
                 + ", ".join(self.ignored_columns)
+            )
+        for name, columns in self.shared_columns.items():
+            out.append(
+                f"  columns {' and '.join(columns)} both fill {name}: "
+                "in each row the later non-blank one is used"
             )
         if self.error:
             out.append(f"  PUBLISHING FAILED: {self.error}")
@@ -241,7 +248,10 @@ def _produce(
     # is its UTF-8 view, which is what is read.
     metrics = metrics or ProducerMetrics.default()
     summary = ProduceSummary(source, path, dry_run=dry_run, encoding=choice)
-    summary.ignored_columns = _unknown_columns(source, header or header_of(text))
+    parser = RowParser(source, ManifestRegistry.load().latest(source), load_catalog())
+    columns = header or header_of(text)
+    summary.ignored_columns = parser.unknown_columns(columns)
+    summary.shared_columns = parser.shared_columns(columns)
     publisher = None
     if not dry_run:
         assert bootstrap_servers is not None
@@ -275,12 +285,6 @@ def _produce(
                 if report.failed and summary.error is None:
                     summary.error = f"{report.failed} events not acknowledged: {report.first_error}"
     return summary
-
-
-def _unknown_columns(source: str, header: list[str]) -> list[str]:
-    registry = ManifestRegistry.load()
-    parser = RowParser(source, registry.latest(source), load_catalog())
-    return parser.unknown_columns(header)
 
 
 def _stream(

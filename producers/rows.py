@@ -162,6 +162,16 @@ class RowParser:
         """Columns of a file that no field of the schema reads (reported, then ignored)."""
         return [h for h in header if self.column_for(h) is None]
 
+    def shared_columns(self, header: list[str]) -> dict[str, list[str]]:
+        """Fields that more than one column of a file fills (``uscc`` and 统一社会信用代码):
+        field -> those columns. Reported; in a row, the later non-blank value is used."""
+        filling: dict[str, list[str]] = {}
+        for name in header:
+            column = self.column_for(name)
+            if column is not None:
+                filling.setdefault(column.name, []).append(name)
+        return {field: names for field, names in filling.items() if len(names) > 1}
+
     def parse(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
         """Return the typed, validated event for ``row``, or raise RowRejected."""
         event: dict[str, Any] = dict.fromkeys(self._names)

@@ -132,7 +132,8 @@ async def ingest(
         encoding=summary.encoding.label, sheet=summary.sheet,
         read=summary.read, sent=summary.sent, acknowledged=summary.acknowledged,
         rejected=summary.rejected, rejects_by_reason=dict(summary.rejects_by_reason),
-        ignored_columns=summary.ignored_columns, rejected_rows=rejected_rows,
+        ignored_columns=summary.ignored_columns, shared_columns=summary.shared_columns,
+        rejected_rows=rejected_rows,
         rejected_rows_shown=len(rejected_rows),
     )  # fmt: skip
     return json_response(body)

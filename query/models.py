@@ -329,6 +329,9 @@ class IngestSummary(_Model):
     rejected: int
     rejects_by_reason: dict[str, int]
     ignored_columns: list[str] = Field(description="columns no field of the schema reads")
+    shared_columns: dict[str, list[str]] = Field(
+        description="fields two columns fill (field -> columns): the later non-blank is used"
+    )
     rejected_rows: list[dict[str, Any]] = Field(
         description="the first 1,000 rejected rows: line, reason, field, message, row"
     )

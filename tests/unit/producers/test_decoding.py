@@ -164,3 +164,17 @@ def test_a_broken_utf16_row_is_rejected_alone(tmp_path: Path) -> None:
     (reject,) = map(json.loads, (tmp_path / "tax.txt.rejects.jsonl").read_text().splitlines())
     assert reject["line"] == 4
     assert "not valid UTF-16" in reject["message"]
+
+
+def test_two_columns_for_one_field_are_reported(tmp_path: Path) -> None:
+    header, *body = example("enterprise").splitlines(keepends=True)
+    path = tmp_path / "enterprise.csv"
+    path.write_text(header.rstrip("\n") + ",企业名称\n" + "".join(r.rstrip("\n") + ",\n" for r in body),
+                    encoding="utf-8")  # fmt: skip
+    summary = dry_run("enterprise", path)
+    assert summary.rejected == 0
+    assert summary.shared_columns == {"name": ["name", "企业名称"]}
+    assert (
+        "  columns name and 企业名称 both fill name: in each row the later non-blank one is used"
+        in summary.lines()
+    )

@@ -76,7 +76,7 @@ def test_stdin_in_gb18030_with_chinese_headers_and_a_json_summary(
         "encoding": {"name": "GB18030", "why": "not valid UTF-8"}, "sheet": None,
         "read": len(body) + 1, "sent": len(body), "acknowledged": 0, "rejected": 1,
         "rejects_by_reason": {"invalid_credit_code": 1}, "rejects_file": "stdin.rejects.jsonl",
-        "ignored_columns": [], "error": None, "exit_code": 1,
+        "ignored_columns": [], "shared_columns": {}, "error": None, "exit_code": 1,
     }  # fmt: skip
     (reject,) = (tmp_path / "stdin.rejects.jsonl").read_text("utf-8").splitlines()
     assert json.loads(reject)["line"] == len(body) + 2
