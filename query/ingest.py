@@ -28,6 +28,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from producers.decoding import canonical_encoding
 from producers.errors import UnreadableFileError
 from producers.produce import ProduceSummary, produce_file, rejects_path
 from query.access import Sender
@@ -70,6 +71,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(tags=["ingest"], responses=_ERRORS)
+_SHEET = "an xlsx body's sheet (default: the first)"
 
 
 def _services(request: Request) -> Services:
@@ -84,6 +86,7 @@ async def ingest(
     source: str,
     holder: Sender,
     name: Annotated[str | None, Query(max_length=200, description="the file's name")] = None,
+    sheet: Annotated[str | None, Query(max_length=100, description=_SHEET)] = None,
 ) -> Response:
     services = _services(request)
     if source not in SOURCE_OWNERS:
@@ -95,7 +98,7 @@ async def ingest(
     if not may_send(department, source, services.catalog):
         owners = ", ".join(sorted(owners_of(source, services.catalog)))
         raise Forbidden(f"{department} may not send {source} events (they are {owners}'s)")
-    suffix = _suffix(request.headers.get("content-type"))
+    suffix, encoding = _media(request.headers.get("content-type"))
     ingest_state = services.ingest
     if ingest_state.bootstrap_servers is None:
         raise PublishingFailed("this service has no Kafka to send to (KAFKA_BOOTSTRAP_SERVERS)",
@@ -112,7 +115,7 @@ async def ingest(
                 summary = await asyncio.to_thread(
                     produce_file, source, path, bootstrap_servers=ingest_state.bootstrap_servers,
                     topic_prefix=services.topic_prefix, show_progress=False, workers=0,
-                    department=department,
+                    department=department, encoding=encoding, sheet=sheet,
                 )  # fmt: skip
             except UnreadableFileError as error:  # nothing was sent; recorded as such
                 unreadable = str(error).replace(path.name, "the body")
@@ -139,14 +142,28 @@ async def ingest(
     return json_response(body)
 
 
-def _suffix(content_type: str | None) -> str:
-    media = (content_type or "").split(";")[0].strip().lower()
+def _media(content_type: str | None) -> tuple[str, str | None]:
+    """The file suffix the producer reads the body by, and the encoding to force.
+
+    A ``charset`` other than UTF-8 is the sender's word and is used; ``charset=utf-8`` is
+    not, since many clients add it to any body: the producer detects the encoding then.
+    """
+    media, *params = (content_type or "").split(";")
+    media = media.strip().lower()
     if media not in FORMATS:
         raise UnsupportedMediaType(
             f"send CSV, JSON Lines or xlsx: Content-Type one of {', '.join(FORMATS)}, "
             f"not {media[:60]!r}"
         )
-    return FORMATS[media]
+    charsets = [p.split("=", 1)[1].strip().strip('"') for p in params
+                if p.strip().lower().startswith("charset=")]  # fmt: skip
+    encoding = None
+    if charsets:
+        try:
+            encoding = canonical_encoding(charsets[0])
+        except LookupError:
+            raise UnsupportedMediaType(f"unknown charset {charsets[0][:40]!r}") from None
+    return FORMATS[media], None if encoding == "utf-8" else encoding
 
 
 async def _receive(request: Request, path: Path, max_bytes: int) -> tuple[int, str]:

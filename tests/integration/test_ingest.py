@@ -187,11 +187,24 @@ def test_a_workbook_and_a_gb18030_file_are_read_as_the_csv_is(service: Service) 
     # Same facts, same ids: the workbook's events are the CSV's.
     assert sorted(str(e["event_id"]) for e in _events(service, "tax")) == sorted(from_sheet * 2)
 
+    # A charset other than UTF-8 is used; charset=utf-8 (which clients add to anything) is
+    # not trusted over detection; an unknown one is refused before the body is read.
+    forced = service.send("tax", CSV.decode().encode("gbk"), content_type="text/csv; charset=GBK")
+    assert (forced.status_code, forced.json()["encoding"]) == (200, "GBK"), forced.text
+    said = service.send("tax", CSV.decode().encode("gb18030"),
+                        content_type="text/csv; charset=utf-8")  # fmt: skip
+    assert (said.status_code, said.json()["encoding"]) == (200, "GB18030"), said.text
+    unknown = service.send("tax", CSV, content_type="text/csv; charset=klingon")
+    assert unknown.status_code == 415, unknown.text
+    no_sheet = service.send("tax", _workbook(CSV.decode()), content_type=XLSX, sheet="名单")
+    assert no_sheet.status_code == 422, no_sheet.text
+    assert "the body has no sheet '名单'; its sheets: '纳税信用'" in no_sheet.json()["message"]
+
     broken = service.send("tax", b"PK\x03\x04 not a workbook", content_type=XLSX)
     assert broken.status_code == 422, broken.text
     assert broken.json()["error"] == "unreadable_file"
     assert "the body is not an Excel workbook" in broken.json()["message"]
     recorded = fetch(service.database_url,
                      "select read, error from access.ingest order by at")  # fmt: skip
-    assert [r["read"] for r in recorded] == [4, 4, 0]
-    assert "not an Excel workbook" in recorded[2]["error"]
+    assert [r["read"] for r in recorded] == [4, 4, 4, 4, 0, 0]
+    assert "not an Excel workbook" in recorded[-1]["error"]
