@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from base.endpoints import resolve_endpoints
+from base.errors import ZjcreditError
 from base.settings import Settings
 from producers.decoding import canonical_encoding
 from producers.errors import UnreadableFileError
@@ -96,7 +97,12 @@ def produce_command(
 
     bootstrap = None
     if not dry_run:
-        bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
+        try:
+            bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
+        except ZjcreditError as error:  # no Kafka to send to: publishing failed, said as such
+            shown = STDIN_NAME if str(file) == "-" else file
+            _report(ProduceSummary(source, shown, error=str(error)), as_json)
+            sys.exit(EXIT_PUBLISH_FAILED)
     if metrics_port is not None:
         start_http_server(metrics_port)
 

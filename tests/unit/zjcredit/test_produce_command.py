@@ -119,3 +119,16 @@ def test_a_workbook_on_stdin_is_told_by_its_zip_header_and_a_missing_sheet_is_us
     code, _, err = run("produce", "tax", str(tmp_path / "tax.xlsx"), "--dry-run", "--sheet", "x")
     assert code == 64
     assert "no sheet 'x'; its sheets: '纳税信用'" in err
+
+
+def test_no_kafka_configured_is_publishing_failed_and_still_one_json_object(
+    tmp_path: Path,
+) -> None:
+    settings = Settings.from_env({"ZJCREDIT_RUN_DIR": str(tmp_path)})  # no stack, no variable
+    result = CliRunner().invoke(cli, ["produce", "tax", str(EXAMPLES / "tax.csv"), "--json"],
+                                obj=settings)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.stdout)
+    assert summary["exit_code"] == 2
+    assert summary["read"] == summary["acknowledged"] == 0
+    assert "export KAFKA_BOOTSTRAP_SERVERS" in summary["error"]
