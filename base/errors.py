@@ -26,6 +26,7 @@ class is drawn here::
     ├── MigrationError             readmodel/errors.py: a migrations folder is malformed
     ├── SchemaVersionError         readmodel/errors.py: the database lacks migrations
     ├── PublishError               producers/errors.py: Kafka unreachable or not acknowledging
+    ├── UnreadableFileError        producers/errors.py: a file that cannot be read as its format
     ├── WorkerError                streams/errors.py: the worker cannot go on as configured
     │   ├── FaustUnsupportedError  the installed Faust/aiokafka lack a name it relies on
     │   ├── AssignmentError        an assignment that is not co-partitioned

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from base.errors import ZjcreditError
 
-__all__ = ["PublishError"]
+__all__ = ["PublishError", "UnreadableFileError"]
 
 
 class PublishError(ZjcreditError):
     """Kafka could not be reached or did not acknowledge; the message says which."""
+
+
+class UnreadableFileError(ZjcreditError):
+    """The file cannot be read as its format at all (not a workbook, no such sheet)."""

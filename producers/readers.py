@@ -7,6 +7,10 @@ line it starts on and its original text, so a rejected row can be written out as
 was. A row that is not valid UTF-8, not valid JSON, or has more fields than the header
 is still yielded, with ``problem`` set: the caller rejects it and goes on.
 
+The readers read UTF-8 (a file in another encoding is transcoded first:
+producers/decoding.py; ``encoding`` only names the original's encoding in messages). A
+CSV whose header has tabs and no commas is tab-separated (Excel's "Unicode text").
+
 Example::
 
     for row in read_rows(Path("tax_2017.csv")):
@@ -48,18 +52,25 @@ class Chunk:
     header: tuple[str, ...] | None
     first_line: int
     data: bytes
+    delimiter: str = ","
+    encoding: str = "UTF-8"  # the original file's, for messages
 
 
 def detect_format(path: Path) -> str:
-    """``csv`` or ``jsonl``, from the extension, else from the first non-blank byte."""
+    """``csv``, ``jsonl`` or ``xlsx``, from the extension, else from the first bytes (a zip
+    archive is taken for a workbook: producers/excel.py reads those, not this module)."""
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
         return "csv"
     if suffix in (".jsonl", ".ndjson", ".json"):
         return "jsonl"
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
     with path.open("rb") as handle:
-        head = handle.read(4096).removeprefix(_BOM).lstrip()
-    return "jsonl" if head.startswith(b"{") else "csv"
+        head = handle.read(4096)
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    return "jsonl" if head.removeprefix(_BOM).lstrip().startswith(b"{") else "csv"
 
 
 class ChunkReader:
@@ -69,11 +80,13 @@ class ChunkReader:
     offset reached.
     """
 
-    def __init__(self, path: Path, fmt: str | None = None, records: int = CHUNK_RECORDS):
+    def __init__(self, path: Path, fmt: str | None = None, records: int = CHUNK_RECORDS,
+                 encoding: str = "UTF-8") -> None:  # fmt: skip
         self.path = path
         self.format = fmt or detect_format(path)
         self.size = path.stat().st_size
         self.records = records
+        self.encoding = encoding
         self._handle: BinaryIO | None = None
 
     def __enter__(self) -> ChunkReader:
@@ -91,11 +104,16 @@ class ChunkReader:
         assert self._handle is not None, "use ChunkReader as a context manager"
         handle = self._handle
         header: tuple[str, ...] | None = None
+        delimiter = ","
         line_no = 0
         if self.format == "csv":
-            line_no, header = _read_header(handle)
+            line_no, header, delimiter = _read_header(handle)
             if header is None:
                 return
+
+        def chunk(data: bytes, first: int) -> Chunk:
+            return Chunk(self.format, header, first, data, delimiter, self.encoding)
+
         lines: list[bytes] = []
         first = line_no + 1
         records = 0
@@ -111,18 +129,21 @@ class ChunkReader:
             if not in_quotes:
                 records += 1
                 if records == self.records:
-                    yield Chunk(self.format, header, first, b"".join(lines))
+                    yield chunk(b"".join(lines), first)
                     lines, first, records = [], line_no + 1, 0
         if lines:
-            yield Chunk(self.format, header, first, b"".join(lines))
+            yield chunk(b"".join(lines), first)
 
 
-def _read_header(handle: BinaryIO) -> tuple[int, tuple[str, ...] | None]:
+def _read_header(handle: BinaryIO) -> tuple[int, tuple[str, ...] | None, str]:
+    """The header's line count, its names and the file's delimiter."""
     line = handle.readline().removeprefix(_BOM)
     if not line:
-        return 0, None
+        return 0, None, ","
     text = line.decode("utf-8", "replace")
-    return 1, tuple(h.strip() for h in next(csv.reader([text])))
+    delimiter = "\t" if "\t" in text and "," not in text else ","
+    names = next(csv.reader([text], delimiter=delimiter), [])
+    return 1, tuple(h.strip() for h in names), delimiter
 
 
 def rows_of(chunk: Chunk) -> Iterator[RawRow]:
@@ -133,9 +154,9 @@ def rows_of(chunk: Chunk) -> Iterator[RawRow]:
     return _csv_rows(chunk, chunk.header)
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[RawRow]:
-    """Every row of ``path`` (format detected unless given)."""
-    with ChunkReader(path, fmt) as reader:
+def read_rows(path: Path, fmt: str | None = None, encoding: str = "UTF-8") -> Iterator[RawRow]:
+    """Every row of ``path`` (a UTF-8 file; format detected unless given)."""
+    with ChunkReader(path, fmt, encoding=encoding) as reader:
         for chunk in reader:
             yield from rows_of(chunk)
 
@@ -159,7 +180,10 @@ def _jsonl_rows(chunk: Chunk) -> Iterator[RawRow]:
             text = raw.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as error:
             shown = raw.decode("utf-8", "replace").rstrip("\r")
-            problem = f"not valid UTF-8 (byte {raw[error.start]:#04x} at column {error.start + 1})"
+            problem = (
+                f"not valid {chunk.encoding} (byte {raw[error.start]:#04x} "
+                f"at column {error.start + 1})"
+            )
             yield RawRow(number, None, shown, problem, "encoding")
             continue
         try:
@@ -180,7 +204,8 @@ def _csv_rows(chunk: Chunk, header: tuple[str, ...]) -> Iterator[RawRow]:
     except UnicodeDecodeError:
         # surrogateescape keeps the undecodable bytes, so only their rows are rejected.
         text, clean = chunk.data.decode("utf-8", "surrogateescape"), False
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = chunk.delimiter
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     offset = chunk.first_line - 1
     start = 1
     while True:
@@ -196,11 +221,12 @@ def _csv_rows(chunk: Chunk, header: tuple[str, ...]) -> Iterator[RawRow]:
         if not any(v.strip() for v in values):
             continue
         # The row's own text is kept only for rows that can have no fields to show.
-        source = "" if clean and len(values) <= len(header) else ",".join(values)
+        source = "" if clean and len(values) <= len(header) else delimiter.join(values)
         bad = None if clean else _undecodable(source)
         if bad is not None:
             shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            yield RawRow(line, None, shown, f"not valid UTF-8 (byte {bad:#04x})", "encoding")
+            problem = f"not valid {chunk.encoding} (byte {bad:#04x})"
+            yield RawRow(line, None, shown, problem, "encoding")
         elif len(values) > len(header):
             problem = f"{len(values)} fields but the header has {len(header)}"
             yield RawRow(line, None, source, problem, "bad_csv")

@@ -1,7 +1,8 @@
 """Turn one row of a department's file (CSV strings or JSON values) into a typed event.
 
-Columns are the Avro field names of the source's schema; the parser for each column is
-derived from the schema itself (string, int, boolean, enum, date, timestamp, decimal,
+Columns are the Avro field names of the source's schema, or the names departments use
+for them (统一社会信用代码, 纳税信用级别, ...: schemas/headers.py); the parser for each
+column is derived from the schema itself (string, int, boolean, enum, date, timestamp, decimal,
 uuid), so a new optional field in a new schema version needs no code here.
 
 Values a clerk's export really contains are accepted: blank = absent, lower-case enum
@@ -29,6 +30,7 @@ from typing import Any
 
 from schemas.errors import InvalidEvent
 from schemas.events import validate_event
+from schemas.headers import field_for
 from schemas.registry import RegisteredSchema
 from schemas.sectors import SectorCatalog
 from schemas.uscc import normalize
@@ -130,6 +132,19 @@ class RowParser:
         self._required = [c.name for c in self.columns if not c.nullable]
         self._by_name = {c.name: c for c in self.columns}
         self._names = [c.name for c in self.columns]
+        # A column name that is not a field: its field by alias, or None (cached: the
+        # same few header names come on every row).
+        self._aliased: dict[str, _Column | None] = {}
+
+    def column_for(self, name: str) -> _Column | None:
+        """The column a file's column ``name`` fills: a field name or an alias of one."""
+        column = self._by_name.get(name)
+        if column is None:
+            if name not in self._aliased:
+                field = field_for(self.source, name)
+                self._aliased[name] = self._by_name.get(field) if field else None
+            column = self._aliased[name]
+        return column
 
     def _check_department(self, event: dict[str, Any]) -> None:
         # A sender that is one department (an HTTP ingest key) speaks for it alone: a row
@@ -145,16 +160,29 @@ class RowParser:
 
     def unknown_columns(self, header: list[str]) -> list[str]:
         """Columns of a file that no field of the schema reads (reported, then ignored)."""
-        return [h for h in header if h not in self.column_names]
+        return [h for h in header if self.column_for(h) is None]
+
+    def shared_columns(self, header: list[str]) -> dict[str, list[str]]:
+        """Fields that more than one column of a file fills (``uscc`` and 统一社会信用代码):
+        field -> those columns. Reported; in a row, the later non-blank value is used."""
+        filling: dict[str, list[str]] = {}
+        for name in header:
+            column = self.column_for(name)
+            if column is not None:
+                filling.setdefault(column.name, []).append(name)
+        return {field: names for field, names in filling.items() if len(names) > 1}
 
     def parse(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
         """Return the typed, validated event for ``row``, or raise RowRejected."""
         event: dict[str, Any] = dict.fromkeys(self._names)
         by_name = self._by_name
-        for name, raw in row.items():
-            column = by_name.get(name)
-            if column is None or raw is None or raw == "":
+        for key, raw in row.items():
+            if raw is None or raw == "":
                 continue
+            column = by_name.get(key) or self.column_for(key)
+            if column is None:
+                continue
+            name = column.name
             # Fast paths for the two commonest kinds; anything unusual (and every error
             # message) goes through _convert.
             if raw.__class__ is str:

@@ -1,7 +1,8 @@
 """``POST /v1/ingest/{source}``: a department without Kafka access sends a file over HTTP.
 
-The way Confluent's REST Proxy fronts Kafka, for the departments' files: the body (CSV or
-JSON Lines, as ``zjcredit produce`` reads them) is streamed to a temporary file, at most
+The way Confluent's REST Proxy fronts Kafka, for the departments' files: the body (CSV,
+JSON Lines or an Excel workbook, as ``zjcredit produce`` reads them, in any encoding it
+detects) is streamed to a temporary file, at most
 ``max_bytes``, then published by the producer itself (``producers.produce.produce_file``),
 so the rules, the rejects and the summary are the CLI's. The answer comes after Kafka has
 acknowledged the events; it is the summary and the rejected rows. Event ids come from the
@@ -27,6 +28,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from producers.decoding import canonical_encoding
+from producers.errors import UnreadableFileError
 from producers.produce import ProduceSummary, produce_file, rejects_path
 from query.access import Sender
 from query.errors import (
@@ -51,19 +54,24 @@ FORMATS = {
     "application/x-ndjson": ".jsonl",
     "application/jsonl": ".jsonl",
     "application/json-lines": ".jsonl",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
 }
 MAX_REJECTED_ROWS = 1_000  # in the answer; a clerk fixes the file, not 100,000 rows by hand
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ApiError, "description": "no key, or an unknown or revoked one"},
     403: {"model": ApiError, "description": "not a department key, or not this source's owner"},
-    422: {"model": ApiError, "description": "no such source, or a malformed name"},
+    422: {
+        "model": ApiError,
+        "description": "no such source, a malformed name, or a body not its format at all",
+    },
     413: {"model": ApiError, "description": "the body is over the size limit"},
-    415: {"model": ApiError, "description": "a content type that is not CSV or JSON Lines"},
+    415: {"model": ApiError, "description": "a content type not CSV, JSON Lines or xlsx"},
     503: {"model": ApiError, "description": "Kafka did not take every row, or busy"},
 }
 
 router = APIRouter(tags=["ingest"], responses=_ERRORS)
+_SHEET = "an xlsx body's sheet (default: the first)"
 
 
 def _services(request: Request) -> Services:
@@ -72,12 +80,13 @@ def _services(request: Request) -> Services:
 
 
 @router.post("/v1/ingest/{source}", response_model=IngestSummary,
-             summary="Send a department's file (CSV or JSON Lines) to Kafka")  # fmt: skip
+             summary="Send a department's file (CSV, JSON Lines or xlsx) to Kafka")  # fmt: skip
 async def ingest(
     request: Request,
     source: str,
     holder: Sender,
     name: Annotated[str | None, Query(max_length=200, description="the file's name")] = None,
+    sheet: Annotated[str | None, Query(max_length=100, description=_SHEET)] = None,
 ) -> Response:
     services = _services(request)
     if source not in SOURCE_OWNERS:
@@ -89,7 +98,7 @@ async def ingest(
     if not may_send(department, source, services.catalog):
         owners = ", ".join(sorted(owners_of(source, services.catalog)))
         raise Forbidden(f"{department} may not send {source} events (they are {owners}'s)")
-    suffix = _suffix(request.headers.get("content-type"))
+    suffix, encoding = _media(request.headers.get("content-type"))
     ingest_state = services.ingest
     if ingest_state.bootstrap_servers is None:
         raise PublishingFailed("this service has no Kafka to send to (KAFKA_BOOTSTRAP_SERVERS)",
@@ -102,14 +111,21 @@ async def ingest(
         with in_progress, tempfile.TemporaryDirectory(prefix="zjcredit-ingest-") as folder:
             path = Path(folder) / f"upload{suffix}"
             size, digest = await _receive(request, path, ingest_state.max_bytes)
-            summary = await asyncio.to_thread(
-                produce_file, source, path, bootstrap_servers=ingest_state.bootstrap_servers,
-                topic_prefix=services.topic_prefix, show_progress=False, workers=0,
-                department=department,
-            )  # fmt: skip
+            unreadable = None
+            try:
+                summary = await asyncio.to_thread(
+                    produce_file, source, path, bootstrap_servers=ingest_state.bootstrap_servers,
+                    topic_prefix=services.topic_prefix, show_progress=False, workers=0,
+                    department=department, encoding=encoding, sheet=sheet,
+                )  # fmt: skip
+            except UnreadableFileError as error:  # nothing was sent; recorded as such
+                unreadable = str(error).replace(path.name, "the body")
+                summary = ProduceSummary(source, path, error=unreadable)
             rejected_rows = _rejected_rows(rejects_path(path))
         await _record(services, holder, source, name=name, size=size, digest=digest,
                       summary=summary)  # fmt: skip
+    if unreadable is not None:
+        raise InvalidParameter.one("body", "format", unreadable, error="unreadable_file")
     if summary.exit_code == 2:
         raise PublishingFailed(
             f"publishing failed: {summary.error}; {summary.acknowledged} of {summary.read} "
@@ -117,21 +133,38 @@ async def ingest(
         )
     body = IngestSummary(
         source=source, department=department, name=name, bytes=size, sha256=digest,
+        encoding=summary.encoding.label, sheet=summary.sheet,
         read=summary.read, sent=summary.sent, acknowledged=summary.acknowledged,
         rejected=summary.rejected, rejects_by_reason=dict(summary.rejects_by_reason),
-        ignored_columns=summary.ignored_columns, rejected_rows=rejected_rows,
+        ignored_columns=summary.ignored_columns, shared_columns=summary.shared_columns,
+        rejected_rows=rejected_rows,
         rejected_rows_shown=len(rejected_rows),
     )  # fmt: skip
     return json_response(body)
 
 
-def _suffix(content_type: str | None) -> str:
-    media = (content_type or "").split(";")[0].strip().lower()
+def _media(content_type: str | None) -> tuple[str, str | None]:
+    """The file suffix the producer reads the body by, and the encoding to force.
+
+    A ``charset`` other than UTF-8 is the sender's word and is used; ``charset=utf-8`` is
+    not, since many clients add it to any body: the producer detects the encoding then.
+    """
+    media, *params = (content_type or "").split(";")
+    media = media.strip().lower()
     if media not in FORMATS:
         raise UnsupportedMediaType(
-            f"send CSV or JSON Lines: Content-Type one of {', '.join(FORMATS)}, not {media[:60]!r}"
+            f"send CSV, JSON Lines or xlsx: Content-Type one of {', '.join(FORMATS)}, "
+            f"not {media[:60]!r}"
         )
-    return FORMATS[media]
+    charsets = [p.split("=", 1)[1].strip().strip('"') for p in params
+                if p.strip().lower().startswith("charset=")]  # fmt: skip
+    encoding = None
+    if charsets:
+        try:
+            encoding = canonical_encoding(charsets[0])
+        except LookupError:
+            raise UnsupportedMediaType(f"unknown charset {charsets[0][:40]!r}") from None
+    return FORMATS[media], None if encoding == "utf-8" else encoding
 
 
 async def _receive(request: Request, path: Path, max_bytes: int) -> tuple[int, str]:

@@ -326,12 +326,17 @@ class IngestSummary(_Model):
     name: str | None = Field(description="the file name given with ?name=")
     bytes: int
     sha256: str = Field(description="of the body as received")
+    encoding: str = Field(description="the text encoding it was read in (UTF-8, GB18030, ...)")
+    sheet: str | None = Field(description="the workbook's sheet read, for an xlsx body")
     read: int
     sent: int
     acknowledged: int = Field(description="events Kafka acknowledged before this answer")
     rejected: int
     rejects_by_reason: dict[str, int]
     ignored_columns: list[str] = Field(description="columns no field of the schema reads")
+    shared_columns: dict[str, list[str]] = Field(
+        description="fields two columns fill (field -> columns): the later non-blank is used"
+    )
     rejected_rows: list[dict[str, Any]] = Field(
         description="the first 1,000 rejected rows: line, reason, field, message, row"
     )

@@ -27,7 +27,7 @@ import click
 from base.endpoints import forget_running_stack, record_running_stack, resolve_endpoints
 from base.errors import ServerStartError, TopicMismatchError, ZjcreditError
 from base.settings import Settings, redact_url
-from schemas.topics import SOURCES, TopicOutcome, create_topics, project_topics
+from schemas.topics import TopicOutcome, create_topics, project_topics
 from zjcredit.stack import LocalStack, kafka_version
 from zjcredit.stack.process import log_tail
 
@@ -146,39 +146,6 @@ def migrate_command(settings: Settings) -> None:
     for name in applied:
         click.echo(f"applied  {name}")
     click.echo(f"{redact_url(url)}: {'up to date' if not applied else f'{len(applied)} applied'}")
-
-
-@cli.command()
-@click.argument("source", type=click.Choice(SOURCES))
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Validate every row; send nothing.")
-@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus metrics here.")
-@click.pass_obj
-def produce(
-    settings: Settings, source: str, file: Path, dry_run: bool, metrics_port: int | None
-) -> None:
-    """Send a department's export FILE (CSV or JSON Lines) to the SOURCE topic.
-
-    Bad rows go to FILE.rejects.jsonl with line number and reason. Exit 0: all rows
-    sent; 1: some rows rejected; 2: publishing failed (the summary says how many rows
-    were acknowledged; sending the same file again is safe).
-    """
-    from prometheus_client import start_http_server  # noqa: PLC0415
-
-    from producers.produce import produce_file  # noqa: PLC0415
-
-    bootstrap = None
-    if not dry_run:
-        bootstrap = resolve_endpoints(settings, need_database=False).bootstrap_servers
-    if metrics_port is not None:
-        start_http_server(metrics_port)
-    summary = produce_file(
-        source, file, bootstrap_servers=bootstrap, topic_prefix=settings.topic_prefix,
-        dry_run=dry_run,
-    )  # fmt: skip
-    for line in summary.lines():
-        click.echo(line, err=summary.exit_code == 2 and line.lstrip().startswith("PUBLISHING"))
-    sys.exit(summary.exit_code)
 
 
 @cli.group()
@@ -351,6 +318,7 @@ def _kafka_for_bench(settings: Settings) -> Iterator[str]:
 
 def _register_stage_commands() -> None:
     # The stages own their commands; the shell only mounts them.
+    from producers.command import produce_command  # noqa: PLC0415
     from producers.generator import generate_command  # noqa: PLC0415
     from query.command import keys_group, query_command, serve_command  # noqa: PLC0415
     from query.watch_command import watch_command  # noqa: PLC0415
@@ -358,6 +326,7 @@ def _register_stage_commands() -> None:
     from streams.worker import worker_command  # noqa: PLC0415
     from zjcredit.demo import demo_command  # noqa: PLC0415
 
+    cli.add_command(produce_command)
     cli.add_command(generate_command)
     cli.add_command(worker_command)
     cli.add_command(sink_group)

@@ -4,12 +4,16 @@ twice is harmless; only the owning department sends; every upload is recorded.""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from base.endpoints import Endpoints
@@ -143,3 +147,64 @@ def test_only_the_owning_departments_key_sends_and_bad_uploads_are_clear(
     answer = service.send("tax", lines.encode(), content_type="application/x-ndjson")
     assert answer.status_code == 200, answer.text
     assert (answer.json()["acknowledged"], answer.json()["rejected"]) == (1, 0)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _workbook(text: str) -> bytes:
+    """The CSV as a clerk's workbook: Chinese headers, dates as Excel dates, numbers."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "纳税信用"
+    rows = list(csv.reader(io.StringIO(text)))
+    sheet.append(["统一社会信用代码", "报送部门", "发生时间", "事件类型", "评价年度",
+                  "纳税信用级别", "评价得分", "直接判级"])  # fmt: skip
+    for row in rows[1:]:
+        occurred = dt.datetime.strptime(row[2], "%Y-%m-%d %H:%M")
+        sheet.append([row[0], row[1] or None, occurred, row[3], int(row[4]), row[5],
+                      float(row[6]), row[7]])  # fmt: skip
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_workbook_and_a_gb18030_file_are_read_as_the_csv_is(service: Service) -> None:
+    answer = service.send("tax", _workbook(CSV.decode()), content_type=XLSX, name="纳税信用.xlsx")
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    assert (summary["read"], summary["acknowledged"], summary["rejected"]) == (4, 2, 2)
+    assert (summary["sheet"], summary["encoding"]) == ("纳税信用", "UTF-8")
+    assert [(r["line"], r["reason"]) for r in summary["rejected_rows"]] == [
+        (3, "wrong_department"), (5, "invalid_credit_code")]  # fmt: skip
+    from_sheet = sorted(str(e["event_id"]) for e in _events(service, "tax"))
+    assert len(from_sheet) == 2
+
+    gb = service.send("tax", CSV.decode().encode("gb18030"))
+    assert gb.status_code == 200, gb.text
+    assert (gb.json()["encoding"], gb.json()["acknowledged"]) == ("GB18030", 2)
+    # Same facts, same ids: the workbook's events are the CSV's.
+    assert sorted(str(e["event_id"]) for e in _events(service, "tax")) == sorted(from_sheet * 2)
+
+    # A charset other than UTF-8 is used; charset=utf-8 (which clients add to anything) is
+    # not trusted over detection; an unknown one is refused before the body is read.
+    forced = service.send("tax", CSV.decode().encode("gbk"), content_type="text/csv; charset=GBK")
+    assert (forced.status_code, forced.json()["encoding"]) == (200, "GBK"), forced.text
+    said = service.send("tax", CSV.decode().encode("gb18030"),
+                        content_type="text/csv; charset=utf-8")  # fmt: skip
+    assert (said.status_code, said.json()["encoding"]) == (200, "GB18030"), said.text
+    unknown = service.send("tax", CSV, content_type="text/csv; charset=klingon")
+    assert unknown.status_code == 415, unknown.text
+    no_sheet = service.send("tax", _workbook(CSV.decode()), content_type=XLSX, sheet="名单")
+    assert no_sheet.status_code == 422, no_sheet.text
+    assert "the body has no sheet '名单'; its sheets: '纳税信用'" in no_sheet.json()["message"]
+
+    broken = service.send("tax", b"PK\x03\x04 not a workbook", content_type=XLSX)
+    assert broken.status_code == 422, broken.text
+    assert broken.json()["error"] == "unreadable_file"
+    assert "the body is not an Excel workbook" in broken.json()["message"]
+    recorded = fetch(service.database_url,
+                     "select read, error from access.ingest order by at")  # fmt: skip
+    assert [r["read"] for r in recorded] == [4, 4, 4, 4, 0, 0]
+    assert "not an Excel workbook" in recorded[-1]["error"]

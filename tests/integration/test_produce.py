@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,7 +20,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from base.settings import Settings
 from producers.generator import generate
-from producers.produce import EXIT_OK, EXIT_PUBLISH_FAILED, EXIT_REJECTS, produce_file
+from producers.produce import EXIT_OK, EXIT_PUBLISH_FAILED, EXIT_REJECTS, EXIT_USAGE, produce_file
 from producers.readers import read_rows
 from producers.rows import RowParser
 from schemas.codec import Codec
@@ -30,6 +32,7 @@ from zjcredit.stack import KafkaBroker, ensure_jars
 
 registry = ManifestRegistry.load()
 codec = Codec(registry)
+EXAMPLES = Path(__file__).parents[2] / "examples"
 # Fast failure when the broker is gone: the defaults are sized for a clerk's patience.
 IMPATIENT = {
     "delivery_timeout_ms": 6000,
@@ -187,3 +190,44 @@ def _good_event_ids(source: str, path: Path) -> set[str]:
         except Exception:  # noqa: BLE001, S112 - a rejected row has no id to find
             continue
     return ids
+
+
+def _command(args: list[str], data: bytes, bootstrap: str, prefix: str,
+             cwd: Path) -> subprocess.CompletedProcess[bytes]:  # fmt: skip
+    """``zjcredit produce`` as a pipeline runs it: its own process, the file on stdin."""
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "ZJCREDIT_TOPIC_PREFIX": prefix}
+    return subprocess.run([sys.executable, "-m", "zjcredit", "produce", *args], input=data,
+                          capture_output=True, env=env, cwd=cwd, timeout=120, check=False)  # fmt: skip
+
+
+def test_the_command_sends_a_gb18030_chinese_header_file_from_stdin(
+    bootstrap_servers: str, prefix: str, tmp_path: Path
+) -> None:
+    english = tmp_path / "enterprise.csv"
+    english.write_bytes((EXAMPLES / "enterprise.csv").read_bytes())
+    header, *body = english.read_text("utf-8").splitlines(keepends=True)
+    chinese = (header.replace("uscc,", "统一社会信用代码,").replace(",name,", ",企业名称,")
+               .replace(",established_on,", ",成立日期,"))  # fmt: skip
+    data = (chinese + "".join(body)).encode("gb18030")
+    done = _command(["enterprise", "-", "--json"], data, bootstrap_servers, prefix, tmp_path)
+    assert done.returncode == EXIT_OK, done.stderr.decode()
+    assert "reading stdin as GB18030 (not valid UTF-8)" in done.stderr.decode()
+    summary = json.loads(done.stdout)
+    assert summary["acknowledged"] == summary["read"] == len(body)
+    records = consume_all(bootstrap_servers, f"{prefix}.enterprise")
+    sent = sorted((codec.decode(r.value)[0] for r in records), key=lambda e: str(e["event_id"]))
+    want = sorted(expected_events("enterprise", english), key=lambda e: e["event_id"])
+    assert [(str(e["event_id"]), e["name"]) for e in sent] == [
+        (e["event_id"], e["name"]) for e in want
+    ], "the Chinese-header GB18030 file is not the same events as the UTF-8 one"
+
+
+def test_the_command_exits_2_when_kafka_is_down_and_64_on_a_usage_error(tmp_path: Path) -> None:
+    data = (EXAMPLES / "tax.csv").read_bytes()
+    down = _command(["tax", "-", "--json"], data, "127.0.0.1:9", "down", tmp_path)
+    assert down.returncode == EXIT_PUBLISH_FAILED, down.stderr.decode()
+    summary = json.loads(down.stdout)
+    assert summary["acknowledged"] == 0
+    assert "cannot reach Kafka at 127.0.0.1:9" in summary["error"]
+    usage = _command(["tax", "-", "--encoding", "nope"], data, "127.0.0.1:9", "down", tmp_path)
+    assert usage.returncode == EXIT_USAGE

@@ -137,3 +137,14 @@ def test_a_department_sender_fills_its_department_and_refuses_anothers() -> None
     assert (refused.value.field, refused.value.reason) == ("department", "wrong_department")
     assert "SAMR" in refused.value.message
     assert "SAT" in refused.value.message
+
+
+def test_the_departments_chinese_column_names_fill_the_same_fields() -> None:
+    chinese = {
+        "统一社会信用代码": "91330100716105852f ", "报送部门": "SAT", "发生时间": "2017-04-20 09:30",
+        "事件类型": "grade_assessed", "评价年度": "2016", "纳税信用级别": "a", "评价得分": "95.5",
+        "直接判级": "否", "备注": "ignored",
+    }  # fmt: skip
+    tax = parser("tax")
+    assert tax.parse(chinese, NOW) == tax.parse(GRADE_ROW, NOW)  # event id included
+    assert tax.unknown_columns([*chinese, "grade"]) == ["备注"]
