@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from producers.produce import EXIT_USAGE
+
 ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 
 
@@ -72,10 +74,10 @@ def test_produce_against_a_stopped_broker_exits_2_and_says_why(tmp_path: Path) -
 
 def test_a_missing_file_and_an_unknown_source_are_usage_errors(tmp_path: Path) -> None:
     missing = run("produce", "tax", str(tmp_path / "nope.csv"))
-    assert missing.returncode == 2
+    assert missing.returncode == EXIT_USAGE  # 64, apart from 2: publishing failed
     assert "does not exist" in missing.stderr
     wrong = run("produce", "taxes", str(tmp_path / "nope.csv"))
-    assert wrong.returncode == 2
+    assert wrong.returncode == EXIT_USAGE
     assert "'taxes' is not one of" in wrong.stderr
 
 
