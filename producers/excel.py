@@ -38,6 +38,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ from producers.errors import UnreadableFileError
 __all__ = ["Sheet", "cell_text", "sheet_as_jsonl"]
 
 _EXACT = 2**53
+# What a damaged sheet raises from inside openpyxl: its XML (ParseError is a SyntaxError),
+# its zip member, or a cell openpyxl cannot make sense of.
+_BROKEN = (SyntaxError, zipfile.BadZipFile, EOFError, zlib.error, ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,8 @@ def cell_text(value: Any) -> str | None:
 def sheet_as_jsonl(path: Path, sheet: str | None = None) -> Iterator[Sheet]:
     """The first sheet of the workbook ``path`` (or the one named ``sheet``) as JSON Lines.
 
-    Raises UnreadableFileError when ``path`` is not a workbook or has no such sheet.
+    Raises UnreadableFileError when ``path`` is not a workbook, has no such sheet, or the
+    sheet is damaged (read whole before the caller gets it, so before any row is sent).
     """
     import openpyxl  # noqa: PLC0415 - only an Excel file pays for importing it
     from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
@@ -105,8 +110,14 @@ def sheet_as_jsonl(path: Path, sheet: str | None = None) -> Iterator[Sheet]:
         fd, name = tempfile.mkstemp(prefix="zjcredit-", suffix=".jsonl")
         target = Path(name)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                header = _write_rows(worksheet.iter_rows(values_only=True), out)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    header = _write_rows(worksheet.iter_rows(values_only=True), out)
+            except _BROKEN as error:  # the whole sheet is read before a row is sent
+                raise UnreadableFileError(
+                    f"{path.name}: sheet {worksheet.title!r} is damaged "
+                    f"({type(error).__name__}: {error}); nothing was sent"
+                ) from None
             yield Sheet(target, worksheet.title, header)
         finally:
             target.unlink(missing_ok=True)

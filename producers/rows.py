@@ -172,17 +172,19 @@ class RowParser:
                 filling.setdefault(column.name, []).append(name)
         return {field: names for field, names in filling.items() if len(names) > 1}
 
-    def parse(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    def parse(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:  # noqa: PLR0912 - the per-row hot loop, kept in one frame
         """Return the typed, validated event for ``row``, or raise RowRejected."""
         event: dict[str, Any] = dict.fromkeys(self._names)
         by_name = self._by_name
-        for key, raw in row.items():
+        for name, raw in row.items():
+            column = by_name.get(name)
+            if column is None:  # not a field name: an alias of one, or an unknown column
+                column = self.column_for(name)
+                if column is None:
+                    continue
+                name = column.name  # noqa: PLW2901 - the alias's field
             if raw is None or raw == "":
                 continue
-            column = by_name.get(key) or self.column_for(key)
-            if column is None:
-                continue
-            name = column.name
             # Fast paths for the two commonest kinds; anything unusual (and every error
             # message) goes through _convert.
             if raw.__class__ is str:

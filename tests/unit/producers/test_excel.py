@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import io
 import json
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +151,25 @@ def test_files_that_are_not_workbooks_are_refused_clearly(tmp_path: Path) -> Non
 )
 def test_cell_values_become_the_text_a_csv_would_hold(value: Any, text: str | None) -> None:
     assert cell_text(value) == text
+
+
+def test_a_damaged_sheet_is_refused_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = tmp_path / "whole.xlsx"
+    enterprise_workbook(whole)
+    damaged = tmp_path / "damaged.xlsx"
+    with zipfile.ZipFile(whole) as source, zipfile.ZipFile(damaged, "w") as out:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]  # a download cut short, inside the sheet
+            out.writestr(item, data)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where the sheet's copy goes
+    with pytest.raises(
+        UnreadableFileError, match=r"sheet '企业登记' is damaged .*nothing was sent"
+    ):
+        dry_run("enterprise", damaged)
+    assert list(scratch.iterdir()) == [], "the half-written copy is left behind"
