@@ -288,6 +288,21 @@ def _key(database_url: str, role: Role) -> str:
     return asyncio.run(make())
 
 
+def _key_id(key: str) -> str:
+    """The key as the page shows it: its id (``zjc_<id>``), never its secret."""
+    return key[: key.index("_", 4)] + "_…"
+
+
+def _enter_key(driver: Any, key: str) -> None:
+    """The person's way in: "使用密钥 Use a key" in the nav, the key typed, "Use key"."""
+    _wait(driver).until(ec.element_to_be_clickable((By.ID, "key-open"))).click()
+    box = _wait(driver).until(ec.visibility_of_element_located((By.ID, "key")))
+    assert box.get_attribute("type") == "password"
+    box.send_keys(key)
+    driver.find_element(By.ID, "key-go").click()
+    _wait(driver).until(ec.text_to_be_present_in_element((By.ID, "key-id"), _key_id(key)))
+
+
 def test_the_export_buttons_save_the_views_matches_as_csv_and_json_lines(
     read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
 ) -> None:
@@ -338,14 +353,15 @@ def test_the_export_buttons_save_the_views_matches_as_csv_and_json_lines(
             (m["uscc"], m["measure_code"], m["department"]) for m in expected]  # fmt: skip
         assert {r["department"] for r in rows} == {department}
 
-        # A search, exported under a bank's key kept in the session.
+        # A search, exported under a bank's key entered in the page's key form.
         key = _key(database_url, Role.BANK)
-        browser.execute_script("sessionStorage.setItem('zjcredit.apiKey', arguments[0])", key)
         browser.get(base + "/#q=" + firm.term)
-        browser.refresh()  # a new hash alone does not load the page again
         _wait(browser).until(ec.presence_of_element_located(
             (By.CSS_SELECTOR, f'#rows tr[data-uscc="{p["uscc"]}"]')))  # fmt: skip
-        assert browser.find_element(By.ID, "key-id").text == key[: key.index("_", 4)] + "_…"
+        _enter_key(browser, key)
+        assert browser.find_element(By.ID, "key-id").text == _key_id(key)
+        _wait(browser).until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'#rows tr[data-uscc="{p["uscc"]}"]')))  # fmt: skip
         expected = _all_items(base, "enterprises", {"q": firm.term}, key)
         rows = _csv_rows(_downloaded(folder, browser.find_element(By.ID, "results-exports-csv")))
         assert [(r["uscc"], r["name"], r["grade"]) for r in rows] == [
@@ -362,3 +378,38 @@ def test_the_export_buttons_save_the_views_matches_as_csv_and_json_lines(
         assert "密钥被拒绝" in text
         assert "Key rejected" in text
         assert browser.execute_script("return sessionStorage.getItem('zjcredit.apiKey')") is None
+
+
+def test_a_key_is_entered_once_kept_in_the_tabs_session_and_forgotten_on_request(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
+) -> None:
+    """The key form (nav: "Use a key") takes a bank's key once; it is kept in
+    sessionStorage (never localStorage, never shown), survives a reload, reads the profile
+    as the bank (its credit line, which the public does not see) and "Forget key" drops it."""
+    database_url, firm = read_model
+    uscc = firm.profile["uscc"]
+    with _serve(database_url, open_tmp_path / "serve-key.log") as base:
+        key = _key(database_url, Role.BANK)
+        browser.get(base + f"/#uscc={uscc}")
+        _wait(browser).until(ec.text_to_be_present_in_element(
+            (By.ID, "profile-name"), firm.profile["name"]))  # fmt: skip
+        assert "公开访问" in browser.find_element(By.ID, "keystate").text
+        public = browser.find_element(By.ID, "profile").text
+        _enter_key(browser, key)
+        assert not browser.find_element(By.ID, "key-form").is_displayed()
+        assert browser.find_element(By.ID, "key").get_attribute("value") == ""
+        stored = browser.execute_script(
+            "return [sessionStorage.getItem('zjcredit.apiKey'), localStorage.length]"
+        )
+        assert stored == [key, 0]
+        # The profile again, as the bank: it shows more than the public's.
+        _wait(browser).until(lambda d: d.find_element(By.ID, "profile").text != public)
+        browser.refresh()
+        label = _wait(browser).until(ec.visibility_of_element_located((By.ID, "key-id")))
+        assert label.text == _key_id(key)
+        assert key not in browser.find_element(By.TAG_NAME, "body").text
+        assert key not in browser.current_url
+        browser.find_element(By.ID, "key-forget").click()
+        _wait(browser).until(ec.visibility_of_element_located((By.ID, "key-open")))
+        assert browser.execute_script("return sessionStorage.getItem('zjcredit.apiKey')") is None
+        assert _blocked(browser) == []
