@@ -3,9 +3,9 @@
 // Every piece of data goes into the page through textContent or setAttribute, never
 // innerHTML: names, reasons and decision numbers come from departments' files.
 // The state lives in the URL hash (#q=...&city=...&grade=...&page=N or #uscc=..., the other
-// views #view=blacklist|penalties&...), so the back button and a copied link work.
-// The other views live in lists.js (blacklist, penalty checklist, exports); they use the
-// helpers this file puts on
+// views #view=blacklist|penalties|watch&...), so the back button and a copied link work.
+// The other views live in lists.js (blacklist, penalty checklist, exports) and watch.js
+// (the watchlist and its changes); they use the helpers this file puts on
 // window.zjcredit and register themselves in zjcredit.views before the page starts
 // (on DOMContentLoaded, after every script has run).
 //
@@ -408,7 +408,7 @@
     if (location.hash === hash) route(); else location.hash = hash;
   }
 
-  const VIEWS = ["search", "blacklist", "penalties"];
+  const VIEWS = ["search", "blacklist", "penalties", "watch"];
 
   async function route() {
     const state = readHash();

@@ -413,3 +413,174 @@ def test_a_key_is_entered_once_kept_in_the_tabs_session_and_forgotten_on_request
         _wait(browser).until(ec.visibility_of_element_located((By.ID, "key-open")))
         assert browser.execute_script("return sessionStorage.getItem('zjcredit.apiKey')") is None
         assert _blocked(browser) == []
+
+
+async def _sql(database_url: str, statement: str, *args: Any) -> list[Any]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return list(await conn.fetch(statement, *args))
+    finally:
+        await conn.close()
+
+
+def _change(database_url: str, changes: list[tuple[str, str, Any, Any, Any]]) -> None:
+    """Changes ``(uscc, kind, before, after, detail)`` as the sink writes them: rows of
+    credit.change (txid, id and changed_at by their defaults) and, in the same transaction,
+    ``pg_notify('zjcredit_changes', '')`` (sink/writer.py does both in its batch's
+    transaction); the whole pipeline is not needed to make a change arrive."""
+
+    async def write() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            async with conn.transaction():
+                await conn.executemany(
+                    "insert into credit.change (uscc, kind, before, after, detail, reported_at)"
+                    " values ($1, $2, $3::jsonb, $4::jsonb, $5::jsonb, now())",
+                    [(u, k, *(None if v is None else json.dumps(v) for v in (b, a, d)))
+                     for u, k, b, a, d in changes],
+                )  # fmt: skip
+                await conn.execute("select pg_notify('zjcredit_changes', '')")
+        finally:
+            await conn.close()
+
+    asyncio.run(write())
+
+
+def _rows(driver: Any, body: str) -> list[dict[str, Any]]:
+    """The rows of a table body, read in one script: the page redraws them at any time."""
+    script = """return Array.from(document.querySelectorAll('#' + arguments[0] + ' tr[data-uscc]'))
+        .map((r) => ({uscc: r.dataset.uscc, kind: r.dataset.kind, cursor: r.dataset.cursor,
+                      cells: Array.from(r.cells).map((c) => c.innerText), text: r.innerText}))"""
+    return list(driver.execute_script(script, body))
+
+
+def _codes_shown(driver: Any) -> list[str]:
+    return [row["uscc"] for row in _rows(driver, "watch-rows")]
+
+
+def test_the_watchlist_view_keeps_a_banks_codes_and_shows_their_changes_live(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
+) -> None:
+    """A bank enters its key in the form, watches a firm, pastes a list with malformed
+    codes (each named, the list unchanged), then a good list, removes one, sees a change
+    made before the page opened (GET /v1/changes) and changes arriving while it looks (the
+    stream, read with fetch()), and clears the list; under the CSP, nothing blocked."""
+    database_url, firm = read_model
+    a = firm.profile["uscc"]
+    others = asyncio.run(_sql(database_url, "select uscc, name from credit.enterprise "
+                              "where uscc <> $1 and name is not null order by uscc limit 2", a))  # fmt: skip
+    (b, _), (c, c_name) = [(row["uscc"], row["name"]) for row in others]
+    with _serve(database_url, open_tmp_path / "serve-watch.log") as base:
+        key = _key(database_url, Role.BANK)  # the service made the keys' tables
+        _blocked(browser)
+        browser.get(base + "/#view=watch")
+        _wait(browser).until(ec.visibility_of_element_located((By.ID, "watch-nokey")))
+        assert browser.find_element(By.ID, "key-form").is_displayed()  # the view asks for it
+        _enter_key(browser, key)
+        _wait(browser).until(ec.visibility_of_element_located((By.ID, "watch-body")))
+        assert not browser.find_element(By.ID, "watch-nokey").is_displayed()
+        _wait(browser).until(ec.text_to_be_present_in_element((By.ID, "watch-count"), "(0)"))
+
+        # Add one code: the list shows it with its name.
+        browser.find_element(By.ID, "watch-codes").send_keys(a)
+        browser.find_element(By.ID, "watch-add-go").click()
+        _wait(browser).until(lambda d: _codes_shown(d) == [a])
+        assert _rows(browser, "watch-rows")[0]["cells"][0] == firm.profile["name"]
+        assert "已加入关注" in _message(browser)
+
+        # A paste with two malformed codes: each named with its rule, nothing saved.
+        box = browser.find_element(By.ID, "watch-codes")
+        box.send_keys(f"{b}\n91330100716105852G, ABC123")
+        browser.find_element(By.ID, "watch-add-go").click()
+        refused = _wait(browser).until(ec.visibility_of_element_located((By.ID, "watch-refused")))
+        assert "关注列表未改变" in refused.text
+        items = refused.find_elements(By.TAG_NAME, "li")
+        assert [i.text.split(":")[0] for i in items] == ["91330100716105852G", "ABC123"]
+        assert items[0].get_attribute("data-rule") == "check_char"
+        assert _codes_shown(browser) == [a]
+        assert "ABC123" in box.get_attribute("value")  # kept in the box, to be corrected
+
+        # The corrected paste (one a line, a comma too): one whole-list PUT.
+        box.clear()
+        box.send_keys(f"{b}\n{c},")
+        browser.find_element(By.ID, "watch-add-go").click()
+        # (PUT /v1/watchlist replaces the list: every code is added anew, listed by code.)
+        _wait(browser).until(lambda d: sorted(_codes_shown(d)) == sorted([a, b, c]))
+        assert not browser.find_element(By.ID, "watch-refused").is_displayed()
+        browser.find_element(By.CSS_SELECTOR, f'#watch-rows button.remove[data-uscc="{b}"]').click()
+        _wait(browser).until(lambda d: sorted(_codes_shown(d)) == sorted([a, c]))
+
+        # A change made before the page is opened: the first page of GET /v1/changes.
+        _change(database_url, [(a, "grade", "GOOD", "POOR", None)])
+        browser.refresh()
+        _wait(browser, 30).until(lambda d: len(_rows(d, "change-rows")) == 1)
+        _wait(browser).until(
+            lambda d: d.find_element(By.ID, "stream-state").get_attribute("data-state") == "live"
+        )
+        first = _rows(browser, "change-rows")[0]
+        assert first["kind"] == "grade"
+        assert "信用等级变化" in first["text"]
+        assert "良好" in first["text"]
+        assert "较差" in first["text"]
+
+        # Changes arriving while the page is open: on the stream, newest on top.
+        _change(database_url, [
+            (c, "listed", None, "court_defaulter",
+             {"decision_no": "(2026)浙0106执0001号", "department": "SPC"}),
+            (c, "credit_line_refused", True, False, None),
+            (a, "escalated", None, ["court_defaulter", "environment"], None),
+        ])  # fmt: skip
+        _wait(browser, 30).until(lambda d: len(_rows(d, "change-rows")) == 4)
+        rows = _rows(browser, "change-rows")
+        assert [r["kind"] for r in rows] == [
+            "escalated", "credit_line_refused", "listed", "grade"]  # fmt: skip
+        cells = rows[2]["cells"]
+        assert cells[1:3] == [c, c_name]
+        assert "列入黑名单" in cells[3]
+        assert "Listed" in cells[3]
+        assert "— → 失信被执行人 court_defaulter" in cells[3]
+        assert "(2026)浙0106执0001号" in cells[3]
+        assert "可授信 eligible → 不予授信 not eligible" in rows[1]["text"]
+        assert "失信被执行人 court_defaulter、环境保护领域 environment" in rows[0]["text"]
+        cursors = [r["cursor"] for r in rows]
+        assert len(set(cursors)) == 4
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "web-page-watchlist.png"))
+
+        # Clear, after confirming.
+        browser.find_element(By.ID, "watch-clear").click()
+        _wait(browser).until(ec.alert_is_present()).accept()
+        _wait(browser).until(lambda d: _codes_shown(d) == [])
+        assert asyncio.run(_sql(database_url, "select * from access.watchlist where key_id = $1",
+                                key.split("_")[1])) == []  # fmt: skip
+        assert _blocked(browser) == []
+
+
+def test_the_pages_server_sent_events_reader_splits_the_streams_text_into_changes(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
+) -> None:
+    """The page reads the change stream with fetch() (EventSource cannot send the key), so
+    it parses the SSE text itself (watch.js ``parseSSE``): here in the page, on the text
+    cut where a network would cut it."""
+    database_url, _ = read_model
+    change = {"cursor": "5.2", "uscc": "91330100716105852F", "kind": "listed",
+              "before": None, "after": "court_defaulter"}  # fmt: skip
+    text = ("retry: 3000\n\n: keep-alive\r\n\r\nid: 5.1\r\nevent: change\r\n"
+            'data: {"cursor": "5.1"}\r\n\r\n'
+            f"id: 5.2\nevent: change\ndata: {json.dumps(change)}\n\n"
+            'id: 5.3\nevent: change\ndata: {"cur')  # fmt: skip
+    with _serve(database_url, open_tmp_path / "serve-sse.log") as base:
+        browser.get(base + "/")
+        parse = "return zjcredit.parseSSE(arguments[0])"
+        events, rest = browser.execute_script(parse, text)
+        assert [(e["type"], e["id"]) for e in events] == [("change", "5.1"), ("change", "5.2")]
+        assert json.loads(events[1]["data"]) == change
+        assert rest == 'id: 5.3\nevent: change\ndata: {"cur'
+        # Cut anywhere, chunk after chunk, the same events come out.
+        for cut in range(1, len(text)):
+            first, left = browser.execute_script(parse, text[:cut])
+            second, _ = browser.execute_script(parse, left + text[cut:])
+            assert [e["id"] for e in first + second] == ["5.1", "5.2"], cut
+        two_lines, _ = browser.execute_script(parse, "data: a\ndata: b\n\n")
+        assert two_lines == [{"type": "message", "id": None, "data": "a\nb"}]
+        assert _blocked(browser) == []
