@@ -173,10 +173,12 @@
     renderChanges();
   }
 
-  function live(state) {
+  // The stream's state, and the cursor it went on from (data-since: "" from the start).
+  function live(state, since) {
     const box = $("stream-state");
     box.className = "stream-state " + state;
     box.setAttribute("data-state", state);
+    if (since !== undefined) box.setAttribute("data-since", since || "");
     clear(box);
     box.append({ live: bi("实时更新中", "Live"), connecting: bi("连接中…", "Connecting…"),
       stopped: bi("已停止", "Stopped") }[state]);
@@ -228,11 +230,12 @@
   async function follow(signal) {
     while (!signal.aborted) {
       live("connecting");
+      const since = cursor;
       try {
-        const params = cursor ? "?since=" + encodeURIComponent(cursor) : "";
+        const params = since ? "?since=" + encodeURIComponent(since) : "";
         const response = await zj.request(zj.API + "/changes/stream" + params,
           { headers: { Accept: "text/event-stream" }, signal: signal, cache: "no-store" });
-        live("live");
+        live("live", since);
         const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
         let buffer = "";
         for (;;) {

@@ -19,6 +19,8 @@ import contextlib
 import csv
 import io
 import json
+import os
+import signal
 import tempfile
 import time
 import uuid
@@ -458,6 +460,31 @@ def _codes_shown(driver: Any) -> list[str]:
     return [row["uscc"] for row in _rows(driver, "watch-rows")]
 
 
+def _live_since(driver: Any, cursor: str) -> None:
+    """Until the page's stream is live again from ``cursor`` (what it sent as since=)."""
+
+    def state(d: Any) -> bool:
+        box = d.find_element(By.ID, "stream-state")
+        return bool(box.get_attribute("data-state") == "live"
+                    and box.get_attribute("data-since") == cursor)  # fmt: skip
+
+    try:
+        _wait(driver, 30).until(state)
+    except Exception as error:
+        box = driver.find_element(By.ID, "stream-state")
+        raise AssertionError(
+            f"the stream is {box.get_attribute('data-state')} from "
+            f"{box.get_attribute('data-since')!r}, not live from {cursor!r}; the page says "
+            f"{driver.find_element(By.ID, 'message').text!r}"
+        ) from error
+
+
+def _live(driver: Any) -> None:
+    _wait(driver, 20).until(
+        lambda d: d.find_element(By.ID, "stream-state").get_attribute("data-state") == "live"
+    )
+
+
 def test_the_watchlist_view_keeps_a_banks_codes_and_shows_their_changes_live(
     read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
 ) -> None:
@@ -470,7 +497,9 @@ def test_the_watchlist_view_keeps_a_banks_codes_and_shows_their_changes_live(
     others = asyncio.run(_sql(database_url, "select uscc, name from credit.enterprise "
                               "where uscc <> $1 and name is not null order by uscc limit 2", a))  # fmt: skip
     (b, _), (c, c_name) = [(row["uscc"], row["name"]) for row in others]
-    with _serve(database_url, open_tmp_path / "serve-watch.log") as base:
+    service = QueryService(database_url, "zjcredit", open_tmp_path / "serve-watch.log")
+    try:
+        base = service.url
         key = _key(database_url, Role.BANK)  # the service made the keys' tables
         _blocked(browser)
         browser.get(base + "/#view=watch")
@@ -514,9 +543,7 @@ def test_the_watchlist_view_keeps_a_banks_codes_and_shows_their_changes_live(
         _change(database_url, [(a, "grade", "GOOD", "POOR", None)])
         browser.refresh()
         _wait(browser, 30).until(lambda d: len(_rows(d, "change-rows")) == 1)
-        _wait(browser).until(
-            lambda d: d.find_element(By.ID, "stream-state").get_attribute("data-state") == "live"
-        )
+        _live(browser)
         first = _rows(browser, "change-rows")[0]
         assert first["kind"] == "grade"
         assert "信用等级变化" in first["text"]
@@ -547,6 +574,23 @@ def test_the_watchlist_view_keeps_a_banks_codes_and_shows_their_changes_live(
         ARTIFACTS.mkdir(exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "web-page-watchlist.png"))
 
+        # The service killed and started again on its port: the page's stream breaks, the
+        # page reconnects from the newest cursor it has, and a change after that comes once.
+        since = browser.find_element(By.ID, "stream-state").get_attribute("data-since")
+        assert since == cursors[3]  # the first stream went on from the first page's next
+        os.killpg(service.proc.pid, signal.SIGKILL)
+        service.proc.wait()
+        service = QueryService(database_url, "zjcredit", open_tmp_path / "serve-watch-2.log",
+                               migrate=False, port=service.port)  # fmt: skip
+        _live_since(browser, cursors[0])
+        _change(database_url, [(a, "tax_grade", "B", "D", None)])
+        _wait(browser, 30).until(lambda d: len(_rows(d, "change-rows")) == 5)
+        rows = _rows(browser, "change-rows")
+        assert rows[0]["kind"] == "tax_grade"
+        assert "纳税信用等级变化" in rows[0]["text"]
+        assert "B → D" in rows[0]["text"]
+        assert len({r["cursor"] for r in rows}) == 5
+
         # Clear, after confirming.
         browser.find_element(By.ID, "watch-clear").click()
         _wait(browser).until(ec.alert_is_present()).accept()
@@ -554,6 +598,8 @@ def test_the_watchlist_view_keeps_a_banks_codes_and_shows_their_changes_live(
         assert asyncio.run(_sql(database_url, "select * from access.watchlist where key_id = $1",
                                 key.split("_")[1])) == []  # fmt: skip
         assert _blocked(browser) == []
+    finally:
+        service.stop()
 
 
 def test_the_pages_server_sent_events_reader_splits_the_streams_text_into_changes(
