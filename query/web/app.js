@@ -3,9 +3,10 @@
 // Every piece of data goes into the page through textContent or setAttribute, never
 // innerHTML: names, reasons and decision numbers come from departments' files.
 // The state lives in the URL hash (#q=...&city=...&grade=...&page=N or #uscc=..., the other
-// views #view=blacklist|penalties|watch&...), so the back button and a copied link work.
-// The other views live in lists.js (blacklist, penalty checklist, exports) and watch.js
-// (the watchlist and its changes); they use the helpers this file puts on
+// views #view=blacklist|penalties|watch|upload&...), so the back button and a copied link
+// work. The other views live in lists.js (blacklist, penalty checklist, exports), watch.js
+// (the watchlist and its changes) and upload.js (a department's file); they use the
+// helpers this file puts on
 // window.zjcredit and register themselves in zjcredit.views before the page starts
 // (on DOMContentLoaded, after every script has run).
 //
@@ -173,6 +174,12 @@
         return { kind: "error", title: bi("无权访问", "Not allowed"),
           text: "此密钥的角色不能使用该功能。This key's role may not do this. " + (b.message || ""), details };
       case 503:
+        // Only database_unavailable (or no answer body) is the database; the others
+        // (exports_busy, ingest_busy, ingest_unavailable, publishing_failed, ...) say why.
+        if (b.error && b.error !== "database_unavailable") {
+          return { kind: "error", title: bi("服务暂时不可用", "Service unavailable"),
+            text: (b.message || b.error) + "（请稍后重试 please try again later）", details: [] };
+        }
         return { kind: "error", title: bi("服务暂时不可用", "Service unavailable"),
           text: "信用数据库暂时无法访问，请稍后重试。The credit database cannot be reached; please try again later.",
           details: b.message ? [b.message] : [] };
@@ -408,7 +415,7 @@
     if (location.hash === hash) route(); else location.hash = hash;
   }
 
-  const VIEWS = ["search", "blacklist", "penalties", "watch"];
+  const VIEWS = ["search", "blacklist", "penalties", "watch", "upload"];
 
   async function route() {
     const state = readHash();
@@ -506,7 +513,7 @@
     route();
   }
 
-  // What lists.js and watch.js use.
+  // What lists.js, watch.js and upload.js use.
   const zj = window.zjcredit = {
     API, CITIES, PAGE_SIZE, $, el, append, bi, show, clear, dash, gradeBadge, taxBadge, cityName,
     ApiError, request, getJSON, sendJSON, explain, showError, showMessage, hideMessage,

@@ -25,7 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from base.endpoints import Endpoints, free_port
+from base.settings import Settings
 from query.keys import create_key
 from query.roles import Role
 from readmodel import rows as r
@@ -41,6 +42,8 @@ from readmodel.migrate import SCHEMA, migrate
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
+from schemas.topics import create_topics, project_topics
+from schemas.uscc import make_code
 from tests.queryservice import QueryService
 from tests.readmodel import create_database, drop_database
 
@@ -57,7 +60,7 @@ pytestmark = pytest.mark.skipif(
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (the dev extra) is missing")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -279,11 +282,11 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
-def _key(database_url: str, role: Role) -> str:
+def _key(database_url: str, role: Role, department: str | None = None) -> str:
     async def make() -> str:
         conn = await asyncpg.connect(database_url)
         try:
-            return (await create_key(conn, f"网页测试 {role.value}", role))[1]
+            return (await create_key(conn, f"网页测试 {role.value}", role, department))[1]
         finally:
             await conn.close()
 
@@ -630,3 +633,71 @@ def test_the_pages_server_sent_events_reader_splits_the_streams_text_into_change
         two_lines, _ = browser.execute_script(parse, "data: a\ndata: b\n\n")
         assert two_lines == [{"type": "message", "id": None, "data": "a\nb"}]
         assert _blocked(browser) == []
+
+
+def test_a_department_uploads_its_file_and_sees_the_summary_and_the_rejected_rows(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path, stack: Endpoints,
+    settings: Settings,
+) -> None:  # fmt: skip
+    """The tax bureau's key in the key form, its file chosen in the upload view: the page
+    posts it to POST /v1/ingest/tax (published to Kafka by the service) and shows the
+    summary and each rejected row with its line and reason; a bank's key gets the 403."""
+    database_url, _ = read_model
+    prefix = f"web-ingest-{uuid.uuid4().hex[:8]}"
+    create_topics(stack.bootstrap_servers, project_topics(replace(settings, topic_prefix=prefix)))
+    firms = [make_code("91", "330106", f"WEB{n:05d}") for n in range(3)]
+    upload = open_tmp_path / "2025年纳税信用.csv"
+    upload.write_text(
+        "uscc,department,occurred_at,event_type,tax_year,grade,score,direct_judgement\n"
+        f"{firms[0]},SAT,2026-04-20 09:30,GRADE_ASSESSED,2025,A,95.5,否\n"
+        f"{firms[1]},SAMR,2026-04-20 09:30,GRADE_ASSESSED,2025,A,95.5,否\n"  # not the key's
+        f"{firms[2]},,2026-04-20 09:30,GRADE_ASSESSED,2025,B,80,否\n"  # the key's department
+        "91330106NOTACODE,SAT,2026-04-20 09:30,GRADE_ASSESSED,2025,A,95.5,否\n",
+        "utf-8",
+    )
+    env = {"KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers}
+    service = QueryService(database_url, prefix, open_tmp_path / "serve-upload.log", env=env)
+    try:
+        sat = _key(database_url, Role.DEPARTMENT, "SAT")
+        _blocked(browser)
+        browser.get(service.url + "/#view=upload")
+        _wait(browser).until(ec.visibility_of_element_located((By.ID, "upload-nokey")))
+        _enter_key(browser, sat)
+        _wait(browser).until(ec.visibility_of_element_located((By.ID, "upload-form")))
+        Select(browser.find_element(By.ID, "upload-source")).select_by_value("tax")
+        browser.find_element(By.ID, "upload-file").send_keys(str(upload))
+        browser.find_element(By.ID, "upload-go").click()
+        _wait(browser, 60).until(ec.visibility_of_element_located((By.ID, "upload-summary")))
+        assert browser.find_element(By.ID, "upload-read").text == "4"
+        assert browser.find_element(By.ID, "upload-sent").text == "2 / 2"
+        assert browser.find_element(By.ID, "upload-rejected-count").text == "2"
+        assert upload.name in browser.find_element(By.ID, "upload-summary").text
+        rejected = _rows_of(browser, "#upload-rejected tr")
+        assert [(r["line"], r["reason"]) for r in rejected] == [
+            ("3", "wrong_department"), ("5", "invalid_credit_code")]  # fmt: skip
+        assert "SAT" in rejected[0]["text"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        assert browser.save_screenshot(str(ARTIFACTS / "web-page-upload.png"))
+        recorded = asyncio.run(_sql(database_url, "select name, read, sent, rejected from "
+                                    "access.ingest where key_id = $1", sat.split("_")[1]))  # fmt: skip
+        assert [tuple(r) for r in recorded] == [(upload.name, 4, 2, 2)]
+
+        # A bank's key may not send: the 403, as the page's message.
+        browser.find_element(By.ID, "key-forget").click()
+        _enter_key(browser, _key(database_url, Role.BANK))
+        _wait(browser).until(ec.visibility_of_element_located((By.ID, "upload-form")))
+        browser.find_element(By.ID, "upload-file").send_keys(str(upload))
+        browser.find_element(By.ID, "upload-go").click()
+        text = _message(browser)
+        assert "无权访问" in text
+        assert "Not allowed" in text
+        assert not browser.find_element(By.ID, "upload-result").is_displayed()
+        assert _blocked(browser) == []
+    finally:
+        service.stop()
+
+
+def _rows_of(driver: Any, selector: str) -> list[dict[str, str]]:
+    script = """return Array.from(document.querySelectorAll(arguments[0])).map((r) =>
+        ({line: r.dataset.line, reason: r.dataset.reason, text: r.innerText}))"""
+    return list(driver.execute_script(script, selector))
