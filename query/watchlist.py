@@ -43,6 +43,7 @@ on conflict do nothing
 """
 _FULL = "select count(*) >= $2 from access.watchlist where key_id = $1 and uscc <> $3"
 _REMOVE = "delete from access.watchlist where key_id = $1 and uscc = $2"
+_KEEP_ONLY = "delete from access.watchlist where key_id = $1 and uscc <> all($2::text[])"
 _CLEAR = "delete from access.watchlist where key_id = $1"
 _NO_STORE = {"cache-control": "no-store"}  # a key's own list, changed by its holder
 Uscc = Annotated[str, Path(description="unified social credit code (18 characters)")]
@@ -88,7 +89,8 @@ async def put_watchlist(request: Request, holder: Holder,
         )  # fmt: skip
     services = _services(request)
     async with services.db.connection() as conn, conn.transaction():
-        await conn.execute(_CLEAR, holder.key_id)
+        # The codes kept keep their added_at: a portfolio re-sent whole is not re-added.
+        await conn.execute(_KEEP_ONLY, holder.key_id, codes)
         await conn.execute(_ADD, holder.key_id, codes)
     return await _watchlist(services, holder.key_id)
 

@@ -96,11 +96,13 @@ def _env(database_url: str, prefix: str, extra: Mapping[str, str] | None = None)
 
 class QueryService:
     """``zjcredit serve`` on a free port over ``database_url``; ``url`` is its address;
-    ``env``: more settings (``ZJCREDIT_RATE_LIMIT``, ...)."""
+    ``env``: more settings (``ZJCREDIT_RATE_LIMIT``, ...); ``port``: the port of a service
+    stopped before, for one started again in its place (its clients reconnect)."""
 
     def __init__(self, database_url: str, prefix: str, log: Path, timeout: float = 60, *,
-                 migrate: bool = True, env: Mapping[str, str] | None = None) -> None:  # fmt: skip
-        self.port = free_port()
+                 migrate: bool = True, env: Mapping[str, str] | None = None,
+                 port: int | None = None) -> None:  # fmt: skip
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self.env = _env(database_url, prefix, env)

@@ -3,16 +3,18 @@
 // Every piece of data goes into the page through textContent or setAttribute, never
 // innerHTML: names, reasons and decision numbers come from departments' files.
 // The state lives in the URL hash (#q=...&city=...&grade=...&page=N or #uscc=..., the other
-// views #view=blacklist|penalties&...), so the back button and a copied link work.
-// The other views live in lists.js (blacklist, penalty checklist, exports); they use the
+// views #view=blacklist|penalties|watch|upload&...), so the back button and a copied link
+// work. The other views live in lists.js (blacklist, penalty checklist, exports), watch.js
+// (the watchlist and its changes) and upload.js (a department's file); they use the
 // helpers this file puts on
 // window.zjcredit and register themselves in zjcredit.views before the page starts
 // (on DOMContentLoaded, after every script has run).
 //
-// An API key (the page has no form to enter one yet: the watchlist view, issue 15, brings
-// it) is kept in sessionStorage (this tab only, gone
-// when it closes; never localStorage) and sent as X-API-Key on every request the page
-// makes, so the whole page then reads as that bank or department.
+// An API key is entered once in the key form (a bank's or department's: "使用密钥 Use a
+// key" in the nav, or the watchlist view, which needs one), kept in sessionStorage (this
+// tab only, gone when it closes; never localStorage, never in a URL) and sent as
+// X-API-Key on every request the page makes, the exports too, so the whole page then
+// reads as that bank or department. The page shows the key by its id only.
 "use strict";
 
 (function () {
@@ -166,12 +168,18 @@
               + "the page has forgotten it: enter a valid one. (" + (b.message || "HTTP 401") + ")", details };
         }
         return { kind: "error", title: bi("需要密钥", "Key required"),
-          text: "请在“关注列表”中输入银行或部门的 API 密钥。Enter a bank's or department's API key "
-            + "under Watchlist. (" + (b.message || "HTTP 401") + ")", details };
+          text: "请点击上方“使用密钥”输入银行或部门的 API 密钥。Enter a bank's or department's API key "
+            + "with \"Use a key\" above. (" + (b.message || "HTTP 401") + ")", details };
       case 403:
         return { kind: "error", title: bi("无权访问", "Not allowed"),
           text: "此密钥的角色不能使用该功能。This key's role may not do this. " + (b.message || ""), details };
       case 503:
+        // Only database_unavailable (or no answer body) is the database; the others
+        // (exports_busy, ingest_busy, ingest_unavailable, publishing_failed, ...) say why.
+        if (b.error && b.error !== "database_unavailable") {
+          return { kind: "error", title: bi("服务暂时不可用", "Service unavailable"),
+            text: (b.message || b.error) + "（请稍后重试 please try again later）", details: [] };
+        }
         return { kind: "error", title: bi("服务暂时不可用", "Service unavailable"),
           text: "信用数据库暂时无法访问，请稍后重试。The credit database cannot be reached; please try again later.",
           details: b.message ? [b.message] : [] };
@@ -410,7 +418,7 @@
     if (location.hash === hash) route(); else location.hash = hash;
   }
 
-  const VIEWS = ["search", "blacklist", "penalties"];
+  const VIEWS = ["search", "blacklist", "penalties", "watch", "upload"];
 
   async function route() {
     const state = readHash();
@@ -462,7 +470,9 @@
     clear(box);
     const key = apiKey();
     if (!key) {
-      box.append(bi("公开访问", "Public"));
+      const open = el("button", { type: "button", id: "key-open", class: "small-button" }, bi("使用密钥", "Use a key"));
+      open.addEventListener("click", () => askKey());
+      append(box, [bi("公开访问", "Public"), " ", open]);
       return;
     }
     const forget = el("button", { type: "button", id: "key-forget", class: "small-button" }, bi("忘记密钥", "Forget key"));
@@ -470,8 +480,28 @@
     append(box, [bi("密钥", "Key"), " ", el("code", { id: "key-id" }, keyLabel(key)), " ", forget]);
   }
 
+  // The key form: opened from the nav, or by a view that needs a key (the watchlist).
+  // The secret is never shown back: the field is a password one, emptied once used.
+  function askKey() {
+    show($("key-form"), true);
+    $("key").focus();
+  }
+  function keyForm() {
+    $("key-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const key = $("key").value.trim();
+      $("key").value = "";
+      if (!key) return;
+      setApiKey(key);
+      show($("key-form"), false);
+      route(); // the view again, now read as the key's role
+    });
+    $("key-cancel").addEventListener("click", () => { $("key").value = ""; show($("key-form"), false); });
+  }
+
   function init() {
     showKeyState();
+    keyForm();
     for (const [code, zh, en] of CITIES) $("city").append(el("option", { value: code }, zh + " " + en));
     for (const [code, [zh, en]] of Object.entries(GRADES)) $("grade").append(el("option", { value: code }, zh + " " + en));
     $("search").addEventListener("submit", (event) => {
@@ -486,11 +516,11 @@
     route();
   }
 
-  // What lists.js uses.
+  // What lists.js, watch.js and upload.js use.
   const zj = window.zjcredit = {
     API, CITIES, PAGE_SIZE, $, el, append, bi, show, clear, dash, gradeBadge, taxBadge, cityName,
     ApiError, request, getJSON, sendJSON, explain, showError, showMessage, hideMessage,
-    apiKey, setApiKey, keyLabel, go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
+    apiKey, setApiKey, keyLabel, askKey, go: (hash) => { if (location.hash === hash) route(); else location.hash = hash; },
     route, views: {},
   };
   document.addEventListener("DOMContentLoaded", init);

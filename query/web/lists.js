@@ -212,6 +212,7 @@
   };
 
   zj.exportLinks = exportLinks;
+  zj.SECTORS = SECTORS; // the watchlist's changes name the sectors too
   zj.views.blacklist = blacklist;
   zj.views.penalties = penalties;
 })();
