@@ -10,8 +10,9 @@ minute's requests (10 s worth, at least 1) and refills continuously. A request t
 finds its bucket empty is answered 429 ``too_many_requests`` with ``Retry-After``: the
 whole seconds until the bucket holds one request again. ``0`` turns a limit off.
 
-The address is the ASGI client's, which uvicorn takes from ``X-Forwarded-For`` only when
-the peer is a trusted proxy (``--forwarded-allow-ips``; by default 127.0.0.1). Buckets
+The address is the ASGI client's, which the server takes from ``X-Forwarded-For`` only
+when the peer is a trusted proxy (127.0.0.1: granian through
+``query.command.granian_app``, uvicorn by its ``--forwarded-allow-ips`` default). Buckets
 live in this process (at most :data:`MAX_BUCKETS`, the least recently used dropped, as a
 full bucket is the same as none): each worker process limits on its own.
 

@@ -115,12 +115,12 @@ def test_a_second_upload_while_one_is_received_is_told_to_retry(
 ) -> None:
     create_topics(bootstrap_servers,
                   project_topics(replace(settings, topic_prefix=PREFIX)))  # fmt: skip
-    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers}
-    service = QueryService(database_url, PREFIX, tmp_path / "serve.log", env=env)
     header = b"uscc,department,occurred_at,event_type,tax_year,grade,score,direct_judgement\n"
     row = f"{make_code('91', '330106', 'BUXY0001')},SAT,2026-04-20 09:30,GRADE_ASSESSED,2025,A,95.5,否\n"
     row_bytes = row.encode()
     go_on = threading.Event()
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers}
+    service = QueryService(database_url, PREFIX, tmp_path / "serve.log", env=env)
 
     def slow_body() -> Iterator[bytes]:  # holds the first upload's turn until told
         yield header

@@ -784,8 +784,12 @@ def test_over_the_rate_limit_is_429_with_retry_after(api: Api, tmp_path: Path) -
         bank = [httpx.get(url, headers={"X-API-Key": api.keys["bank"]}, timeout=30)
                 for _ in range(3)]  # fmt: skip
         health = httpx.get(f"{limited.url}/healthz", timeout=30)
+        # Behind a proxy on this host (trusted: 127.0.0.1), each client has its own bucket.
+        proxied = [httpx.get(url, headers={"X-Forwarded-For": f"203.0.113.{n}"}, timeout=30)
+                   for n in (7, 8, 7)]  # fmt: skip
     finally:
         assert limited.stop() == 0, limited.logs()
+    assert [a.status_code for a in proxied] == [200, 200, 429]
     assert [a.status_code for a in public] == [200, 429]
     _error(public[-1], 429, "too_many_requests")
     assert 8 <= int(public[-1].headers["retry-after"]) <= 10
