@@ -10,8 +10,8 @@ dropped after it:
   (``select profile::text from credit.enterprise where uscc = $1``, a prepared statement)
   over a random sample of the loaded codes, back to back: the database's limit as seen
   from Python;
-- **API**: ``zjcredit serve`` (the app on granian) in its own process, and beside it, in
-  alternating rounds, the same app on uvicorn (uvloop, httptools);
+- **API**: ``zjcredit serve`` (the app on uvicorn, uvloop, httptools) in its own process,
+  and beside it, in alternating rounds, the same app on granian (``--server granian``);
   8 keep-alive HTTP/1.1 connections ask ``GET /v1/enterprises/{uscc}`` for the same
   codes, back to back, each request timed from send to the last byte of the body;
 - **search**: the same 8 connections ask ``GET /v1/enterprises?q=<trade name + industry
@@ -103,7 +103,7 @@ class QueryBench:
     search: Latency
     bulk: Bulk
     feed: Feed
-    uvicorn: Latency
+    granian: Latency
 
     @property
     def ratio(self) -> float:
@@ -127,26 +127,26 @@ def run_query_bench(
         codes = loaded.codes
         paths = [f"/v1/enterprises/{c}" for c in codes]
         searches = [f"/v1/enterprises?q={urllib.parse.quote(t)}" for t in loaded.terms]
-        # The service's server (granian) answers everything; uvicorn, the other one
+        # The service's server (uvicorn) answers everything; granian, the other one
         # `zjcredit serve --server` offers, is timed beside it on the profile route.
-        with _server(scratch, "granian") as port, _server(scratch, "uvicorn") as other:
+        with _server(scratch, "uvicorn") as port, _server(scratch, "granian") as other:
             _run(_raw(scratch, codes, clients, None))  # warm-up: the sample's pages in cache
             _run(_http(port, paths[:2000], clients, None))
             _run(_http(other, paths[:2000], clients, None))
-            raws, apis, uvicorns = [], [], []
+            raws, apis, granians = [], [], []
             for round_ in (1, 2):  # alternating, so that both servers meet the same machine
                 raws.append(_run(_raw(scratch, codes, clients, seconds)))
                 say(f"round {round_}: raw asyncpg  {raws[-1].rate:,.0f} lookups/s "
                     f"p50={raws[-1].p50_ms:.2f} ms p99={raws[-1].p99_ms:.2f} ms; "
                     f"{raws[-1].cpu()}")  # fmt: skip
                 apis.append(_run(_http(port, paths, clients, seconds), port))
-                say(f"round {round_}: API granian  {apis[-1].rate:,.0f} requests/s "
+                say(f"round {round_}: API uvicorn  {apis[-1].rate:,.0f} requests/s "
                     f"p50={apis[-1].p50_ms:.2f} ms p99={apis[-1].p99_ms:.2f} ms; "
                     f"{apis[-1].cpu()}")  # fmt: skip
-                uvicorns.append(_run(_http(other, paths, clients, seconds), other))
-                say(f"round {round_}: API uvicorn  {uvicorns[-1].rate:,.0f} requests/s "
-                    f"p50={uvicorns[-1].p50_ms:.2f} ms p99={uvicorns[-1].p99_ms:.2f} ms; "
-                    f"{uvicorns[-1].cpu()}")  # fmt: skip
+                granians.append(_run(_http(other, paths, clients, seconds), other))
+                say(f"round {round_}: API granian  {granians[-1].rate:,.0f} requests/s "
+                    f"p50={granians[-1].p50_ms:.2f} ms p99={granians[-1].p99_ms:.2f} ms; "
+                    f"{granians[-1].cpu()}")  # fmt: skip
             search = _run(_http(port, searches, clients, seconds), port)
             say(f"search       {search.rate:,.0f} requests/s p50={search.p50_ms:.2f} ms "
                 f"p99={search.p99_ms:.2f} ms; {search.cpu()}")  # fmt: skip
@@ -155,7 +155,7 @@ def run_query_bench(
                 f"{bulk.raw_profiles_per_s:,.0f} (raw any($1))")  # fmt: skip
             feed = run_feed(scratch, port, codes, seconds=seconds)
     return QueryBench(
-        loaded, clients, _best(raws), _best(apis), search, bulk, feed, _best(uvicorns)
+        loaded, clients, _best(raws), _best(apis), search, bulk, feed, _best(granians)
     )
 
 
@@ -310,7 +310,7 @@ async def _migrate(database_url: str) -> None:
 
 
 @contextlib.contextmanager
-def _server(database_url: str, server: str = "granian") -> Iterator[int]:
+def _server(database_url: str, server: str = "uvicorn") -> Iterator[int]:
     """``zjcredit serve`` on the scratch database in its own process; its port once it answers."""
     port = free_port()
     log = Path(tempfile.gettempdir()) / f"zjcredit-bench-query-{port}.log"

@@ -60,7 +60,7 @@ def granian_app() -> Any:
 @click.command("serve")
 @click.option("--port", type=int, default=None, help="Port (default: ZJCREDIT_API_PORT, 8000).")
 @click.option("--host", default=None, help="Address (default: ZJCREDIT_API_HOST, 127.0.0.1).")
-@click.option("--server", type=click.Choice(SERVERS), default="granian", show_default=True,
+@click.option("--server", type=click.Choice(SERVERS), default="uvicorn", show_default=True,
               help="The ASGI server: uvicorn (uvloop, httptools) or granian (Rust, "
               "one worker process).")  # fmt: skip
 @click.pass_obj
