@@ -97,11 +97,12 @@ def _env(database_url: str, prefix: str, extra: Mapping[str, str] | None = None)
 class QueryService:
     """``zjcredit serve`` on a free port over ``database_url``; ``url`` is its address;
     ``env``: more settings (``ZJCREDIT_RATE_LIMIT``, ...); ``port``: the port of a service
-    stopped before, for one started again in its place (its clients reconnect)."""
+    stopped before, for one started again in its place (its clients reconnect); ``server``:
+    the ASGI server (``zjcredit serve --server``)."""
 
     def __init__(self, database_url: str, prefix: str, log: Path, timeout: float = 60, *,
                  migrate: bool = True, env: Mapping[str, str] | None = None,
-                 port: int | None = None) -> None:  # fmt: skip
+                 port: int | None = None, server: str = "uvicorn") -> None:  # fmt: skip
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -110,7 +111,8 @@ class QueryService:
             self.migrate()
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [ZJCREDIT, "serve", "--port", str(self.port)], env=self.env, stdout=out,
+                [ZJCREDIT, "serve", "--server", server, "--port", str(self.port)], env=self.env,
+                stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         deadline = time.monotonic() + timeout

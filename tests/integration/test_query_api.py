@@ -772,12 +772,16 @@ def test_a_query_past_the_statement_timeout_is_a_503_and_frees_the_pool(api: Api
     assert api.get(f"/v1/enterprises/{uscc}").status_code == 200  # the lock gone
 
 
-def test_over_the_rate_limit_is_429_with_retry_after(api: Api, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_over_the_rate_limit_is_429_with_retry_after(api: Api, tmp_path: Path,
+                                                     server: str) -> None:  # fmt: skip
     """A second service over the same read model, with limits set as an operator would:
-    6 a minute per address (a bucket of 1, refilled in 10 s), 12 per key (2)."""
+    6 a minute per address (a bucket of 1, refilled in 10 s), 12 per key (2); on each of
+    the ASGI servers `zjcredit serve --server` offers, answering the same profile."""
     limited = QueryService(api.model.database_url, api.model.prefix, tmp_path / "serve.log",
                            migrate=False, env={"ZJCREDIT_RATE_LIMIT": "6",
-                                               "ZJCREDIT_KEY_RATE_LIMIT": "12"})  # fmt: skip
+                                               "ZJCREDIT_KEY_RATE_LIMIT": "12"},
+                           server=server)  # fmt: skip
     try:
         url = f"{limited.url}/v1/enterprises/{_listed(api)}"
         public = [httpx.get(url, timeout=30) for _ in range(2)]
@@ -791,6 +795,9 @@ def test_over_the_rate_limit_is_429_with_retry_after(api: Api, tmp_path: Path) -
         assert limited.stop() == 0, limited.logs()
     assert [a.status_code for a in proxied] == [200, 200, 429]
     assert [a.status_code for a in public] == [200, 429]
+    same = httpx.get(f"{api.url}/v1/enterprises/{_listed(api)}", timeout=30)
+    assert public[0].content == same.content
+    assert public[0].headers["etag"] == same.headers["etag"]
     _error(public[-1], 429, "too_many_requests")
     assert 8 <= int(public[-1].headers["retry-after"]) <= 10
     assert public[-1].headers["x-content-type-options"] == "nosniff"
