@@ -71,11 +71,12 @@ def test_produce_against_a_stopped_broker_exits_2_and_says_why(tmp_path: Path) -
 
 
 def test_a_missing_file_and_an_unknown_source_are_usage_errors(tmp_path: Path) -> None:
+    # 64 (EX_USAGE), apart from 2 = publishing failed (producers/produce.py).
     missing = run("produce", "tax", str(tmp_path / "nope.csv"))
-    assert missing.returncode == 2
+    assert missing.returncode == 64
     assert "does not exist" in missing.stderr
     wrong = run("produce", "taxes", str(tmp_path / "nope.csv"))
-    assert wrong.returncode == 2
+    assert wrong.returncode == 64
     assert "'taxes' is not one of" in wrong.stderr
 
 
