@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
+from producers.partitioning import key_hash
 from producers.readers import Chunk, RawRow, rows_of
 from producers.rows import RowParser, RowRejected
 from schemas.codec import Codec
@@ -53,6 +54,7 @@ class EncodedChunk:
     keys: list[bytes]
     values: list[bytes]
     rejected: list[Rejected]
+    hashes: list[int]  # each key's partitioner hash (producers/partitioning.py)
 
 
 def encode_rows(
@@ -63,6 +65,7 @@ def encode_rows(
     keys: list[bytes] = []
     values: list[bytes] = []
     rejected: list[Rejected] = []
+    hashes: list[int] = []
     count = 0
     for row in rows:
         count += 1
@@ -82,9 +85,11 @@ def encode_rows(
             message = f"{type(error).__name__}: {error}"[:500]
             rejected.append(Rejected(row.line, "(row)", "unreadable", message, row.text))
         else:
-            keys.append(event["uscc"].encode())
+            key = event["uscc"].encode()
+            keys.append(key)
             values.append(value)
-    return EncodedChunk(count, keys, values, rejected)
+            hashes.append(key_hash(key))
+    return EncodedChunk(count, keys, values, rejected, hashes)
 
 
 # Per worker process: built once by the pool's initializer.

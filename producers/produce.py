@@ -316,7 +316,7 @@ def _stream(
             handed = len(chunk.keys)
             try:
                 if publisher is not None and chunk.keys:
-                    publisher.send_encoded(source, chunk.keys, chunk.values)
+                    publisher.send_encoded(source, chunk.keys, chunk.values, chunk.hashes)
             except PublishError:
                 assert publisher is not None
                 handed = publisher.report().sent - summary.sent  # the rest was never sent

@@ -131,8 +131,19 @@ class Publisher:
         value = self.codec.encode(source, event)
         self.send_encoded(source, [str(event["uscc"]).encode()], [value])
 
-    def send_encoded(self, source: str, keys: Sequence[bytes], values: Sequence[bytes]) -> None:
-        """Send already validated and encoded events, in order (keys[i] with values[i])."""
+    def send_encoded(
+        self,
+        source: str,
+        keys: Sequence[bytes],
+        values: Sequence[bytes],
+        hashes: Sequence[int] | None = None,
+    ) -> None:
+        """Send already validated and encoded events, in order (keys[i] with values[i]).
+
+        ``hashes``: each key's :func:`producers.partitioning.key_hash`, computed by the
+        caller (the encoder workers); the partition is then the default partitioner's
+        without its cost here. Without them kafka-python's partitioner picks it.
+        """
         from kafka.errors import KafkaError  # noqa: PLC0415
 
         topic = f"{self.topic_prefix}.{source}"
@@ -140,8 +151,18 @@ class Publisher:
         started = time.perf_counter()
         futures = []
         try:
-            for key, value in zip(keys, values, strict=True):
-                futures.append(send(topic, key=key, value=value))
+            if hashes is None:
+                for key, value in zip(keys, values, strict=True):
+                    futures.append(send(topic, key=key, value=value))
+            else:
+                # Read per call, not cached: a topic given more partitions is followed
+                # as kafka-python's partitioner would follow it.
+                partitions = sorted(self._producer.partitions_for(topic))
+                count = len(partitions)
+                for key, value, hashed in zip(keys, values, hashes, strict=True):
+                    futures.append(
+                        send(topic, key=key, value=value, partition=partitions[hashed % count])
+                    )
         except KafkaError as error:
             raise PublishError(f"Kafka refused an event: {error}") from error
         finally:

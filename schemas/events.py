@@ -103,7 +103,7 @@ def validate_event(
         raise _fail(f"{kind!r} is not one of {', '.join(rules)}", "bad_value", "event_type")
     code = str(event.get("uscc") or "")
     problem = _credit_code_problem(code)
-    if problem is None and normalize_code(code) != code:
+    if problem is None and _normal_form(code) != code:
         # Keyed and folded as written, " 9133...F" would be another enterprise than
         # "9133...F": a code travels trimmed and upper-cased (the producer does it).
         problem = f"{code!r} is not written as its normal form {normalize_code(code)!r}"
@@ -136,8 +136,10 @@ def validate_event(
     _SOURCE_CHECKS[source](kind, event, catalog)
 
 
-# Cached: a department's file repeats each enterprise's code on many rows.
+# Cached: a department's file repeats each enterprise's code on many rows (the normal
+# form's str.translate was ~4% of a producer's encoder process in the profile).
 _credit_code_problem = functools.lru_cache(maxsize=1 << 16)(credit_code_problem)
+_normal_form = functools.lru_cache(maxsize=1 << 16)(normalize_code)
 
 
 def _check_enterprise(kind: str, event: Mapping[str, Any], catalog: SectorCatalog) -> None:

@@ -165,6 +165,8 @@ def bench_produce(settings: Settings, enterprises: int) -> None:
     click.echo(f"events        {result.events:,}")
     click.echo(f"producer path {result.path_rate:,.0f} events/s (file -> acknowledged)")
     click.echo(f"raw limit     {result.raw_rate:,.0f} events/s (kafka-python, pre-encoded)")
+    for label, rate in result.formats.items():
+        click.echo(f"tax as {label:<12} {rate:,.0f} events/s (one file, read -> acknowledged)")
     click.echo(f"produce ratio={result.ratio:.2f} goal={GOAL:.2f}")
 
 
