@@ -137,7 +137,7 @@ def test_a_watched_firms_listing_and_lifting_reach_the_stream_the_pages_and_the_
     assert httpx.get(f"{demo_api}/v1/changes").status_code == 401  # the public has no feed
     start = api.get("/v1/changes").json()["next"]  # what the demo changed before
 
-    stream = Stream(demo_api, bank)
+    stream = Stream(demo_api, bank, last_event_id=start)  # the changes after the baseline
     try:
         reported = _blacklist(prefix, stack.bootstrap_servers, firm, "LISTED")
         wait_for(lambda: "listed" in stream.kinds(firm), 60, "the listing on the stream", log)
@@ -160,16 +160,20 @@ def test_a_watched_firms_listing_and_lifting_reach_the_stream_the_pages_and_the_
         assert "listed" not in [i["kind"] for i in resumed]  # the cursor resumed after it
     finally:
         stream.close()
+    # The feed only grows at its end (the demo's own events may change the firm again):
+    # what the stream carried is where the pages begin.
     everything = api.get("/v1/changes", params={"since": start}).json()["items"]
-    assert [i["cursor"] for _, i in stream.got] == [i["cursor"] for i in everything]
+    assert [i["cursor"] for _, i in stream.got] == [i["cursor"] for i in everything][
+        : len(stream.got)
+    ]
 
     # A reconnecting client (Last-Event-ID) gets what came after its last event only.
     again = Stream(demo_api, bank, last_event_id=everything[0]["cursor"])
     try:
-        wait_for(lambda: len(again.got) == len(everything) - 1, 30, "the resumed stream", log)
+        wait_for(lambda: len(again.got) >= len(everything) - 1, 30, "the resumed stream", log)
     finally:
         again.close()
-    assert [i for _, i in again.got] == everything[1:]
+    assert [i for _, i in again.got][: len(everything) - 1] == everything[1:]
 
     # zjcredit watch prints the same changes, one line each.
     env = {**os.environ, "ZJCREDIT_API_URL": demo_api, "ZJCREDIT_API_KEY": bank}
