@@ -33,7 +33,7 @@ from query.feed import KEEP_ALIVE, Cursor, change_item, event_frame, format_curs
 from query.keys import KeyHolder
 from query.models import ChangePage
 from query.routes import ERRORS, json_response
-from query.services import Services
+from query.services import services_of
 from readmodel.rows import CHANGES_CHANNEL
 
 __all__ = ["CHANGES_ROUTE", "PAGE_SQL", "POLL_SECONDS", "ChangeSignal", "router"]
@@ -120,16 +120,11 @@ class ChangeSignal:
             self._task = None
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 class _Feed:
     """One key's changes: its pages, audited as they are answered, and its live events."""
 
     def __init__(self, request: Request, holder: KeyHolder) -> None:
-        self.services = _services(request)
+        self.services = services_of(request)
         self.audit = request.app.state.audit
         self.holder = holder
 

@@ -42,7 +42,7 @@ from query.errors import (
 from query.keys import KeyHolder
 from query.models import ApiError, IngestSummary
 from query.routes import json_response
-from query.services import Services
+from query.services import Services, services_of
 from schemas.owners import SOURCE_OWNERS, may_send, owners_of
 
 __all__ = ["FORMATS", "MAX_REJECTED_ROWS", "router"]
@@ -74,11 +74,6 @@ router = APIRouter(tags=["ingest"], responses=_ERRORS)
 _SHEET = "an xlsx body's sheet (default: the first)"
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 @router.post("/v1/ingest/{source}", response_model=IngestSummary,
              summary="Send a department's file (CSV, JSON Lines or xlsx) to Kafka")  # fmt: skip
 async def ingest(
@@ -88,7 +83,7 @@ async def ingest(
     name: Annotated[str | None, Query(max_length=200, description="the file's name")] = None,
     sheet: Annotated[str | None, Query(max_length=100, description=_SHEET)] = None,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     if source not in SOURCE_OWNERS:
         known = ", ".join(SOURCE_OWNERS)
         raise InvalidParameter.one(

@@ -28,7 +28,7 @@ from query.models import (
     SchemaById,
 )
 from query.routes import json_response
-from query.services import Services
+from query.services import Services, services_of
 from schemas.errors import UnknownSchemaId
 from schemas.registry import RegisteredSchema
 
@@ -41,11 +41,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 router = APIRouter(tags=["schema registry"], responses=_ERRORS)
-
-
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
 
 
 def _subject(services: Services, entry: RegisteredSchema) -> str:
@@ -73,7 +68,7 @@ def _text(entry: RegisteredSchema) -> str:
 @router.get("/schemas/ids/{schema_id}", response_model=SchemaById)
 async def schema_by_id(request: Request, schema_id: Annotated[int, Path()]) -> Response:
     try:
-        entry = _services(request).registry.by_id(schema_id)
+        entry = services_of(request).registry.by_id(schema_id)
     except UnknownSchemaId:
         raise NotFound(
             f"Schema {schema_id} not found", error="schema_not_found", error_code=40403
@@ -83,7 +78,7 @@ async def schema_by_id(request: Request, schema_id: Annotated[int, Path()]) -> R
 
 @router.get("/schemas/ids/{schema_id}/versions", response_model=list[RegistrySubjectVersion])
 async def schema_versions(request: Request, schema_id: Annotated[int, Path()]) -> Response:
-    services = _services(request)
+    services = services_of(request)
     try:
         entry = services.registry.by_id(schema_id)
     except UnknownSchemaId:
@@ -96,14 +91,14 @@ async def schema_versions(request: Request, schema_id: Annotated[int, Path()]) -
 
 @router.get("/subjects", response_model=list[str])
 async def subjects(request: Request) -> Response:
-    services = _services(request)
+    services = services_of(request)
     names = sorted(f"{services.topic_prefix}.{s}{_SUFFIX}" for s in services.registry.subjects())
     return Response(json.dumps(names), media_type="application/json")
 
 
 @router.get("/subjects/{subject}/versions", response_model=list[int])
 async def subject_versions(request: Request, subject: str) -> Response:
-    versions = [e.version for e in _versions(_services(request), subject)]
+    versions = [e.version for e in _versions(services_of(request), subject)]
     return Response(json.dumps(versions), media_type="application/json")
 
 
@@ -113,7 +108,7 @@ async def subject_version(
     subject: str,
     version: Annotated[str, Path(description="a version number, or latest")],
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     entries = _versions(services, subject)
     if version in ("latest", "-1"):
         entry = entries[-1]
@@ -148,7 +143,7 @@ async def lookup_schema(
     """Which registered version of ``subject`` a client's schema is (Avro's Parsing
     Canonical Form decides, so docs and defaults may differ). What ``AvroSerializer`` asks
     with ``auto.register.schemas=False`` before it writes the schema id."""
-    services = _services(request)
+    services = services_of(request)
     role = _role(services, subject)
     if body.schemaType.upper() != "AVRO":
         raise InvalidParameter.one(

@@ -37,7 +37,7 @@ from query.models import (
     Stats,
 )
 from query.roles import Role, profile_view, summary_view
-from query.services import Services
+from query.services import Services, services_of
 from schemas.errors import InvalidCreditCode
 from schemas.sectors import load_catalog
 from schemas.uscc import ZHEJIANG_CITIES, validate
@@ -107,11 +107,6 @@ def _page(item: type[BaseModel], items: list[dict[str, Any]], page: int, size: i
     return json_response(Page[item].model_validate(body))  # type: ignore[valid-type]
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 def credit_code(raw: str, field: str = "uscc") -> str:
     """The normalised code; 422 ``invalid_credit_code`` naming the failed rule."""
     try:
@@ -150,7 +145,7 @@ async def enterprise(request: Request, uscc: Uscc, role: Caller) -> Response:
     # the same profile_answer; this handler is the route's schema, and the answer when
     # the app runs without that layer.
     status, body, headers = await profile_answer(
-        _services(request), uscc, role, request.headers.get("if-none-match")
+        services_of(request), uscc, role, request.headers.get("if-none-match")
     )
     if status == 304:
         return Response(status_code=304, headers=headers)
@@ -214,7 +209,7 @@ async def lookup(request: Request, body: Annotated[LookupRequest, Body()],
             f"at most {LOOKUP_MAX} credit codes per request, not {len(body.codes)}: send them "
             f"in parts",
         )  # fmt: skip
-    services = _services(request)
+    services = services_of(request)
     codes, malformed = split_codes(body.codes)
     stored = await reads.profiles(services.db, codes) if codes else {}
     view = lookup_view(codes, malformed, stored, role, services.catalog)
@@ -246,7 +241,7 @@ async def search(
 ) -> Response:
     # query/fastpath.py answers this route too when every parameter is plainly valid (and
     # no format is asked).
-    services = _services(request)
+    services = services_of(request)
     if fmt != "json":
         filters = _search_filters(q=q, city=city, grade=grade, sector=sector)
         cap = services.export_rows
@@ -305,7 +300,7 @@ def _search_filters(*, q: str | None, city: str | None, grade: str | None,
 async def history(
     request: Request, uscc: Uscc, role: HistoryReader, page: PageNo = 1, size: Size = 20
 ) -> Response:
-    db = _services(request).db
+    db = services_of(request).db
     code = credit_code(uscc)
     items, total = await reads.history(db, code, limit=size, offset=page_offset(page, size))
     if not items and not await reads.enterprise_exists(db, code):
@@ -326,7 +321,7 @@ async def blacklist(
     fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     filters: dict[str, Any] = {
         "sector": _member("sector", sector, _CATALOG.sectors), "city": _city(city),
         "active": active,
@@ -358,7 +353,7 @@ async def penalties(
     fmt: FormatParam = "json",
     role: Caller,
 ) -> Response:
-    services = _services(request)
+    services = services_of(request)
     filters: dict[str, Any] = {
         "department": _member("department", department, _CATALOG.departments),
         "uscc": credit_code(uscc) if uscc is not None else None,
@@ -387,7 +382,7 @@ async def priority(
     role: Caller,
 ) -> Response:
     items, total = await reads.priority(
-        _services(request).db, city=_city(city), level=level, limit=size,
+        services_of(request).db, city=_city(city), level=level, limit=size,
         offset=page_offset(page, size), by_score=role.sees_score,
     )  # fmt: skip
     return _page(PriorityItem, [summary_view(i, role) for i in items], page, size, total)
@@ -397,7 +392,7 @@ async def priority(
 async def stats(request: Request, role: Caller) -> Response:
     # Counting the whole read model costs seconds at a million firms: the answer is kept
     # and made again at most every stats_ttl seconds (query/cache.py).
-    services = _services(request)
+    services = services_of(request)
 
     async def make() -> bytes:
         counted = await reads.stats(services.db, services.catalog)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from query.cache import Recomputed
 from query.db import Database
@@ -15,7 +16,7 @@ from query.reads import EXPORT_ROWS
 from schemas.registry import ManifestRegistry
 from schemas.sectors import SectorCatalog
 
-__all__ = ["INGEST_MAX_BYTES", "IngestState", "Services"]
+__all__ = ["INGEST_MAX_BYTES", "IngestState", "Services", "services_of"]
 
 INGEST_MAX_BYTES = 64 * 1024 * 1024  # a large department file; more goes by zjcredit produce
 
@@ -46,3 +47,9 @@ class Services:
     export_rows: int = EXPORT_ROWS
     """The most rows one export may have (query/reads.py); more is a 422."""
     ingest: IngestState = field(default_factory=IngestState)
+
+
+def services_of(request: Any) -> Services:
+    """The app's :class:`Services`, for a handler that has its ``Request``."""
+    services: Services = request.app.state.services
+    return services

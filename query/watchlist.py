@@ -17,7 +17,7 @@ from query.errors import InvalidParameter, NotFound
 from query.lookup import split_codes
 from query.models import ApiError, Watchlist, WatchlistItem, WatchlistRequest
 from query.routes import ERRORS, credit_code, json_response
-from query.services import Services
+from query.services import Services, services_of
 
 __all__ = ["WATCHLIST_MAX", "router"]
 
@@ -49,11 +49,6 @@ _NO_STORE = {"cache-control": "no-store"}  # a key's own list, changed by its ho
 Uscc = Annotated[str, Path(description="unified social credit code (18 characters)")]
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 async def _watchlist(services: Services, key_id: str) -> Response:
     rows = await services.db.fetch(_LIST, key_id)
     items = [WatchlistItem(uscc=r["uscc"], name=r["name"], added_at=r["added_at"]) for r in rows]
@@ -64,7 +59,7 @@ async def _watchlist(services: Services, key_id: str) -> Response:
 
 @router.get("", response_model=Watchlist, summary="The codes the key watches")
 async def get_watchlist(request: Request, holder: Holder) -> Response:
-    return await _watchlist(_services(request), holder.key_id)
+    return await _watchlist(services_of(request), holder.key_id)
 
 
 @router.put(
@@ -87,7 +82,7 @@ async def put_watchlist(request: Request, holder: Holder,
             details=[{"field": "codes", "rule": m["rule"], "message": f"{m['uscc']}: "
                       f"{m['message']}"} for m in malformed[:100]],
         )  # fmt: skip
-    services = _services(request)
+    services = services_of(request)
     async with services.db.connection() as conn, conn.transaction():
         # The codes kept keep their added_at: a portfolio re-sent whole is not re-added.
         await conn.execute(_KEEP_ONLY, holder.key_id, codes)
@@ -97,14 +92,14 @@ async def put_watchlist(request: Request, holder: Holder,
 
 @router.delete("", status_code=204, summary="Empty the key's watchlist")
 async def clear_watchlist(request: Request, holder: Holder) -> Response:
-    await _services(request).db.fetchval(_CLEAR, holder.key_id)
+    await services_of(request).db.fetchval(_CLEAR, holder.key_id)
     return Response(status_code=204, headers=_NO_STORE)
 
 
 @router.put("/{uscc}", response_model=WatchlistItem, summary="Watch one more code")
 async def watch(request: Request, holder: Holder, uscc: Uscc) -> Response:
     code = credit_code(uscc)
-    services = _services(request)
+    services = services_of(request)
     async with services.db.connection() as conn, conn.transaction():
         if await conn.fetchval(_FULL, holder.key_id, WATCHLIST_MAX, code):
             raise InvalidParameter.one(
@@ -128,7 +123,9 @@ _NOT_WATCHED: dict[int | str, dict[str, Any]] = {
 @router.delete("/{uscc}", status_code=204, summary="Stop watching a code", responses=_NOT_WATCHED)
 async def unwatch(request: Request, holder: Holder, uscc: Uscc) -> Response:
     code = credit_code(uscc)
-    status = await _services(request).db.fetchval(_REMOVE + " returning true", holder.key_id, code)
+    status = await services_of(request).db.fetchval(
+        _REMOVE + " returning true", holder.key_id, code
+    )
     if not status:
         raise NotFound(f"{code} is not on this key's watchlist")
     return Response(status_code=204, headers=_NO_STORE)
