@@ -47,9 +47,11 @@ MAX_OUTPUT_BYTES = 990_000
 _MAX_LETTER_TEXT = 2000  # a dead letter's message, and its key, are cut to this
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per input record, and a frozen dataclass's __init__ costs
+# 2 µs there (object.__setattr__ per field) against 0.25 µs; nothing changes one after.
+@dataclass(slots=True)
 class Message:
-    """A raw input message and where it came from."""
+    """A raw input message and where it came from (also the origin of its dead letter)."""
 
     role: str  # enterprise, tax, trademark or blacklist
     topic: str
@@ -119,7 +121,7 @@ class BatchProcessor:
         before: dict[bytes, Profile | None] = {}
         pending: dict[bytes, list[dict[str, Any]]] = {}
         live: set[bytes] = set()  # touched by a message that was not replayed
-        origins: dict[bytes, _Origin] = {}  # the last live message of each enterprise
+        origins: dict[bytes, Origin] = {}  # the last live message of each enterprise
         now_s = (now - _EPOCH).total_seconds()
         for message in messages:
             partition = message.partition
@@ -137,13 +139,12 @@ class BatchProcessor:
                 states[key], notices = _fold(state, event, as_of, self.rules)
             except _Rejected as rejected:
                 if not message.replayed:
-                    origin = _Origin.of(message)
-                    self._reject(result, origin, rejected.reason, str(rejected), now)
+                    self._reject(result, message, rejected.reason, str(rejected), now)
                 continue
             if message.replayed:
                 continue
             live.add(key)
-            origins[key] = _Origin.of(message)
+            origins[key] = message
             if notices:
                 pending.setdefault(key, []).extend(notices)
             reported = event.event["reported_at"]
@@ -177,7 +178,7 @@ class BatchProcessor:
         changed: dict[bytes, Profile] = {}
         before: dict[bytes, Profile | None] = {}
         pending: dict[bytes, list[dict[str, Any]]] = {}
-        origins: dict[bytes, _Origin] = {}
+        origins: dict[bytes, Origin] = {}
         for key, state in states:
             origin = origins[key] = _Origin(*tick, key)
             try:
@@ -203,7 +204,7 @@ class BatchProcessor:
         before: dict[bytes, Profile | None],
         live: set[bytes],
         as_of: dt.date,
-        origins: dict[bytes, _Origin],
+        origins: dict[bytes, Origin],
         now: dt.datetime,
     ) -> None:
         for key, state in states.items():
@@ -274,7 +275,7 @@ class BatchProcessor:
         return key, SourceEvent(message.role, record)
 
     def _reject(
-        self, result: PartitionResult, origin: _Origin, reason: str, text: str, now: dt.datetime
+        self, result: PartitionResult, origin: Origin, reason: str, text: str, now: dt.datetime
     ) -> None:
         value = origin.value
         if value is not None and len(value) > self.max_output_bytes // 2:
@@ -296,9 +297,9 @@ class BatchProcessor:
         result.dead_letters.append(reason)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Origin:
-    """Where a dead letter's record came from."""
+    """Where a dead letter's record came from, when it is not a message (a tick's sweep)."""
 
     topic: str
     partition: int
@@ -306,9 +307,8 @@ class _Origin:
     key: bytes | None
     value: bytes | None = None
 
-    @classmethod
-    def of(cls, message: Message) -> _Origin:
-        return cls(message.topic, message.partition, message.offset, message.key, message.value)
+
+Origin = Message | _Origin  # what a dead letter names: topic, partition, offset, key, value
 
 
 def _fold(
