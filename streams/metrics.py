@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 __all__ = ["WorkerMetrics"]
 
@@ -179,9 +179,14 @@ class _BatchHistogram(Collector):
             cumulative, running = [], 0
             for bound, count in zip((*self.bounds, float("inf")), counts, strict=True):
                 running += count
-                cumulative.append((floatToGoString(bound), running))
+                cumulative.append((_le(bound), running))
             family.add_metric([value], cumulative, total)
         yield family
+
+
+def _le(bound: float) -> str:
+    """A bucket's ``le`` label as prometheus_client writes it (``1.0``, ``+Inf``)."""
+    return "+Inf" if math.isinf(bound) else repr(bound)
 
 
 @functools.cache

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.core import derive
 from streams.core.listings import listings
@@ -24,8 +23,7 @@ __all__ = ["CreditLine", "credit_line"]
 _CENT = decimal.Decimal("0.01")
 
 
-@dataclass(frozen=True, slots=True)
-class CreditLine:
+class CreditLine(NamedTuple):
     eligible: bool
     amount: decimal.Decimal | None = None
     multiple: decimal.Decimal | None = None

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.core.state import Profile, Registers, last_result
 
@@ -34,8 +33,7 @@ def field(regs: Registers, name: str, default: Any = None) -> Any:
     return default if reg is None else reg[1]
 
 
-@dataclass(frozen=True, slots=True)
-class GradeYear:
+class GradeYear(NamedTuple):
     year: int
     grade: str
     score: decimal.Decimal | None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from streams.core.state import ListingKey, Profile, Registers, last_result
 
@@ -18,8 +18,7 @@ __all__ = ["Listing", "evaluate", "in_force", "listings", "next_due"]
 PLANNED_END = "PLANNED_END_REACHED"
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
+class Listing(NamedTuple):
     """One listing as a reader sees it at ``as_of``."""
 
     sector: str

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from streams.core import derive
 from streams.core.listings import listings
@@ -27,16 +26,14 @@ MAX_SCORE = 1000
 _GRADE_ORDER = ("EXCELLENT", "GOOD", "FAIR", "POOR")
 
 
-@dataclass(frozen=True, slots=True)
-class Factor:
+class Factor(NamedTuple):
     code: str
     label: str
     points: int
     facts: str
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
+class Scored(NamedTuple):
     score: int
     grade: str
     factors: tuple[Factor, ...]
