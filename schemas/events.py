@@ -255,18 +255,23 @@ def _check_patent(kind: str, event: Mapping[str, Any], catalog: SectorCatalog) -
     start, end = event.get("pledge_from"), event.get("pledge_until")
     if start is not None and end is not None and end <= start:
         raise _fail(f"{end} is not after pledge_from {start}", "bad_dates", "pledge_until")
+    for field in ("transferor_uscc", "transferee_uscc"):  # on any event that carries them
+        if event.get(field) is not None:
+            _check_party(field, str(event[field]))
     if kind in ("TRANSFERRED_OUT", "TRANSFERRED_IN"):
         _check_transfer(kind, event)
 
 
+def _check_party(field: str, code: str) -> None:
+    problem = _credit_code_problem(code)
+    if problem is None and _normal_form(code) != code:
+        problem = f"{code!r} is not written as its normal form {normalize_code(code)!r}"
+    if problem is not None:
+        raise _fail(problem, "invalid_credit_code", field)
+
+
 def _check_transfer(kind: str, event: Mapping[str, Any]) -> None:
-    for field in ("transferor_uscc", "transferee_uscc"):
-        code = str(event.get(field))
-        problem = _credit_code_problem(code)
-        if problem is None and _normal_form(code) != code:
-            problem = f"{code!r} is not written as its normal form {normalize_code(code)!r}"
-        if problem is not None:
-            raise _fail(problem, "invalid_credit_code", field)
+    # Both codes are present (REQUIRED) and well formed (_check_party).
     if event["transferor_uscc"] == event["transferee_uscc"]:
         raise _fail("a patent is transferred to another enterprise, not to itself",
                     "transfer_party_mismatch", "transferee_uscc")  # fmt: skip

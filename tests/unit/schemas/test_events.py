@@ -51,6 +51,8 @@ def test_the_sample_grant_and_pledge_are_valid() -> None:
         ({"grant_date": dt.date(2013, 12, 1)}, "bad_dates", "grant_date"),
         ({"grant_date": dt.date(2017, 5, 1)}, "from_the_future", "grant_date"),
         ({"title": None}, "missing_field", "title"),
+        ({"transferor_uscc": "9133NOTACODE"}, "invalid_credit_code", "transferor_uscc"),
+        ({"transferee_uscc": "91330100716105852f"}, "invalid_credit_code", "transferee_uscc"),
         ({"department": "SAMR"}, None, None),  # validation knows departments, not owners
     ],
 )
