@@ -15,6 +15,7 @@ class is drawn here::
     │   └── TopicMismatchError     a topic exists with another partition count
     ├── ContractError              schemas/errors.py: a message breaks the Kafka contract
     │   ├── InvalidCreditCode      a credit code broke a rule of GB 32100-2015
+    │   ├── InvalidPatentNumber    a patent application number broke a rule (schemas/patent_no.py)
     │   ├── UnknownSector          a sector code not in the key-sector catalog
     │   ├── InvalidEvent           an event breaks a rule or a bound of its source
     │   ├── SchemaRegistryError    a schema id or subject the registry lacks

@@ -1,6 +1,7 @@
 """The synthetic province: seeded department exports of Zhejiang firms, 1990-2018.
 
-:func:`generate` writes ``enterprise``, ``tax``, ``trademark`` and ``blacklist`` files (CSV
+:func:`generate` writes ``enterprise``, ``tax``, ``trademark``, ``blacklist`` and ``patent``
+files (CSV
 or JSON Lines, columns = Avro field names, no ``event_id`` so ids are derived) that
 ``zjcredit produce`` reads, plus ``bad_rows.jsonl`` naming every bad row it planted with the
 reason the row parser will give. Firms are made one at a time and their rows written at
@@ -13,6 +14,9 @@ folds to the same profiles as one without.
 
 The numbers come from /work/shared/domain.md (sections cited at each constant); where it
 gives none they are our estimates and say so. The synthetic "today" is :data:`HORIZON`.
+Patents (producers/patents.py) come from a random stream of their own, and so do their bad
+rows: the other files are the same bytes as before patents were added. A patent transfer is
+written with its transferor's rows, its TRANSFERRED_IN row under the transferee's code.
 
 Example::
 
@@ -43,7 +47,8 @@ import click
 from tqdm import tqdm
 
 from producers import names as nm
-from schemas.events import REQUIRED, SOURCES
+from producers.patents import PatentMaker
+from schemas.events import ALL_SOURCES, REQUIRED
 from schemas.registry import ManifestRegistry
 from schemas.sectors import Sector, load_catalog
 from schemas.uscc import ALPHABET, ZHEJIANG_CITIES, make_code
@@ -110,6 +115,10 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
     "blacklist": ("uscc", "department", "occurred_at", "reported_at", "event_type", "sector",
                   "decision_no", "listing_department", "listed_on", "planned_end_on",
                   "reason", "removal_ground", "removed_on"),
+    "patent": ("uscc", "department", "occurred_at", "reported_at", "event_type", "patent_no",
+               "patent_kind", "title", "application_date", "grant_date", "transferor_uscc",
+               "transferee_uscc", "pledge_no", "pledgee", "secured_amount", "pledge_from",
+               "pledge_until", "decision_no", "partial"),
 }  # fmt: skip
 """The columns written per source: Avro field names of the v1 schemas, without event_id."""
 
@@ -123,13 +132,14 @@ BAD_ROW_KINDS: Mapping[str, tuple[str, float, str | None]] = {
     "unknown_enum": ("bad_value", 2, None),
     "unknown_sector": ("unknown_sector", 10, "blacklist"),
     "nice_class_46": ("out_of_range", 3, "trademark"),
+    "patent_check_digit": ("patent_check_digit", 3, "patent"),
 }
 """Kind of bad row -> (reason the row parser gives, weight, the one source it applies to)."""
 _BAD_DATES = ("2017-13-45", "2017年4月", "2016-02-30", "2017.04.20", "04/20/2017", "二〇一六年")
 _BAD_SYMBOLS = ("B级", "小微", "TINY", "CITY", "EXPIRED", "登记", "AA")
 _BAD_SECTORS = ("food_safety", "tax_evasion", "court_defaulters", "失信被执行人", "COURT_DEFAULTER")
 _TEXT_COLUMN = {"enterprise": "name", "tax": "evaluating_office", "trademark": "mark_name",
-                "blacklist": "reason"}  # fmt: skip
+                "blacklist": "reason", "patent": "title"}  # fmt: skip
 _DAY = dt.timedelta(days=1)
 _LOG_DELAY = (math.log(300), math.log(10 * 86400))  # reports come 5 minutes to 10 days late
 _T = TypeVar("_T")
@@ -163,6 +173,7 @@ class _Firm:
     name: str
     quality: float  # drives tax scores and the odds of a listing
     end: dt.date  # deregistration date, else HORIZON
+    zjtx_year: int | None = None  # 专精特新 since (producers/patents.py: more patents)
 
 
 class _Weights(Generic[_T]):
@@ -240,23 +251,33 @@ class _Province:
         self.digit_bodies = _Scramble(10, 8, self.rng)
         self.ma_bodies = _Scramble(31, 6, self.rng)
         self.mark_numbers = _Scramble(10, 8, self.rng)
+        # Its own stream: the other sources' rows do not depend on the patents.
+        self.patent_rng = random.Random(f"zjcredit-patents:{seed}")  # noqa: S311
+        self.patents = PatentMaker(self.patent_rng, HORIZON)
         self.marks = self.pledges = 0
         self.counters: dict[str, int] = {}  # next document number per (kind, place, year)
         self.rows: dict[str, list[tuple[dt.datetime, _Row]]] = {}
 
     def _add(self, source: str, firm: _Firm, day: dt.date, department: str, kind: str,
              **fields: str) -> None:  # fmt: skip
-        r = self.rng
-        when = dt.datetime.combine(day, dt.time(8, 30)) + dt.timedelta(
+        self._row(source, firm, day, (department, kind), fields=fields, r=self.rng)
+
+    def _row(self, source: str, firm: _Firm, day: dt.date, what: tuple[str, str], *,
+             fields: Mapping[str, str], r: random.Random,
+             at: dt.datetime | None = None) -> dt.datetime:  # fmt: skip
+        """Add ``what`` (department, event type) on ``day``, at a random office hour from
+        ``r`` or at ``at``; return its time."""
+        when = at or dt.datetime.combine(day, dt.time(8, 30)) + dt.timedelta(
             seconds=int(r.random() * 32400)
         )
         delay = dt.timedelta(seconds=round(math.exp(r.uniform(*_LOG_DELAY))))
-        row = {"uscc": firm.uscc, "department": department, "event_type": kind,
+        row = {"uscc": firm.uscc, "department": what[0], "event_type": what[1],
                "occurred_at": when.isoformat() + "+08:00",
                "reported_at": (when + delay).isoformat() + "+08:00"}  # fmt: skip
         row.update(fields)  # blanks stay blank in the file
         if day <= firm.end:  # a deregistered firm has no later facts
             self.rows[source].append((when, row))
+        return when
 
     def _number(self, key: str, start: int, step: int) -> int:
         n = self.counters.get(key) or self.rng.randint(1, start)
@@ -273,12 +294,19 @@ class _Province:
 
     def firm(self, index: int) -> dict[str, list[_Row]]:
         """The rows of firm ``index`` per source, each source's in occurred_at order."""
-        self.rows = {source: [] for source in SOURCES}
+        self.rows = {source: [] for source in ALL_SOURCES}
         f = self._new_firm(index)
         self._enterprise(f)
         forced_d = self._blacklist(f)  # first: a tax listing decides that year's grade
         self._tax(f, forced_d)
         self._trademarks(f)
+        out: dt.datetime | None = None  # a transfer is one registration: one time, both sides
+        for fact in self.patents.facts(f):
+            holder, at = fact.holder, out if fact.event_type == "TRANSFERRED_IN" else None
+            assert isinstance(holder, _Firm)
+            what = ("CNIPA", fact.event_type)
+            out = self._row("patent", holder, fact.day, what, fields=fact.fields,
+                            r=self.patent_rng, at=at)  # fmt: skip
         return {s: [row for _, row in sorted(rows, key=lambda t: t[0])]
                 for s, rows in self.rows.items()}  # fmt: skip
 
@@ -357,6 +385,7 @@ class _Province:
             level = "NATIONAL" if r.random() < ZJTX_NATIONAL else "PROVINCIAL"
             granted = _day(r, dt.date(year, 9, 1), dt.date(year, 12, 31))
             grant = {"zjtx_level": level, "zjtx_year": str(year)}
+            f.zjtx_year = year
             self._add("enterprise", f, granted, "SAMR", "ZJTX_GRANTED", **grant)
             if r.random() < ZJTX_REVOKE and granted + dt.timedelta(days=180) < HORIZON:
                 revoked = _day(r, granted + dt.timedelta(days=180), HORIZON)
@@ -588,7 +617,7 @@ class _Spec:
 
 def _specs() -> dict[str, _Spec]:
     registry, specs = ManifestRegistry.load(), {}
-    for source in SOURCES:
+    for source in ALL_SOURCES:
         named: dict[str, Any] = {}
         required, dates, enums = set(), [], {}
         for field in registry.latest(source).schema["fields"]:
@@ -613,6 +642,8 @@ class _BadRows:
 
     def __init__(self, log: TextIO, fraction: float, seed: int) -> None:
         self.rng = random.Random(f"zjcredit-bad-rows:{seed}")  # noqa: S311
+        # Patents' bad rows from their own stream, so the others' are as before patents.
+        self.rngs = {"patent": random.Random(f"zjcredit-bad-rows:patent:{seed}")}  # noqa: S311
         self.chance = fraction / (1 - fraction)  # one copy per good row: F of all rows
         self.log, self.count, self.specs = log, 0, _specs()
         self.sectors = load_catalog().sectors
@@ -620,14 +651,15 @@ class _BadRows:
             source: _Weights(
                 {k: w for k, (_, w, only) in BAD_ROW_KINDS.items() if only in (None, source)}
             )
-            for source in SOURCES
+            for source in ALL_SOURCES
         }
 
     def corrupt(self, source: str, row: _Row) -> tuple[_Row, str, str] | None:
-        if not self.chance or self.rng.random() >= self.chance:
+        rng = self.rngs.get(source, self.rng)
+        if not self.chance or rng.random() >= self.chance:
             return None
-        kind, bad = self.kinds[source].pick(self.rng), dict(row)
-        return bad, kind, self._break(kind, source, bad)
+        kind, bad = self.kinds[source].pick(rng), dict(row)
+        return bad, kind, self._break(kind, source, bad, rng)
 
     def record(self, file: str, line: int, kind: str, field: str) -> None:
         self.count += 1
@@ -635,9 +667,9 @@ class _BadRows:
                  "field": field}  # fmt: skip
         self.log.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
-    def _break(self, kind: str, source: str, row: _Row) -> str:
+    def _break(self, kind: str, source: str, row: _Row, r: random.Random) -> str:
         """Break ``row`` in place the way ``kind`` says; return the column broken."""
-        r, spec, code = self.rng, self.specs[source], row["uscc"]
+        spec, code = self.specs[source], row["uscc"]
         field, at = "uscc", r.randrange(8, 17)
         if kind == "uscc_check_char":  # a typo in the check character
             value = code[:17] + r.choice(ALPHABET.replace(code[17], ""))
@@ -667,6 +699,12 @@ class _BadRows:
             )
         elif kind == "unknown_sector":
             field, value = "sector", r.choice([s for s in _BAD_SECTORS if s not in self.sectors])
+        elif kind == "patent_check_digit":  # a typo in the check character
+            number = row["patent_no"]
+            field, value = (
+                "patent_no",
+                number[:-1] + r.choice("0123456789X".replace(number[-1], "")),
+            )
         else:  # nice_class_46
             field, value = "nice_class", "46"
         row[field] = value
@@ -721,7 +759,7 @@ def generate(
         raise ValueError(f"enterprises must be in 0..10^8, not {enterprises}")
     out_dir.mkdir(parents=True, exist_ok=True)
     province = _Province(seed)
-    paths = {source: out_dir / f"{source}.{fmt}" for source in SOURCES}
+    paths = {source: out_dir / f"{source}.{fmt}" for source in ALL_SOURCES}
     with ExitStack() as stack:
 
         def open_(path: Path) -> TextIO:  # surrogateescape lets GBK bytes through
@@ -767,9 +805,9 @@ def firm_rows(seed: int, start: int = 0) -> Iterator[dict[str, list[dict[str, st
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
               show_default=True)  # fmt: skip
 def generate_command(enterprises: int, seed: int, out_dir: Path, bad_rows: float, fmt: str) -> None:
-    """Write a synthetic province: enterprise, tax, trademark and blacklist files."""
+    """Write a synthetic province: enterprise, tax, trademark, blacklist and patent files."""
     with tqdm(total=enterprises, unit="firm", desc="generate", file=sys.stderr) as bar:
         report = generate(enterprises, seed, out_dir, bad_rows, fmt, progress=bar.update)
-    for source in SOURCES:
+    for source in ALL_SOURCES:
         click.echo(f"{report.paths[source]}  {report.rows[source]} rows")
     click.echo(f"{report.bad_rows_path}  {report.bad_rows} bad rows")

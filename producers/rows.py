@@ -24,13 +24,14 @@ import functools
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from schemas.errors import InvalidEvent
 from schemas.events import validate_event
-from schemas.headers import field_for
+from schemas.headers import VALUE_ALIASES, field_for
+from schemas.patent_no import normalize as normalize_patent_no
 from schemas.registry import RegisteredSchema
 from schemas.sectors import SectorCatalog
 from schemas.uscc import normalize
@@ -113,7 +114,7 @@ class RowParser:
     """Parse rows of one source against its current schema and the catalog.
 
     Args:
-        source: ``enterprise``, ``tax``, ``trademark`` or ``blacklist``.
+        source: ``enterprise``, ``tax``, ``trademark``, ``blacklist`` or ``patent``.
         schema: the source's latest registered schema.
         catalog: the key-sector catalog (sectors and departments).
         department: when set, the one department every row is sent for (a row without
@@ -126,7 +127,12 @@ class RowParser:
         self.department = department
         self.schema = schema
         self.catalog = catalog
-        self.columns = _columns(schema.schema)
+        values = VALUE_ALIASES.get(source, {})
+        self.columns = [
+            dataclasses.replace(c, symbol_of={**c.symbol_of, **values[c.name]})
+            if c.name in values else c
+            for c in _columns(schema.schema)
+        ]  # fmt: skip
         self.column_names = frozenset(c.name for c in self.columns)
         self._id_fields = sorted(self.column_names - {"event_id", "reported_at"})
         self._required = [c.name for c in self.columns if not c.nullable]
@@ -188,7 +194,7 @@ class RowParser:
             # Fast paths for the two commonest kinds; anything unusual (and every error
             # message) goes through _convert.
             if raw.__class__ is str:
-                if column.kind == "string" and name != "uscc":
+                if column.kind == "string" and name not in _NORMALIZED:
                     event[name] = raw.strip() or None
                     continue
                 symbol = column.symbol_of.get(raw)
@@ -257,13 +263,29 @@ def _convert(column: _Column, raw: Any) -> Any:
 def _string(column: _Column, raw: Any) -> str:
     if not isinstance(raw, str):
         raise TypeError(f"expected text, got {type(raw).__name__}")
-    return _normalized_code(raw) if column.name == "uscc" else raw
+    normal = _NORMALIZED.get(column.name)
+    return raw if normal is None else normal(raw)
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _normalized_code(raw: str) -> str:
     # Cached: an enterprise's code repeats on each of its rows.
     return normalize(raw)
+
+
+def _normalized_patent_no(raw: str) -> str:
+    # ZL2017 1 0601862.3 -> 201710601862.3; a text too long to be one is left for the
+    # bounds check to refuse as too_long.
+    return raw if len(raw) > 64 else normalize_patent_no(raw)
+
+
+# Identifiers written in more than one way, turned into their normal form before checks.
+_NORMALIZED: dict[str, Callable[[str], str]] = {
+    "uscc": _normalized_code,
+    "transferor_uscc": _normalized_code,
+    "transferee_uscc": _normalized_code,
+    "patent_no": _normalized_patent_no,
+}
 
 
 def _int(column: _Column, raw: Any) -> int:
@@ -282,7 +304,7 @@ def _boolean(column: _Column, raw: Any) -> bool:
 
 
 def _enum(column: _Column, raw: Any) -> str:
-    symbol = str(raw).upper()
+    symbol = column.symbol_of.get(str(raw)) or str(raw).upper()  # a value alias, trimmed
     if symbol not in column.symbols:
         raise RowRejected(
             column.name, "bad_value", f"{raw!r} is not one of {', '.join(column.symbols)}"

@@ -65,6 +65,10 @@ MAX_LENGTH: Mapping[str, int] = {
     "industry_section": 1,
     "industry_code": 8,
     "registration_no": 12,
+    "patent_no": 16,  # 201710601862.3: 14 characters in the normal form
+    "title": 300,
+    "transferor_uscc": 18,
+    "transferee_uscc": 18,
     "pledge_no": 64,
     "decision_no": 100,
     "reason": 2000,
@@ -85,8 +89,9 @@ LATEST = dt.date(2100, 12, 31)
 _EARLIEST_TS = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 _LATEST_TS = dt.datetime(2101, 1, 1, tzinfo=dt.UTC)
 # Facts that have happened by the time they are reported (a day for time zones and late
-# clerks); a planned end or a trademark's validity are in the future by nature.
-PAST_DATES = ("established_on", "listed_on", "removed_on", "overdue_since")
+# clerks); a planned end, a trademark's validity or a pledge's term may be in the future.
+PAST_DATES = ("established_on", "listed_on", "removed_on", "overdue_since", "application_date",
+              "grant_date")  # fmt: skip
 _PAST_SLACK = dt.timedelta(days=1)
 READ_SKEW = dt.timedelta(minutes=15)  # a department's clock may run this far ahead
 

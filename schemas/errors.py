@@ -5,6 +5,7 @@
     ZjcreditError
     └── ContractError
         ├── InvalidCreditCode (ValueError)   a credit code broke a rule of GB 32100-2015
+        ├── InvalidPatentNumber (ValueError) a patent application number broke a rule
         ├── UnknownSector (ValueError)        a sector code not in the key-sector catalog
         ├── InvalidEvent (ValueError)         an event breaks a rule of its source (``field``)
         ├── SchemaRegistryError               a schema id or subject the registry lacks
@@ -30,6 +31,7 @@ __all__ = [
     "EncodeError",
     "InvalidCreditCode",
     "InvalidEvent",
+    "InvalidPatentNumber",
     "SchemaRegistryError",
     "UnknownSchemaId",
     "UnknownSector",
@@ -57,6 +59,15 @@ class InvalidCreditCode(ContractError, ValueError):  # noqa: N818 - reads as a v
     reason = "invalid_credit_code"
 
 
+class InvalidPatentNumber(ContractError, ValueError):  # noqa: N818 - reads as a verdict
+    """A patent application number broke a rule (schemas/patent_no.py); ``reason`` names it.
+
+    Rules: ``empty``, ``format``, ``year``, ``kind``, ``check_digit``.
+    """
+
+    reason = "invalid_patent_number"
+
+
 class UnknownSector(ContractError, ValueError):  # noqa: N818
     """A key-sector code that is not in the catalog."""
 
@@ -67,7 +78,9 @@ class InvalidEvent(ContractError, ValueError):  # noqa: N818
     """An event breaks a rule of its source; ``field`` names the field at fault.
 
     ``reason`` is the rule: ``missing_field``, ``out_of_range``, ``bad_value``,
-    ``invalid_credit_code``, ``unknown_sector``, ``unknown_department``, ``bad_dates``.
+    ``invalid_credit_code``, ``unknown_sector``, ``unknown_department``, ``bad_dates``;
+    for patents ``invalid_patent_number``, ``patent_check_digit``, ``patent_kind_mismatch``,
+    ``patent_year_mismatch``, ``transfer_party_mismatch``.
     """
 
     reason = "invalid_event"

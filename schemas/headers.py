@@ -8,7 +8,8 @@ normalisation (full-width brackets and letters become ASCII ones) with spaces re
 source's latest schema; tests/unit/schemas/test_headers.py checks that every one does.
 
 To add a department's spelling, add it to ``COMMON`` (every source) or to its source's
-table below; the README's "Columns" section points here.
+table below; the README's "Columns" section points here. :data:`VALUE_ALIASES` holds the
+Chinese values of an enum field (专利类型 ``发明`` is ``INVENTION``).
 
 Example::
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 
-__all__ = ["ALIASES", "COMMON", "field_for", "header_key"]
+__all__ = ["ALIASES", "COMMON", "VALUE_ALIASES", "field_for", "header_key"]
 
 # Every source: the envelope fields.
 COMMON: Mapping[str, str] = {
@@ -134,6 +135,54 @@ _BLACKLIST = {
 }
 
 
+# 专利号 is ZL + the application number; either is accepted (schemas/patent_no.py).
+_PATENT = {
+    "专利号": "patent_no",
+    "专利申请号": "patent_no",
+    "申请号": "patent_no",
+    "专利名称": "title",
+    "发明名称": "title",
+    "名称": "title",
+    "专利类型": "patent_kind",
+    "专利种类": "patent_kind",
+    "申请日": "application_date",
+    "申请日期": "application_date",
+    "授权公告日": "grant_date",
+    "授权日": "grant_date",
+    "授权日期": "grant_date",
+    "转让人": "transferor_uscc",
+    "转让方统一社会信用代码": "transferor_uscc",
+    "受让人": "transferee_uscc",
+    "受让方统一社会信用代码": "transferee_uscc",
+    "质押登记号": "pledge_no",
+    "质权人": "pledgee",
+    "担保金额": "secured_amount",
+    "质押金额": "secured_amount",
+    "被担保债权数额": "secured_amount",
+    "质押期限起": "pledge_from",
+    "质押起始日期": "pledge_from",
+    "质押期限至": "pledge_until",
+    "质押截止日期": "pledge_until",
+    "无效宣告决定号": "decision_no",
+    "决定文书号": "decision_no",
+    "部分无效": "partial",
+}
+
+# Values departments write for an enum field, per source and field: value -> symbol.
+VALUE_ALIASES: Mapping[str, Mapping[str, Mapping[str, str]]] = {
+    "patent": {
+        "patent_kind": {
+            "发明": "INVENTION",
+            "发明专利": "INVENTION",
+            "实用新型": "UTILITY_MODEL",
+            "实用新型专利": "UTILITY_MODEL",
+            "外观设计": "DESIGN",
+            "外观设计专利": "DESIGN",
+        },
+    },
+}
+
+
 def header_key(name: str) -> str:
     """A column name as it is matched: NFKC, without spaces."""
     return "".join(unicodedata.normalize("NFKC", name).split())
@@ -147,6 +196,7 @@ ALIASES: Mapping[str, Mapping[str, str]] = {
         "tax": _TAX,
         "trademark": _TRADEMARK,
         "blacklist": _BLACKLIST,
+        "patent": _PATENT,
     }.items()
 }
 

@@ -10,6 +10,10 @@ department owns, and every row it sends carries its department (query/ingest.py)
 | trademark  | SAMR (the provincial 市场监督管理局 also carries 知识产权局 duties;  |
 |            | the register itself is CNIPA's Trademark Office) **[unconfirmed]** |
 | blacklist  | any department of the catalog: each reports its own listings     |
+| patent     | CNIPA (知识产权局: the provincial intellectual-property office,   |
+|            | which keeps the patent and patent-pledge registers' local copy)  |
+|            | **[unconfirmed]**: the registers are CNIPA's; Zhejiang's office  |
+|            | sits in its 市场监督管理局, so the province may send as SAMR      |
 
 Example::
 
@@ -31,6 +35,7 @@ SOURCE_OWNERS: Mapping[str, frozenset[str] | None] = {
     "tax": frozenset({"SAT"}),
     "trademark": frozenset({"SAMR"}),
     "blacklist": None,
+    "patent": frozenset({"CNIPA"}),
 }
 
 

@@ -1,7 +1,7 @@
 """The project's Kafka topics and their idempotent creation.
 
 Every topic is keyed by the enterprise's unified social credit code and has the same
-partition count, so the four source topics and the outputs are co-partitioned: one
+partition count, so the source topics and the outputs are co-partitioned: one
 worker owns an enterprise and sees all its events in order (BRIEF principle 3).
 
 Kafka is the source of truth (principle 6): source topics keep their records forever,
@@ -16,9 +16,10 @@ from enum import Enum
 
 from base.errors import TopicMismatchError, TopicsError
 from base.settings import Settings
-from schemas.events import SOURCES
+from schemas.events import ALL_SOURCES, SOURCES
 
 __all__ = [
+    "ALL_SOURCES",
     "SOURCES",
     "TopicOutcome",
     "TopicSpec",
@@ -60,7 +61,9 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
             config=config,
         )
 
-    sources = [spec(s, f"{s} events from departments (source)", _SOURCE) for s in SOURCES]
+    # Every source has its topic, folded or not yet (schemas/events.py UNFOLDED_SOURCES):
+    # a department can send before the fold exists, and nothing is lost meanwhile.
+    sources = [spec(s, f"{s} events from departments (source)", _SOURCE) for s in ALL_SOURCES]
     return [
         *sources,
         spec(

@@ -92,6 +92,7 @@ class SinkOptions:
     max_records: int = 10_000
     until_caught_up: bool = False
     decode_workers: int = 0
+    # The sources the worker folds (not patent yet: schemas/events.py UNFOLDED_SOURCES).
     roles: tuple[str, ...] = ("profiles", "penalties", *SOURCES)
 
     @property

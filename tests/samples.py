@@ -36,6 +36,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "secured_amount": D("5000000.00"), "pledge_until": dt.date(2019, 4, 19),
         "decision_no": None, "penalty_amount": None, "authority": None,
     },
+    # The number is a worked example of the check rule (schemas/patent_no.py), not Dahua's.
+    "patent": {
+        "event_id": "5f40a162-cd7e-5f90-b1a2-3d4e5f607182", "uscc": "91330000727215176K",
+        "department": "CNIPA", "occurred_at": T0, "reported_at": T1,
+        "event_type": "PLEDGE_REGISTERED", "patent_no": "201310699744.2",
+        "patent_kind": "INVENTION", "title": "一种视频图像的编码方法",
+        "application_date": dt.date(2013, 12, 18), "grant_date": dt.date(2016, 8, 17),
+        "transferor_uscc": None, "transferee_uscc": None, "pledge_no": "Y2019330000042",
+        "pledgee": "中国工商银行杭州分行", "secured_amount": D("3000000.00"),
+        "pledge_from": dt.date(2017, 4, 19), "pledge_until": dt.date(2019, 4, 18),
+        "decision_no": None, "partial": None,
+    },
     "blacklist": {
         "event_id": "4e3f9051-bc6d-5e8f-a091-2c3d4e5f6071", "uscc": "913301067046373179",
         "department": "SPC", "occurred_at": T0, "reported_at": T1, "event_type": "LISTED",

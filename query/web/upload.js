@@ -14,6 +14,7 @@
     ["tax", "纳税信用", "Tax credit", "SAT"],
     ["enterprise", "企业登记", "Registrations", "SAMR"],
     ["trademark", "商标", "Trademarks", "SAMR"],
+    ["patent", "专利", "Patents (not folded yet)", "CNIPA"],
     ["blacklist", "黑名单", "Blacklist listings", "每个部门报送本部门的 each department its own"],
   ];
   // The body's type from the file's name: browsers give .jsonl none.

@@ -149,6 +149,24 @@ def test_only_the_owning_departments_key_sends_and_bad_uploads_are_clear(
     assert (answer.json()["acknowledged"], answer.json()["rejected"]) == (1, 0)
 
 
+def test_the_intellectual_property_office_sends_patents_and_only_it(service: Service) -> None:
+    """The patent source over HTTP: its owner is CNIPA (知识产权局), as schemas/owners.py says."""
+    body = (Path(__file__).parents[2] / "examples" / "patent.csv").read_bytes()
+    forbidden = service.send("patent", body, key="SAMR")
+    assert forbidden.status_code == 403, forbidden.text
+    assert "CNIPA's" in forbidden.json()["message"]
+    service.keys["CNIPA"] = _key(service.database_url, service.prefix, "--role", "department",
+                                 "--department", "CNIPA")  # fmt: skip
+    answer = service.send("patent", body, key="CNIPA", name="专利.csv")
+    assert answer.status_code == 200, answer.text
+    summary = answer.json()
+    assert (summary["source"], summary["department"]) == ("patent", "CNIPA")
+    assert (summary["read"], summary["acknowledged"], summary["rejected"]) == (11, 11, 0)
+    events = _events(service, "patent")
+    assert len(events) == 11
+    assert {e["department"] for e in events} == {"CNIPA"}
+
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

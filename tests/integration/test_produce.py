@@ -24,7 +24,7 @@ from producers.produce import EXIT_OK, EXIT_PUBLISH_FAILED, EXIT_REJECTS, EXIT_U
 from producers.readers import read_rows
 from producers.rows import RowParser
 from schemas.codec import Codec
-from schemas.events import SOURCES
+from schemas.events import ALL_SOURCES, SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 from schemas.topics import create_topics, project_topics
@@ -108,7 +108,7 @@ def test_bad_rows_are_all_rejected_with_their_reason_and_the_rest_sent(
     report = generate(1_500, seed=11, out_dir=tmp_path, bad_rows=0.02)
     planted = [json.loads(line) for line in report.bad_rows_path.read_text().splitlines()]
     assert planted, "the generator planted no bad rows"
-    for source in SOURCES:
+    for source in ALL_SOURCES:  # patent's rows too, though the worker does not fold them yet
         path = report.paths[source]
         summary = produce_file(source, path, bootstrap_servers=bootstrap_servers,
                                topic_prefix=prefix, show_progress=False)  # fmt: skip
@@ -123,6 +123,76 @@ def test_bad_rows_are_all_rejected_with_their_reason_and_the_rest_sent(
         assert summary.acknowledged == summary.read - len(want)
         assert summary.exit_code == (EXIT_REJECTS if want else EXIT_OK)
         assert len(consume_all(bootstrap_servers, f"{prefix}.{source}")) == summary.acknowledged
+
+
+def _patent_copies(tmp_path: Path) -> list[Path]:
+    """examples/patent.csv (Chinese headers, ZL numbers, 发明/外观设计) plus one row whose
+    check digit is wrong, as CSV, as JSON Lines and as a workbook with typed date cells."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    import openpyxl  # noqa: PLC0415
+
+    text = (EXAMPLES / "patent.csv").read_text("utf-8")
+    header, first = text.splitlines()[:2]
+    bad = first.replace("ZL03312345.4", "ZL03312345.5")  # the check character is 4
+    text += bad + "\n"
+    as_csv = tmp_path / "patent.csv"
+    as_csv.write_text(text, "utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    as_jsonl = tmp_path / "patent.jsonl"
+    as_jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    names = header.split(",")
+    sheet.append(names)
+    for row in rows:  # dates as Excel dates, as a clerk's sheet holds them
+        sheet.append([dt.date.fromisoformat(v) if n.endswith("日") and v else v or None
+                      for n, v in ((n, row[n]) for n in names)])  # fmt: skip
+    as_xlsx = tmp_path / "patent.xlsx"
+    book.save(as_xlsx)
+    return [as_csv, as_jsonl, as_xlsx]
+
+
+def test_a_patent_file_as_csv_jsonl_or_xlsx_reaches_the_patent_topic(
+    bootstrap_servers: str, prefix: str, tmp_path: Path
+) -> None:
+    """The new source end to end up to the topic: the transfer under both codes, the bad
+    check digit rejected with its reason and line, the same events from every format."""
+    copies = _patent_copies(tmp_path)
+    good = expected_events("patent", EXAMPLES / "patent.csv")
+    assert len(good) == 11
+    for path in copies:
+        summary = produce_file("patent", path, bootstrap_servers=bootstrap_servers,
+                               topic_prefix=prefix, show_progress=False)  # fmt: skip
+        assert summary.exit_code == EXIT_REJECTS, summary.lines()
+        assert (summary.read, summary.acknowledged, summary.rejected) == (12, 11, 1)
+        assert summary.rejects_file is not None
+        rejects = [json.loads(line) for line in summary.rejects_file.read_text().splitlines()]
+        line = 12 if path.suffix == ".jsonl" else 13  # the CSV and the sheet have a header
+        assert [(r["line"], r["field"], r["reason"]) for r in rejects] == [
+            (line, "patent_no", "patent_check_digit")
+        ], path.name
+    records = consume_all(bootstrap_servers, f"{prefix}.patent")
+    assert len(records) == 3 * len(good)
+    events = {}
+    for record in records:
+        event, writer = codec.decode(record.value)
+        assert (writer.subject, writer.id) == ("patent", registry.latest("patent").id)
+        assert record.key == event["uscc"].encode()
+        events.setdefault(str(event["event_id"]), []).append(event)
+    # Content-derived ids: the three files are the same 11 events, each sent three times.
+    assert sorted(events) == sorted(e["event_id"] for e in good)
+    assert {len(copies) for copies in events.values()} == {3}
+    by_id = {e["event_id"]: e for e in good}
+    for event_id, sent in events.items():
+        assert all({**e, "event_id": str(e["event_id"])} == by_id[event_id] for e in sent)
+    moved = {e["event_type"]: e for e in good if e["event_type"].startswith("TRANSFERRED")}
+    assert moved["TRANSFERRED_OUT"]["uscc"] == moved["TRANSFERRED_IN"]["transferor_uscc"]
+    assert moved["TRANSFERRED_IN"]["uscc"] == moved["TRANSFERRED_OUT"]["transferee_uscc"]
+    assert {e["patent_no"] for e in good} >= {"03312345.4", "201510300456.4"}  # ZL dropped
+    assert {e["patent_kind"] for e in good if e["event_type"] == "GRANTED"} == {
+        "INVENTION", "UTILITY_MODEL", "DESIGN"}  # fmt: skip
 
 
 def test_a_broker_that_is_down_fails_clearly(tmp_path: Path) -> None:

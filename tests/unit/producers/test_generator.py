@@ -28,7 +28,8 @@ from producers.generator import (
 )
 from producers.readers import read_rows
 from producers.rows import RowParser, RowRejected
-from schemas.events import SOURCES
+from schemas.events import ALL_SOURCES as SOURCES  # the patent file too
+from schemas.patent_no import validate as validate_patent_no
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 from schemas.uscc import ZHEJIANG_CITIES, validate
@@ -153,7 +154,8 @@ def test_every_row_parses_and_the_files_have_the_schema_columns(
 
 def test_rows_of_a_firm_are_together_and_in_time_order(rows: dict[str, list[Row]]) -> None:
     for source in SOURCES:
-        runs = list(by_firm(rows[source]))
+        # A transfer's TRANSFERRED_IN row is written with its transferor's rows.
+        runs = list(by_firm([r for r in rows[source] if r["event_type"] != "TRANSFERRED_IN"]))
         assert len({run[0]["uscc"] for run in runs}) == len(runs)  # one run per firm
         for run in runs:
             times = [stamp(r["occurred_at"]) for r in run]
@@ -355,6 +357,52 @@ def test_trademarks_holders_numbers_terms_and_pledges(rows: dict[str, list[Row]]
     for row in of(rows["trademark"], "PLEDGE_REGISTERED"):
         assert row["pledgee"].endswith(("分行", "支行"))
         assert float(row["secured_amount"]) > 0
+
+
+def test_patents_holders_numbers_and_their_later_facts(rows: dict[str, list[Row]]) -> None:
+    patents = rows["patent"]
+    granted = of(patents, "GRANTED")
+    holders = {r["uscc"] for r in granted}
+    assert 0.03 * FIRMS < len(holders) < 0.2 * FIRMS  # a synthetic share: docs/patents.md
+    zjtx = {r["uscc"] for r in of(rows["enterprise"], "ZJTX_GRANTED")}
+    assert zjtx
+    assert len(zjtx & holders) / len(zjtx) > 2 * len(holders) / FIRMS  # far likelier
+    numbers = [r["patent_no"] for r in granted]
+    assert len(set(numbers)) == len(numbers)
+    kinds = collections.Counter(r["patent_kind"] for r in granted)
+    assert kinds["UTILITY_MODEL"] > kinds["DESIGN"] > kinds["INVENTION"] > 0
+    for row in granted:
+        number = validate_patent_no(row["patent_no"])
+        filed, grant = (
+            dt.date.fromisoformat(row["application_date"]),
+            dt.date.fromisoformat(row["grant_date"]),
+        )
+        assert (number.number, number.kind) == (row["patent_no"], row["patent_kind"])
+        assert number.year == filed.year
+        assert filed < grant <= HORIZON
+        assert number.legacy == (filed < dt.date(2003, 10, 1))
+        assert row["department"] == "CNIPA"
+    known = set(numbers)
+    assert {r["patent_no"] for r in patents} <= known
+    registered = {r["uscc"]: r for r in of(rows["enterprise"], "REGISTERED")}
+    out, in_ = of(patents, "TRANSFERRED_OUT"), of(patents, "TRANSFERRED_IN")
+    assert out
+    assert len(out) == len(in_)
+    for gave, got in zip(out, in_, strict=True):  # written as a pair, the out side first
+        assert (gave["patent_no"], gave["occurred_at"]) == (got["patent_no"], got["occurred_at"])
+        assert gave["uscc"] == gave["transferor_uscc"] == got["transferor_uscc"]
+        assert got["uscc"] == got["transferee_uscc"] == gave["transferee_uscc"] != gave["uscc"]
+        taker = registered[got["uscc"]]
+        assert taker["established_on"] < got["occurred_at"][:10]
+    pledges = of(patents, "PLEDGE_REGISTERED")
+    assert pledges
+    assert len({r["pledge_no"] for r in pledges}) == len(pledges)
+    assert all(r["pledge_from"] < r["pledge_until"] and r["pledgee"] for r in pledges)
+    opened = {r["pledge_no"]: r["occurred_at"] for r in pledges}
+    for row in of(patents, "PLEDGE_RELEASED"):
+        assert opened[row["pledge_no"]] < row["occurred_at"]
+    assert of(patents, "LAPSED")
+    assert of(patents, "INVALIDATED")
 
 
 # -- bad rows -----------------------------------------------------------------------------

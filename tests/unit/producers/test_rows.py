@@ -148,3 +148,56 @@ def test_the_departments_chinese_column_names_fill_the_same_fields() -> None:
     tax = parser("tax")
     assert tax.parse(chinese, NOW) == tax.parse(GRADE_ROW, NOW)  # event id included
     assert tax.unknown_columns([*chinese, "grade"]) == ["备注"]
+
+
+PATENT_ROW = {
+    "统一社会信用代码": "91330000727215176k", "报送部门": "CNIPA", "发生时间": "2016-08-17",
+    "事件类型": "granted", "专利号": "ZL 201310699744.2", "专利名称": "一种视频图像的编码方法",
+    "专利类型": "发明", "申请日": "2013-12-18", "授权公告日": "2016/08/17",
+}  # fmt: skip
+
+
+def test_a_patent_row_with_chinese_headers_and_values_becomes_a_grant() -> None:
+    event = parser("patent").parse(PATENT_ROW, NOW)
+    assert event["uscc"] == "91330000727215176K"
+    assert event["patent_no"] == "201310699744.2"  # the ZL prefix and blank dropped
+    assert event["patent_kind"] == "INVENTION"
+    assert event["grant_date"] == dt.date(2016, 8, 17)
+    for written, kind in (("实用新型", "UTILITY_MODEL"), (" 外观设计 ", "DESIGN"),
+                          ("utility_model", "UTILITY_MODEL")):  # fmt: skip
+        with pytest.raises(RowRejected) as caught:  # the number says invention
+            parser("patent").parse({**PATENT_ROW, "专利类型": written}, NOW)
+        assert caught.value.reason == "patent_kind_mismatch"
+        assert kind in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "field"),
+    [
+        ({"专利号": "ZL201310699744.3"}, "patent_check_digit", "patent_no"),
+        ({"专利号": "201310699744"}, "invalid_patent_number", "patent_no"),
+        ({"专利类型": "发明创造"}, "bad_value", "patent_kind"),
+        ({"申请日": "2012-12-18"}, "patent_year_mismatch", "application_date"),
+        ({"专利号": ""}, "missing_field", "patent_no"),
+    ],
+)
+def test_a_bad_patent_row_is_rejected_with_its_reason(change: dict[str, str], reason: str,
+                                                      field: str) -> None:  # fmt: skip
+    with pytest.raises(RowRejected) as caught:
+        parser("patent").parse({**PATENT_ROW, **change}, NOW)
+    assert (caught.value.reason, caught.value.field) == (reason, field)
+
+
+def test_a_pledge_row_and_a_transfer_row_in_the_departments_words() -> None:
+    pledge = {**PATENT_ROW, "事件类型": "PLEDGE_REGISTERED", "质押登记号": "Y2017330000042",
+              "质权人": "中国工商银行杭州分行", "担保金额": "3,000,000", "质押期限起": "2017-04-19",
+              "质押期限至": "2019-04-18"}  # fmt: skip
+    event = parser("patent").parse(pledge, NOW)
+    assert event["secured_amount"] == decimal.Decimal("3000000.00")
+    assert (event["pledge_from"], event["pledge_until"]) == (dt.date(2017, 4, 19),
+                                                            dt.date(2019, 4, 18))  # fmt: skip
+    moved = {**PATENT_ROW, "事件类型": "TRANSFERRED_IN", "统一社会信用代码": "91330100716105852F",
+             "转让人": "91330000727215176k ", "受让人": "91330100716105852f"}  # fmt: skip
+    event = parser("patent").parse(moved, NOW)
+    assert event["transferor_uscc"] == "91330000727215176K"  # normalised like the key
+    assert event["transferee_uscc"] == event["uscc"]

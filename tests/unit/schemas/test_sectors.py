@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from schemas.errors import ContractError, UnknownSector
+from schemas.owners import SOURCE_OWNERS
 from schemas.sectors import CATEGORIES, DEFAULT_PATH, SectorCatalog, load_catalog
 
 EXPECTED_SECTORS = {
@@ -73,9 +74,10 @@ def test_every_sector_has_enough_measures_with_known_departments(catalog: Sector
             assert measure.text_en
 
 
-def test_every_department_lists_or_enforces_something(catalog: SectorCatalog) -> None:
+def test_every_department_lists_enforces_or_sends_something(catalog: SectorCatalog) -> None:
     used = {m.enforcing_department for s in catalog.sectors.values() for m in s.measures}
     used |= {d for s in catalog.sectors.values() for d in s.listing_departments}
+    used |= {d for owners in SOURCE_OWNERS.values() if owners for d in owners}  # CNIPA: patents
     assert used == set(catalog.departments)
 
 
@@ -257,7 +259,7 @@ BROKEN = [
         id="missing-field",
     ),
     pytest.param(
-        _set("version", 2), r"\$\.changes: expected one line per version", id="version-no-change"
+        _set("version", 3), r"\$\.changes: expected one line per version", id="version-no-change"
     ),
     pytest.param(
         _set("departments.0.name_zh", " "),

@@ -132,3 +132,18 @@ def test_no_kafka_configured_is_publishing_failed_and_still_one_json_object(
     assert summary["exit_code"] == 2
     assert summary["read"] == summary["acknowledged"] == 0
     assert "export KAFKA_BOOTSTRAP_SERVERS" in summary["error"]
+
+
+def test_the_patent_source_on_the_command_line_in_gb18030(tmp_path: Path) -> None:
+    """A 知识产权局 export, as its system saves it: GB18030, Chinese headers and kinds."""
+    path = tmp_path / "专利.csv"
+    text = (EXAMPLES / "patent.csv").read_text("utf-8")
+    path.write_bytes(
+        (text + text.splitlines()[1].replace(".4,", ".7,", 1) + "\n").encode("gb18030")
+    )
+    code, out, err = run("produce", "patent", str(path), "--dry-run", "--json")
+    assert code == 1, out + err  # the one row with a wrong check character
+    summary = json.loads(out)
+    assert (summary["source"], summary["read"], summary["rejected"]) == ("patent", 12, 1)
+    assert summary["rejects_by_reason"] == {"patent_check_digit": 1}
+    assert summary["ignored_columns"] == []
