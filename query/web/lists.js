@@ -37,7 +37,7 @@
     ["NFRA", "金融监督管理总局", "Financial regulation"], ["CUSTOMS", "海关总署", "Customs"],
     ["MNR", "自然资源部", "Natural resources"], ["MOHURD", "住房城乡建设部", "Housing and construction"],
     ["CSRC", "证监会", "Securities regulation"], ["NIA", "移民管理局", "Immigration"],
-    ["NFGA", "林业和草原局", "Forestry and grassland"],
+    ["NFGA", "林业和草原局", "Forestry and grassland"], ["CNIPA", "知识产权局", "Intellectual property"],
   ];
 
   // -- exports --------------------------------------------------------------------------
