@@ -65,9 +65,6 @@ from streams.store import StoreResources
 __all__ = ["WorkerOptions", "build_app"]
 
 log = logging.getLogger("zjcredit.worker")
-# The folded sources only: the patent topic is not read until its fold exists (issue 18's
-# next step), so its events wait there, none is dead-lettered, and the first worker that
-# folds them reads them from the start.
 ROLES = (*SOURCES, "ticks")
 # A batch is at most this many fetched chunks, each at most batch_size / this records:
 # while catching up the chunks are full; live, a batch gathers the small fetches of up to

@@ -87,7 +87,7 @@ class Partitions:
         bootstrap_servers: Kafka.
         group: the worker's consumer group (Faust app id).
         changelog: the state changelog topic.
-        topics: input role -> topic name (the four sources and the ticks).
+        topics: input role -> topic name (the five sources and the ticks).
         data_dir: one store per partition under it (``p<n>``).
         resources: the stores' shared block cache and memtable budget.
         producers: Faust's per-partition transactional producers.

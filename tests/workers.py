@@ -302,7 +302,7 @@ class Watch:
         }
 
     def lag(self) -> int:
-        """Input messages the worker group has not committed yet (all four sources)."""
+        """Input messages the worker group has not committed yet (all five sources)."""
         return sum(end - committed for committed, end in self.lags().values())
 
     def describe(
