@@ -170,7 +170,14 @@ def test_the_public_profile_is_the_folds_without_amounts(api: Api) -> None:
     # score, and the factors of them (their points).
     assert got["role"] == "public"
     assert got["tax_paid"] is got["arrears"] is got["credit_line"] is None
-    assert got["hidden"] == ["score", "tax_paid", "arrears", "credit_line"]
+    assert got["hidden"] == [
+        "score",
+        "tax_paid",
+        "arrears",
+        "credit_line",
+        "patent_holdings",
+        "ip_pledge",
+    ]
     assert [(f["code"], f["points"]) for f in got["factors"]] == [
         (f["code"], f["points"])
         for f in want["factors"]

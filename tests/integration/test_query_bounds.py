@@ -371,7 +371,14 @@ def test_no_public_answer_carries_the_score_or_the_factors_of_tax_amounts(
     profile = served.get(f"/v1/enterprises/{uscc}").json()
     clean(served.get(f"/v1/enterprises/{uscc}"))
     assert profile["score"] is None
-    assert profile["hidden"] == ["score", "tax_paid", "arrears", "credit_line"]
+    assert profile["hidden"] == [
+        "score",
+        "tax_paid",
+        "arrears",
+        "credit_line",
+        "patent_holdings",
+        "ip_pledge",
+    ]
     assert profile["factors"] == public_factors
     assert [g["score"] for g in profile["tax_grades"]] == [None] * len(stored["tax_grades"])
     assert profile["grade"] == stored["grade"]
