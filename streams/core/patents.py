@@ -155,23 +155,34 @@ def pledged_amount(pledges: Iterable[PledgeView]) -> decimal.Decimal:
     return _amount(x.secured_amount for x in pledges)
 
 
+def _free_marks(profile: Profile, as_of: dt.date, pledged: set[str]) -> list[str]:
+    """Marks shown as registered (the rendered profile's status), in their term, that no
+    active pledge covers. Derived from what a v1 profile shows too, so the read model's
+    migration (readmodel/migrations/0004_profile_v2.sql) computes the same list."""
+    free = []
+    for number, regs in sorted(profile.marks.items()):
+        until = derive.field(regs, "valid_until")
+        registered = derive.field(regs, "status", "REGISTERED") == "REGISTERED"
+        if registered and (until is None or until >= as_of) and number not in pledged:
+            free.append(number)
+    return free
+
+
 def ip_pledge(profile: Profile, as_of: dt.date) -> dict[str, Any] | None:
     """Trademark and patent pledges together, and what is still free to pledge: marks and
-    patents in force that no active pledge covers. None when the firm has no mark, patent
-    or pledge on record."""
-    if not (profile.marks or profile.pledges or profile.patents or profile.patent_pledges):
-        return None
+    patents in force that no active pledge covers. None when the firm has no mark, no
+    patent and no active pledge on record."""
     mark_pledges = [regs for regs in profile.pledges.values() if derive.field(regs, "active")]
-    pledged_marks = {derive.field(regs, "registration_no") for regs in mark_pledges}
     pledges = patent_pledges(profile)
+    if not (profile.marks or mark_pledges or profile.patents or pledges):
+        return None
+    pledged_marks = {derive.field(regs, "registration_no") for regs in mark_pledges}
     pledged_patents = {n for x in pledges for n in x.patent_nos}
     return {
         "active_pledge_count": len(mark_pledges) + len(pledges),
         "secured_amount": _amount(derive.field(r, "secured_amount") for r in mark_pledges)
         + pledged_amount(pledges),
-        "pledgeable_trademarks": [
-            n for n, _ in derive.marks_in_force(profile, as_of) if n not in pledged_marks
-        ],
+        "pledgeable_trademarks": _free_marks(profile, as_of, pledged_marks),
         "pledgeable_patents": [
             x.patent_no
             for x in patents(profile, as_of)
