@@ -31,6 +31,7 @@ class is drawn here::
     ├── WorkerError                streams/errors.py: the worker cannot go on as configured
     │   ├── FaustUnsupportedError  the installed Faust/aiokafka lack a name it relies on
     │   ├── AssignmentError        an assignment that is not co-partitioned
+    │   │   └── StaleAssignmentError  one made before the worker's subscription
     │   ├── RulesError             streams/core/rules.json is malformed
     │   ├── StoreError             the local state store cannot be opened or used
     │   │   ├── StoreInUseError    another worker process has the store open

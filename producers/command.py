@@ -30,7 +30,7 @@ from base.settings import Settings
 from producers.decoding import canonical_encoding
 from producers.errors import UnreadableFileError
 from producers.produce import EXIT_PUBLISH_FAILED, EXIT_USAGE, ProduceSummary, produce_file
-from schemas.topics import ALL_SOURCES
+from schemas.topics import SOURCES
 
 __all__ = ["STDIN_NAME", "produce_command"]
 
@@ -70,7 +70,7 @@ def _encoding_option(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 @click.command("produce", cls=_UsageExit)
-@click.argument("source", type=click.Choice(ALL_SOURCES))
+@click.argument("source", type=click.Choice(SOURCES))
 @click.argument(
     "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
 )

@@ -48,7 +48,7 @@ from tqdm import tqdm
 
 from producers import names as nm
 from producers.patents import PatentMaker
-from schemas.events import ALL_SOURCES, REQUIRED
+from schemas.events import REQUIRED, SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import Sector, load_catalog
 from schemas.uscc import ALPHABET, ZHEJIANG_CITIES, make_code
@@ -294,7 +294,7 @@ class _Province:
 
     def firm(self, index: int) -> dict[str, list[_Row]]:
         """The rows of firm ``index`` per source, each source's in occurred_at order."""
-        self.rows = {source: [] for source in ALL_SOURCES}
+        self.rows = {source: [] for source in SOURCES}
         f = self._new_firm(index)
         self._enterprise(f)
         forced_d = self._blacklist(f)  # first: a tax listing decides that year's grade
@@ -617,7 +617,7 @@ class _Spec:
 
 def _specs() -> dict[str, _Spec]:
     registry, specs = ManifestRegistry.load(), {}
-    for source in ALL_SOURCES:
+    for source in SOURCES:
         named: dict[str, Any] = {}
         required, dates, enums = set(), [], {}
         for field in registry.latest(source).schema["fields"]:
@@ -651,7 +651,7 @@ class _BadRows:
             source: _Weights(
                 {k: w for k, (_, w, only) in BAD_ROW_KINDS.items() if only in (None, source)}
             )
-            for source in ALL_SOURCES
+            for source in SOURCES
         }
 
     def corrupt(self, source: str, row: _Row) -> tuple[_Row, str, str] | None:
@@ -759,7 +759,7 @@ def generate(
         raise ValueError(f"enterprises must be in 0..10^8, not {enterprises}")
     out_dir.mkdir(parents=True, exist_ok=True)
     province = _Province(seed)
-    paths = {source: out_dir / f"{source}.{fmt}" for source in ALL_SOURCES}
+    paths = {source: out_dir / f"{source}.{fmt}" for source in SOURCES}
     with ExitStack() as stack:
 
         def open_(path: Path) -> TextIO:  # surrogateescape lets GBK bytes through
@@ -808,6 +808,6 @@ def generate_command(enterprises: int, seed: int, out_dir: Path, bad_rows: float
     """Write a synthetic province: enterprise, tax, trademark, blacklist and patent files."""
     with tqdm(total=enterprises, unit="firm", desc="generate", file=sys.stderr) as bar:
         report = generate(enterprises, seed, out_dir, bad_rows, fmt, progress=bar.update)
-    for source in ALL_SOURCES:
+    for source in SOURCES:
         click.echo(f"{report.paths[source]}  {report.rows[source]} rows")
     click.echo(f"{report.bad_rows_path}  {report.bad_rows} bad rows")

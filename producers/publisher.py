@@ -83,7 +83,7 @@ class DeliveryReport:
 
 
 class Publisher:
-    """Validate, encode and send events of the four sources.
+    """Validate, encode and send events of the five sources.
 
     Args:
         bootstrap_servers: Kafka ``host:port[,...]``.

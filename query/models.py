@@ -107,6 +107,46 @@ class TrademarkSummary(_Model):
     infringement_penalties: int
 
 
+class PatentSummary(_Model):
+    """Patents in force by kind: public (the office publishes grants)."""
+
+    invention: int
+    utility_model: int
+    design: int
+
+
+class PatentPledge(_Model):
+    pledge_no: str
+    pledgee: str | None
+    secured_amount: Money | None = Field(description="the whole pledge's, whatever it covers")
+    pledge_from: dt.date | None
+    pledge_until: dt.date | None
+
+
+class Patent(_Model):
+    patent_no: str
+    patent_kind: Literal["INVENTION", "UTILITY_MODEL", "DESIGN"] | None
+    title: str | None
+    application_date: dt.date | None
+    grant_date: dt.date | None
+    term_ends_on: dt.date | None
+    status: Literal["IN_FORCE", "LAPSED", "EXPIRED", "INVALIDATED", "TRANSFERRED_OUT"]
+    transferred_from: str | None
+    transferred_to: str | None
+    invalidation_decision_no: str | None
+    partially_invalidated: bool
+    pledges: list[PatentPledge] = Field(description="active pledges covering it")
+
+
+class IpPledge(_Model):
+    """For an IP-pledge loan: trademark and patent pledges together."""
+
+    active_pledge_count: int
+    secured_amount: Money
+    pledgeable_trademarks: list[str] = Field(description="marks in force, not pledged")
+    pledgeable_patents: list[str] = Field(description="patents in force, not pledged")
+
+
 class ProfileListing(_Model):
     sector: str
     sector_name: str
@@ -167,6 +207,14 @@ class Profile(_Model):
     tax_grade: TaxGrade | None
     tax_grades: list[TaxGradeEntry]
     trademarks: TrademarkSummary
+    patents: PatentSummary
+    patent_holdings: list[Patent] | None = Field(
+        description="bank, department, admin; else null. Patents held or once held"
+    )
+    ip_pledge: IpPledge | None = Field(
+        description="bank, department, admin; else null; null too when no mark, patent or "
+        "pledge is known"
+    )
     blacklist: list[ProfileListing]
     penalties: list[ProfileMeasure]
     tax_paid: list[TaxPaid] | None = Field(description="bank, department, admin; else null")

@@ -72,6 +72,45 @@ def _credit_line(p: Mapping[str, Any]) -> str:
     return f"{_money(line.get('amount'))} 元" + (f" ({extra})" if extra else "")
 
 
+_PATENT_STATUS_ZH = {"IN_FORCE": "有效", "LAPSED": "未缴年费终止", "EXPIRED": "期满终止",
+                     "INVALIDATED": "宣告无效", "TRANSFERRED_OUT": "已转让"}  # fmt: skip
+
+
+def _patent_counts(p: Mapping[str, Any]) -> str:
+    n = p["patents"]
+    return (f"发明 invention {n['invention']}, 实用新型 utility model {n['utility_model']}, "
+            f"外观设计 design {n['design']}")  # fmt: skip
+
+
+def _ip_lines(p: Mapping[str, Any]) -> list[str]:
+    """知识产权: the patents and the IP-pledge summary, for the roles that see them."""
+    if "ip_pledge" in p.get("hidden", []):
+        return []
+    held = p.get("patent_holdings") or []
+    lines = ["", f"知识产权 Patents ({len(held)})"]
+    if held:
+        lines += table(
+            ["专利号 Number", "类型 Kind", "状态 Status", "期满 Term ends", "质押 Pledged",
+             "名称 Title"],
+            [[x["patent_no"], x.get("patent_kind") or _NONE,
+              f"{_PATENT_STATUS_ZH.get(x['status'], x['status'])} {x['status']}",
+              x.get("term_ends_on") or _NONE,
+              ", ".join(f"{q['pledge_no']} {q.get('pledgee') or ''}".rstrip()
+                        for q in x["pledges"]) or _NONE,
+              x.get("title") or _NONE] for x in held],
+        )  # fmt: skip
+    else:
+        lines.append(f"  {_NONE}")
+    ip = p.get("ip_pledge")
+    if ip is not None:
+        free = len(ip["pledgeable_trademarks"]) + len(ip["pledgeable_patents"])
+        lines.append(f"  知识产权质押 IP pledges: {ip['active_pledge_count']} active, "
+                     f"{_money(ip['secured_amount'])} 元 secured; {free} free to pledge "
+                     f"({len(ip['pledgeable_trademarks'])} marks, "
+                     f"{len(ip['pledgeable_patents'])} patents)")  # fmt: skip
+    return lines
+
+
 def profile_lines(p: Mapping[str, Any]) -> list[str]:
     """The profile of ``GET /v1/enterprises/{uscc}`` as labelled, aligned lines."""
     zjtx = p.get("zjtx")
@@ -97,6 +136,7 @@ def profile_lines(p: Mapping[str, Any]) -> list[str]:
         ("商标 Trademarks", f"{marks['registered']} registered, {marks['well_known']} "
                            f"well-known, {marks['active_pledges']} pledged "
                            f"({_money(marks['pledged_amount'])} 元)"),
+        ("专利 Patents in force", _patent_counts(p)),
         ("授信额度 Credit line", _credit_line(p)),
     ]  # fmt: skip
     if p.get("tax_paid") is not None:
@@ -118,6 +158,7 @@ def profile_lines(p: Mapping[str, Any]) -> list[str]:
         [[f["label"], f"{f['points']:+d}", f.get("facts") or "(不公开 not shown)"]
          for f in p["factors"]],
     )  # fmt: skip
+    lines += _ip_lines(p)
 
     listings = p["blacklist"]
     lines += ["", f"失信名单 Key-sector listings in force ({len(listings)})"]

@@ -2,10 +2,11 @@
 
 | role       | key | sees                                                              |
 |------------|-----|-------------------------------------------------------------------|
-| public     | no  | identity, grade, tax grades, trademarks, blacklist, penalties, the |
-|            |     | factors of public facts                                           |
+| public     | no  | identity, grade, tax grades, trademarks, patent counts by kind,   |
+|            |     | blacklist, penalties, the factors of public facts                 |
 | bank       | yes | + the score, tax amounts (tax paid, arrears) and their factors,   |
-|            |     | the tax bureau's scores, the bank-tax credit line                 |
+|            |     | the tax bureau's scores, the bank-tax credit line, the patents    |
+|            |     | with their pledges and amounts, the ``ip_pledge`` summary         |
 | department | yes | + the event history                                               |
 | admin      | yes | everything                                                        |
 
@@ -50,7 +51,8 @@ HIDDEN_FACTORS = frozenset({"tax_paid", "arrears"})
 tax amounts. The others come from registration, tax grades, trademarks, 专精特新 and
 listings, all public."""
 _TAX_FIELDS = ("tax_paid", "arrears", "credit_line")
-PUBLIC_HIDDEN = ("score", *_TAX_FIELDS)
+_PLEDGE_FIELDS = ("patent_holdings", "ip_pledge")
+PUBLIC_HIDDEN = ("score", *_TAX_FIELDS, *_PLEDGE_FIELDS)
 """What a public profile has null, in its ``hidden``; a public list item has no score."""
 
 
@@ -128,6 +130,12 @@ def profile_view(profile: Mapping[str, Any], role: Role, catalog: SectorCatalog)
             "pledged_amount": p["pledged_amount"],
             "infringement_penalties": p["infringement_penalty_count"],
         },
+        # A profile stored before v2 (issue 18) has no patent fields: none known yet.
+        patents={
+            "invention": p.get("invention_patent_count", 0),
+            "utility_model": p.get("utility_model_patent_count", 0),
+            "design": p.get("design_patent_count", 0),
+        },
         blacklist=blacklist,
         penalties=penalties,
         role=role.value,
@@ -140,6 +148,8 @@ def profile_view(profile: Mapping[str, Any], role: Role, catalog: SectorCatalog)
                 "overdue_since": p.get("arrears_overdue_since"),
             },
             credit_line=p.get("credit_line"),
+            patent_holdings=p.get("patents", []),
+            ip_pledge=p.get("ip_pledge"),
             hidden=[],
         )
     else:

@@ -24,15 +24,10 @@ from schemas.sectors import SectorCatalog
 from schemas.uscc import normalize as normalize_code
 from schemas.uscc import problem as credit_code_problem
 
-__all__ = ["ALL_SOURCES", "REQUIRED", "SOURCES", "UNFOLDED_SOURCES", "validate_event"]
+__all__ = ["REQUIRED", "SOURCES", "validate_event"]
 
-# The sources the stream worker folds (and the sink writes): their topics are the inputs.
-SOURCES = ("enterprise", "tax", "trademark", "blacklist")
-# Sources departments can already send (a topic, a schema, producer columns, validation)
-# that are not folded yet: their events wait on their topic, where the later fold will read
-# them from the start (issue 18: the patent fold and the profile schema upgrade come next).
-UNFOLDED_SOURCES = ("patent",)
-ALL_SOURCES = (*SOURCES, *UNFOLDED_SOURCES)
+# The sources departments send and the stream worker folds: their topics are the inputs.
+SOURCES = ("enterprise", "tax", "trademark", "blacklist", "patent")
 
 # Fields an event of each type cannot do without (beyond the envelope and the schema's
 # own non-null fields). Data, so the README table and the tests read the same thing.

@@ -16,10 +16,9 @@ from enum import Enum
 
 from base.errors import TopicMismatchError, TopicsError
 from base.settings import Settings
-from schemas.events import ALL_SOURCES, SOURCES
+from schemas.events import SOURCES
 
 __all__ = [
-    "ALL_SOURCES",
     "SOURCES",
     "TopicOutcome",
     "TopicSpec",
@@ -61,9 +60,7 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
             config=config,
         )
 
-    # Every source has its topic, folded or not yet (schemas/events.py UNFOLDED_SOURCES):
-    # a department can send before the fold exists, and nothing is lost meanwhile.
-    sources = [spec(s, f"{s} events from departments (source)", _SOURCE) for s in ALL_SOURCES]
+    sources = [spec(s, f"{s} events from departments (source)", _SOURCE) for s in SOURCES]
     return [
         *sources,
         spec(

@@ -49,6 +49,17 @@ def _tools() -> tuple[Codec, SectorCatalog]:
     return Codec(ManifestRegistry.load()), load_catalog()
 
 
+@functools.cache
+def _unwritten(writer_id: int) -> frozenset[str]:
+    """The profile fields the writer's schema did not have: Avro resolution filled them
+    with their defaults, which are not what the newer worker would render (a v1 profile
+    with trademarks has an ``ip_pledge``), so they are left out and the read model's
+    ``profile_v2`` (readmodel/migrations/0004_profile_v2.sql) derives them on write."""
+    registry = _tools()[0].registry
+    names = {f["name"] for f in registry.latest("profiles").schema["fields"]}
+    return frozenset(names - {f["name"] for f in registry.by_id(writer_id).schema["fields"]})
+
+
 def _accepted(role: str, subject: str, event: dict[str, Any], key: bytes | None, *,
               catalog: SectorCatalog, timestamp_ms: int) -> bool:  # fmt: skip
     """The worker's acceptance rules: the history holds exactly the events it folded.
@@ -95,6 +106,9 @@ def _add(batch: Batch, role: str, record: RawRecord) -> bool:
         )
     try:  # every row built before any is added: a failure leaves nothing behind
         if role == "profiles":
+            unwritten = _unwritten(writer.id)
+            if unwritten:
+                value = {k: v for k, v in value.items() if k not in unwritten}
             batch.profiles.append(r.profile_rows(value))
         elif role == "penalties":
             row, measures = r.notice_rows(value)

@@ -1,6 +1,6 @@
 """The sink process: Kafka topics -> the PostgreSQL read model, exactly once.
 
-It consumes (read_committed) the profiles and penalties topics, and the four source
+It consumes (read_committed) the profiles and penalties topics, and the five source
 topics for the event history, as one consumer group. Per partition, each fetched batch
 becomes one PostgreSQL transaction holding its rows, its dead letters *and* the
 partition's next offset (:mod:`sink.writer`). On every assignment the consumer seeks to
@@ -92,7 +92,7 @@ class SinkOptions:
     max_records: int = 10_000
     until_caught_up: bool = False
     decode_workers: int = 0
-    # The sources the worker folds (not patent yet: schemas/events.py UNFOLDED_SOURCES).
+    # Every source's topic too: the sink dead-letters what the worker could not decode.
     roles: tuple[str, ...] = ("profiles", "penalties", *SOURCES)
 
     @property

@@ -81,7 +81,7 @@ def _cols(columns: Sequence[str]) -> str:
 
 _UPSERT_ENTERPRISE = f"""
 insert into {SCHEMA}.enterprise ({_cols(r.ENTERPRISE)})
-select {_cols(r.ENTERPRISE)} from tmp_enterprise
+select {_cols(r.ENTERPRISE[:-1])}, {SCHEMA}.profile_v2(profile) from tmp_enterprise
 on conflict (uscc) do update set
     {", ".join(f'"{c}" = excluded."{c}"' for c in r.ENTERPRISE[1:])},
     committed_at = clock_timestamp()

@@ -47,12 +47,13 @@ from streams.changelog import changelog_topic
 from streams.checkpoint import Checkpoint, CheckpointContext, Fault, Totals, replay
 from streams.clock import Clock
 from streams.core import load_rules
-from streams.errors import CorruptStoreError
+from streams.errors import CorruptStoreError, StaleAssignmentError
 from streams.faust_door import (
     BalancedAssignor,
     BatchScheduler,
     PartitionProducers,
     check,
+    request_rejoin,
     shorten_fetch_wait,
 )
 from streams.fence import RebalanceFence
@@ -65,15 +66,13 @@ from streams.store import StoreResources
 __all__ = ["WorkerOptions", "build_app"]
 
 log = logging.getLogger("zjcredit.worker")
-# The folded sources only: the patent topic is not read until its fold exists (issue 18's
-# next step), so its events wait there, none is dead-lettered, and the first worker that
-# folds them reads them from the start.
 ROLES = (*SOURCES, "ticks")
 # A batch is at most this many fetched chunks, each at most batch_size / this records:
 # while catching up the chunks are full; live, a batch gathers the small fetches of up to
 # --batch-within seconds, so one transaction per partition carries many of them.
 FETCHES_PER_BATCH = 50
 _CORRUPT_RETRIES = 3  # a batch refolded after its partition's store was found corrupt
+_STALE_BACKOFF_MAX_S = 60.0  # the longest wait before asking a group for an assignment again
 # Behind, and no progress on a partition for this long: seek back. At 15 s (checked every
 # 5 s) a restart at 1,000,000 states took 22.6 s to fold its first new event, every time
 # Faust's consumer skipped it (faust-streaming#596); a needless seek only re-fetches.
@@ -163,6 +162,7 @@ class _Folder:
         )
         self.holes = Reader(options.bootstrap_servers, options.id)
         self.fence = RebalanceFence()
+        self._stale = 0  # stale assignments in a row (streams/errors.py StaleAssignmentError)
         self.fault = Fault.parse(options.fault)
         if self.fault is not None:
             self.partitions.on_copied = self.fault.on_copied
@@ -223,6 +223,19 @@ class _Folder:
         shorten_fetch_wait(self.app)  # the consumer exists now; idempotent
         try:
             await self.partitions.assign(assigned)
+            self._stale = 0
+        except StaleAssignmentError as error:
+            # Not a fault of this worker's: own nothing (its batches are skipped, nothing
+            # is committed for them) and ask again, backing off if the group keeps
+            # answering the same (a follower's rejoin does not force a rebalance).
+            delay = min(_STALE_BACKOFF_MAX_S, float(2**self._stale - 1))
+            self._stale += 1
+            log.warning(
+                "%s (made before this worker subscribed to it): owning no partition and "
+                "asking the group for a new assignment in %.0f s", error, delay,
+            )  # fmt: skip
+            await self.partitions.assign(())
+            request_rejoin(self.app, delay)
         finally:
             self.fence.reopen()
 

@@ -7,7 +7,9 @@
         ├── FaustUnsupportedError        the installed Faust/aiokafka lack a private name the
         │                           worker relies on (streams/faust_door.py names which)
         ├── AssignmentError         the group handed out an assignment that is not
-        │                           co-partitioned, or topics of the wrong shape
+        │   │                       co-partitioned, or topics of the wrong shape
+        │   └── StaleAssignmentError  one made before this worker's subscription (a
+        │                           topic with no partition): the worker asks again
         ├── RulesError              streams/core/rules.json is malformed
         ├── StoreError              the local state store cannot be opened or used
         │   ├── StoreInUseError     another worker process has the store open
@@ -30,6 +32,7 @@ __all__ = [
     "CorruptStoreError",
     "FaustUnsupportedError",
     "RulesError",
+    "StaleAssignmentError",
     "StateDecodeError",
     "StoreError",
     "StoreInUseError",
@@ -48,6 +51,16 @@ class FaustUnsupportedError(WorkerError):
 
 class AssignmentError(WorkerError):
     """The consumer group's assignment breaks co-partitioning (one worker per enterprise)."""
+
+
+class StaleAssignmentError(AssignmentError):
+    """The group handed out an assignment made before this worker's subscription: some
+    input topics have no partition at all (a static member that rejoins with a new topic
+    gets its old assignment back, KAFKA-12759); the worker asks for a new one."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(f"the group's assignment has no partition of {', '.join(missing)}")
+        self.missing = missing
 
 
 class RulesError(WorkerError, ValueError):

@@ -37,13 +37,19 @@ from typing import Any
 
 from streams import state_codec
 from streams.core import Profile
-from streams.errors import AssignmentError, CorruptStoreError, StoreError, StoreInUseError
+from streams.errors import (
+    AssignmentError,
+    CorruptStoreError,
+    StaleAssignmentError,
+    StoreError,
+    StoreInUseError,
+)
 from streams.faust_door import PartitionProducers
 from streams.reader import Reader, TopicPartition
 from streams.restore import Restored, restore
 from streams.store import PartitionStore, StoreResources
 
-__all__ = ["Owned", "Partitions", "Status"]
+__all__ = ["Owned", "Partitions", "Status", "partition_numbers"]
 
 log = logging.getLogger("zjcredit.worker")
 
@@ -80,6 +86,26 @@ class Owned:
         self.cache.clear()
 
 
+def partition_numbers(topics: Iterable[str], assigned: Iterable[Any]) -> set[int]:
+    """The partition numbers an assignment gives of every topic of ``topics``.
+
+    AssignmentError unless it is co-partitioned (the same numbers of every topic);
+    StaleAssignmentError, its kind, when some topics have no partition while the others
+    have some: an assignment made before the member subscribed to them.
+    """
+    by_topic: dict[str, set[int]] = {t: set() for t in topics}
+    for tp in assigned:
+        if tp.topic in by_topic:
+            by_topic[tp.topic].add(tp.partition)
+    shapes = {frozenset(ps) for ps in by_topic.values()}
+    if len(shapes) == 2 and frozenset() in shapes:
+        raise StaleAssignmentError(sorted(t for t, ps in by_topic.items() if not ps))
+    if len(shapes) != 1:
+        detail = ", ".join(f"{t}: {sorted(ps)}" for t, ps in sorted(by_topic.items()))
+        raise AssignmentError(f"the assignment is not co-partitioned: {detail}")
+    return set(next(iter(shapes)))
+
+
 class Partitions:
     """The worker's owned partitions.
 
@@ -87,7 +113,7 @@ class Partitions:
         bootstrap_servers: Kafka.
         group: the worker's consumer group (Faust app id).
         changelog: the state changelog topic.
-        topics: input role -> topic name (the four sources and the ticks).
+        topics: input role -> topic name (the five sources and the ticks).
         data_dir: one store per partition under it (``p<n>``).
         resources: the stores' shared block cache and memtable budget.
         producers: Faust's per-partition transactional producers.
@@ -126,16 +152,8 @@ class Partitions:
     # -- assignment ----------------------------------------------------------------
 
     def numbers_of(self, assigned: Iterable[Any]) -> set[int]:
-        """The partition numbers of an assignment; AssignmentError if not co-partitioned."""
-        by_topic: dict[str, set[int]] = {t: set() for t in self.topics.values()}
-        for tp in assigned:
-            if tp.topic in by_topic:
-                by_topic[tp.topic].add(tp.partition)
-        shapes = {frozenset(ps) for ps in by_topic.values()}
-        if len(shapes) != 1:
-            detail = ", ".join(f"{t}: {sorted(ps)}" for t, ps in sorted(by_topic.items()))
-            raise AssignmentError(f"the assignment is not co-partitioned: {detail}")
-        return set(next(iter(shapes)))
+        """The partition numbers of an assignment (:func:`partition_numbers`)."""
+        return partition_numbers(self.topics.values(), assigned)
 
     async def assign(self, assigned: Iterable[Any]) -> None:
         """Take the new assignment (inside Faust's rebalance: nothing slow here)."""

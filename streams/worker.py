@@ -155,7 +155,7 @@ def worker_command(  # noqa: PLR0917 - click passes every option
 ) -> None:
     """Fold the source topics into live credit profiles and joint-penalty notices.
 
-    Reads the four source topics, writes the profiles, penalties and deadletters topics,
+    Reads the five source topics, writes the profiles, penalties and deadletters topics,
     exactly once. Several workers share the work (one consumer group); the partition
     count bounds how many are useful.
     """

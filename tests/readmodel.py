@@ -387,10 +387,10 @@ class Sinks(Workers):
     """``zjcredit sink`` processes for one topic prefix and database, a log file each."""
 
     def __init__(self, bootstrap_servers: str, prefix: str, partitions: int, run_dir: Path,
-                 database_url: str) -> None:  # fmt: skip
+                 database_url: str, **command: Any) -> None:  # fmt: skip
         super().__init__(bootstrap_servers, prefix, partitions, run_dir, extra_env={
             "DATABASE_URL": database_url, "ZJCREDIT_DATABASE_URL": database_url,
-        })  # fmt: skip
+        }, **command)  # fmt: skip
         self.database_url = database_url
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
@@ -399,8 +399,9 @@ class Sinks(Workers):
         log = self.run_dir / f"sink-{len(self.started)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [ZJCREDIT, "sink", *args],
+                [*self.command, "sink", *args],
                 env=self.env,
+                cwd=self.cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -121,11 +121,16 @@ def metric_total(port: int, name: str, **labels: str) -> float:
 class Workers:
     """``zjcredit worker`` processes for one topic prefix, with a log file each.
 
-    ``extra_env`` adds to the environment (e.g. Faust's ``BROKER_SESSION_TIMEOUT``).
+    ``extra_env`` adds to the environment (e.g. Faust's ``BROKER_SESSION_TIMEOUT``);
+    ``command`` and ``cwd`` run another ``zjcredit`` than this checkout's (an older
+    release's code, for an upgrade test).
     """
 
     def __init__(self, bootstrap_servers: str, prefix: str, partitions: int, run_dir: Path,
-                 extra_env: Mapping[str, str] | None = None) -> None:  # fmt: skip
+                 extra_env: Mapping[str, str] | None = None, *,
+                 command: Sequence[str] = (ZJCREDIT,), cwd: Path | None = None) -> None:  # fmt: skip
+        self.command = list(command)
+        self.cwd = cwd
         self.run_dir = run_dir
         self.env = {
             **{k: v for k, v in os.environ.items() if k != "ZJCREDIT_AS_OF"},
@@ -150,8 +155,9 @@ class Workers:
         log = self.run_dir / f"worker-{len(self.started)}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [ZJCREDIT, "worker", "--instance", instance, *args],
+                [*self.command, "worker", "--instance", instance, *args],
                 env={**self.env, **(env or {})},
+                cwd=self.cwd,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -302,7 +308,7 @@ class Watch:
         }
 
     def lag(self) -> int:
-        """Input messages the worker group has not committed yet (all four sources)."""
+        """Input messages the worker group has not committed yet (all five sources)."""
         return sum(end - committed for committed, end in self.lags().values())
 
     def describe(

@@ -338,11 +338,50 @@
         bi("驰名商标", "Well-known"), " " + t.well_known + " · ",
         bi("质押中", "Pledged"), " " + t.active_pledges));
     }
+    card.append(...ipSection(p));
     if (p.hidden && p.hidden.length) {
       card.append(el("p", { class: "muted small" },
         bi("公开角色不显示：", "Hidden from the public role: "), p.hidden.join(", ")));
     }
     show(card, true);
+  }
+
+  const PATENT_KINDS = { INVENTION: ["发明", "Invention"], UTILITY_MODEL: ["实用新型", "Utility model"],
+    DESIGN: ["外观设计", "Design"] };
+  const PATENT_STATUS = { IN_FORCE: ["有效", "In force"], LAPSED: ["未缴年费终止", "Lapsed"],
+    EXPIRED: ["期满终止", "Expired"], INVALIDATED: ["宣告无效", "Invalidated"],
+    TRANSFERRED_OUT: ["已转让", "Transferred"] };
+  const pair = (names, code) => names ? bi(names[0], names[1]) : dash(code);
+
+  // 知识产权: counts for everyone; the patents, their pledges and the IP-pledge summary
+  // for the roles that see amounts (docs/query.md "Roles and keys").
+  function ipSection(p) {
+    const n = p.patents || { invention: 0, utility_model: 0, design: 0 };
+    const out = [el("h3", { id: "ip-head" }, bi("知识产权", "Intellectual property")),
+      el("p", { id: "ip-counts" },
+        bi("有效专利", "Patents in force"), ": ", bi("发明", "invention"), " " + n.invention + " · ",
+        bi("实用新型", "utility model"), " " + n.utility_model + " · ",
+        bi("外观设计", "design"), " " + n.design)];
+    if (p.patent_holdings === null || p.patent_holdings === undefined) return out;
+    out.push(table("patents",
+      [bi("专利号", "Number"), bi("类型", "Kind"), bi("名称", "Title"), bi("状态", "Status"),
+       bi("期满", "Term ends"), bi("质押", "Pledges")],
+      p.patent_holdings.map((x) => [
+        el("span", { class: "code" }, x.patent_no), pair(PATENT_KINDS[x.patent_kind], x.patent_kind),
+        dash(x.title), pair(PATENT_STATUS[x.status], x.status), dash(x.term_ends_on),
+        x.pledges.length ? x.pledges.map((q) => q.pledge_no + " " + (q.pledgee || "") +
+          (q.secured_amount ? " " + q.secured_amount + " 元" : "")).join("; ") : "—",
+      ]),
+      bi("无专利记录", "No patent on record")));
+    const ip = p.ip_pledge;
+    if (ip) {
+      out.push(el("p", { id: "ip-pledge" },
+        bi("知识产权质押", "IP pledges"), " " + ip.active_pledge_count + " · ",
+        bi("已担保", "secured"), " " + ip.secured_amount + " 元 · ",
+        bi("可质押", "free to pledge"), " " + ip.pledgeable_trademarks.length + " ",
+        bi("件商标", "marks"), ", " + ip.pledgeable_patents.length + " ", bi("件专利", "patents")));
+    }
+    return out;
   }
 
   function table(id, heads, rows, empty) {

@@ -35,7 +35,7 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 class SourceEvent(NamedTuple):
     """A decoded, validated input event and the source (topic role) it came from."""
 
-    source: str  # enterprise, tax, trademark or blacklist
+    source: str  # enterprise, tax, trademark, blacklist or patent
     event: Mapping[str, Any]
 
 
@@ -159,11 +159,44 @@ def _blacklist(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Changes:
     return _set(p, "listings", put(p.listings, key, regs))
 
 
+_HOLDING = {"GRANTED": True, "TRANSFERRED_IN": True, "TRANSFERRED_OUT": False}
+_ANNUITY = {"LAPSED": "LAPSED", "RESTORED": "PAID"}
+_PARTICULARS = ("patent_kind", "title", "application_date", "grant_date")
+
+
+def _patent(p: Profile, stamp: Stamp, e: Mapping[str, Any]) -> Changes:
+    kind, number = e["event_type"], e["patent_no"]
+    if kind.startswith("PLEDGE_"):
+        # One pledge may cover several patents, one event each: every event marks the
+        # patent it names as covered; the pledge's own registers are shared.
+        values = _present(e, "pledgee", "secured_amount", "pledge_from", "pledge_until")
+        values[f"patent:{number}"] = True
+        if kind in _PLEDGE_ACTIVE:
+            values["active"] = _PLEDGE_ACTIVE[kind]
+        pledge_no = e["pledge_no"]
+        regs = merge(p.patent_pledges.get(pledge_no, EMPTY), stamp, values)
+        return _set(p, "patent_pledges", put(p.patent_pledges, pledge_no, regs))
+    values = _present(e, *_PARTICULARS)
+    if kind in _HOLDING:  # who holds it: the newest grant or transfer decides
+        values["held"] = _HOLDING[kind]
+        if kind == "TRANSFERRED_OUT":
+            values["transferred_to"] = e["transferee_uscc"]
+        elif kind == "TRANSFERRED_IN":
+            values["transferred_from"] = e["transferor_uscc"]
+    elif kind in _ANNUITY:
+        values["annuity"] = _ANNUITY[kind]
+    else:  # INVALIDATED: a partial decision leaves the patent in force
+        values["invalidation"] = (e["decision_no"], bool(e.get("partial")))
+    regs = merge(p.patents.get(number, EMPTY), stamp, values)
+    return _set(p, "patents", put(p.patents, number, regs))
+
+
 _FOLDERS: Mapping[str, Folder] = {
     "enterprise": _enterprise,
     "tax": _tax,
     "trademark": _trademark,
     "blacklist": _blacklist,
+    "patent": _patent,
 }
 
 

@@ -1,4 +1,4 @@
-"""``render(profile, as_of) -> dict``: the credit profile as published (credit_profile.v1).
+"""``render(profile, as_of) -> dict``: the credit profile as published (credit_profile.v2).
 
 Everything here is derived from the registers and the clock, never stored twice: the
 fold keeps facts, this module turns them into what a reader sees. Pure: no I/O.
@@ -12,6 +12,7 @@ from typing import Any
 from streams.core import derive
 from streams.core.credit_line import credit_line
 from streams.core.listings import listings
+from streams.core.patents import ip_pledge, patent_pledges, patents, pledged_amount
 from streams.core.rules import Rules, load_rules
 from streams.core.scorecard import score
 from streams.core.state import Profile
@@ -63,6 +64,36 @@ def _trademarks(p: Profile, as_of: dt.date) -> tuple[list[dict[str, Any]], dict[
         "infringement_penalty_count": len(p.infringements),
     }
     return marks, summary
+
+
+_KIND_COUNTS = {
+    "INVENTION": "invention_patent_count",
+    "UTILITY_MODEL": "utility_model_patent_count",
+    "DESIGN": "design_patent_count",
+}
+
+
+def _patents(p: Profile, as_of: dt.date) -> dict[str, Any]:
+    counts = dict.fromkeys(_KIND_COUNTS.values(), 0)
+    pledges = patent_pledges(p)
+    covering: dict[str, list[dict[str, Any]]] = {}
+    for pledge in pledges:
+        shown = pledge._asdict()
+        del shown["patent_nos"]
+        for number in pledge.patent_nos:
+            covering.setdefault(number, []).append(shown)
+    held = []
+    for x in patents(p, as_of):
+        if x.in_force and x.patent_kind in _KIND_COUNTS:
+            counts[_KIND_COUNTS[x.patent_kind]] += 1
+        held.append({**x._asdict(), "pledges": covering.get(x.patent_no, [])})
+    return {
+        "patents": held,
+        **counts,
+        "active_patent_pledge_count": len(pledges),
+        "patent_pledged_amount": pledged_amount(pledges),
+        "ip_pledge": ip_pledge(p, as_of),
+    }
 
 
 def _blacklist(p: Profile, as_of: dt.date, rules: Rules) -> dict[str, Any]:
@@ -139,6 +170,7 @@ def render(profile: Profile, as_of: dt.date, rules: Rules | None = None) -> dict
         "arrears_overdue_since": since,
         "trademarks": marks,
         **mark_summary,
+        **_patents(p, as_of),
         **_blacklist(p, as_of, rules),
         "score": scored.score,
         "grade": scored.grade,

@@ -105,9 +105,46 @@ class Profile:
     # notices are the difference between two evaluations.
     in_force: frozenset[ListingKey] = frozenset()
     as_of: dt.date | None = None
+    # Patents by application number (registers: patent_kind, title, application_date,
+    # grant_date, held, transferred_from, transferred_to, annuity, invalidation,
+    # invalidated); patent pledges by pledge number (pledgee, secured_amount, pledge_from,
+    # pledge_until, active, and one ``patent:<no>`` flag per patent it covers). New fields
+    # go last: a state stored before them loads with their defaults (``__setstate__``).
+    patents: Mapping[str, Registers] = field(default_factory=dict)
+    patent_pledges: Mapping[str, Registers] = field(default_factory=dict)
+
+    def __getstate__(self) -> list[Any]:
+        return [getattr(self, name) for name in _FIELDS]
+
+    def __setstate__(self, state: list[Any]) -> None:
+        """Load a stored state; one from before the newest fields gets their defaults.
+
+        A state with more fields than this code knows was written by newer code: loading
+        it would drop facts silently, so it is refused.
+        """
+        if len(state) > len(_FIELDS):
+            raise TypeError(
+                f"a state of {len(state)} fields is newer than this code's {len(_FIELDS)}"
+            )
+        values: list[Any] = [*state, *[_MISSING] * (len(_DEFAULTS) - len(state))]
+        for (name, default), value in zip(_DEFAULTS, values, strict=True):
+            _set(self, name, default() if value is _MISSING else value)
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Profile))
+_MISSING = object()
+
+
+def _default(f: dataclasses.Field[Any]) -> Callable[[], Any]:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory
+    value = f.default
+    return lambda: value
+
+
+_DEFAULTS: tuple[tuple[str, Callable[[], Any]], ...] = tuple(
+    (f.name, _default(f)) for f in dataclasses.fields(Profile)
+)
 _new = object.__new__
 _set = object.__setattr__
 

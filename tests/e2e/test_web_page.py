@@ -421,6 +421,40 @@ def test_a_key_is_entered_once_kept_in_the_tabs_session_and_forgotten_on_request
         assert _blocked(browser) == []
 
 
+def test_the_profile_card_shows_patents_counts_to_the_public_and_the_patents_to_a_bank(
+    read_model: tuple[str, Firm], browser: Any, open_tmp_path: Path
+) -> None:
+    """The "知识产权" section: the public sees the patents in force by kind; a bank's key
+    adds each patent with its status and pledges, and the IP-pledge summary."""
+    database_url, _ = read_model
+    query = ("select profile from credit.enterprise"
+             " where jsonb_array_length(profile->'patents') > 0 order by uscc limit 1")  # fmt: skip
+    assert SCHEMA == "credit"
+    (row,) = _sql_now(database_url, query)
+    p = json.loads(row["profile"])
+    with _serve(database_url, open_tmp_path / "serve-ip.log") as base:
+        browser.get(base + f"/#uscc={p['uscc']}")
+        counts = _wait(browser).until(ec.visibility_of_element_located((By.ID, "ip-counts")))
+        assert f"发明 invention {p['invention_patent_count']} ·" in counts.text
+        assert f"外观设计 design {p['design_patent_count']}" in counts.text
+        assert browser.find_elements(By.ID, "patents") == []  # the public: counts only
+        _enter_key(browser, _key(database_url, Role.BANK))
+        patents = _wait(browser).until(ec.visibility_of_element_located((By.ID, "patents")))
+        for x in p["patents"]:
+            assert x["patent_no"] in patents.text
+            for pledge in x["pledges"]:
+                assert pledge["pledge_no"] in patents.text
+        summary = browser.find_element(By.ID, "ip-pledge").text
+        assert f"知识产权质押 IP pledges {p['ip_pledge']['active_pledge_count']} ·" in summary
+        browser.find_element(By.ID, "key-forget").click()
+        _wait(browser).until(ec.visibility_of_element_located((By.ID, "key-open")))
+        assert _blocked(browser) == []
+
+
+def _sql_now(database_url: str, statement: str, *args: Any) -> list[Any]:
+    return asyncio.run(_sql(database_url, statement, *args))
+
+
 async def _sql(database_url: str, statement: str, *args: Any) -> list[Any]:
     conn = await asyncpg.connect(database_url)
     try:

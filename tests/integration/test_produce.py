@@ -24,7 +24,7 @@ from producers.produce import EXIT_OK, EXIT_PUBLISH_FAILED, EXIT_REJECTS, EXIT_U
 from producers.readers import read_rows
 from producers.rows import RowParser
 from schemas.codec import Codec
-from schemas.events import ALL_SOURCES, SOURCES
+from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 from schemas.topics import create_topics, project_topics
@@ -108,7 +108,7 @@ def test_bad_rows_are_all_rejected_with_their_reason_and_the_rest_sent(
     report = generate(1_500, seed=11, out_dir=tmp_path, bad_rows=0.02)
     planted = [json.loads(line) for line in report.bad_rows_path.read_text().splitlines()]
     assert planted, "the generator planted no bad rows"
-    for source in ALL_SOURCES:  # patent's rows too, though the worker does not fold them yet
+    for source in SOURCES:
         path = report.paths[source]
         summary = produce_file(source, path, bootstrap_servers=bootstrap_servers,
                                topic_prefix=prefix, show_progress=False)  # fmt: skip

@@ -28,7 +28,7 @@ from producers.generator import (
 )
 from producers.readers import read_rows
 from producers.rows import RowParser, RowRejected
-from schemas.events import ALL_SOURCES as SOURCES  # the patent file too
+from schemas.events import SOURCES
 from schemas.patent_no import validate as validate_patent_no
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog

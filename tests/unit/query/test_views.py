@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from query.models import Profile
 from query.render import display_width, pad, profile_lines, table
-from query.roles import HIDDEN_FACTORS, Role, profile_view, summary_view
+from query.roles import HIDDEN_FACTORS, PUBLIC_HIDDEN, Role, profile_view, summary_view
 from readmodel.rows import to_json
 from schemas.sectors import load_catalog
 from streams.core import fold
@@ -39,7 +40,9 @@ def test_the_public_sees_no_amounts_nor_what_would_give_them_away(stored: dict[s
         view = profile_view(profile, Role.PUBLIC, catalog)
         assert (view["tax_paid"], view["arrears"], view["credit_line"]) == (None, None, None)
         assert view["score"] is None
-        assert view["hidden"] == ["score", "tax_paid", "arrears", "credit_line"]
+        assert view["hidden"] == list(PUBLIC_HIDDEN)
+        assert list(PUBLIC_HIDDEN) == ["score", "tax_paid", "arrears", "credit_line",
+                                       "patent_holdings", "ip_pledge"]  # fmt: skip
         amounts = [t["amount"] for t in profile["tax_paid"] if t["amount"] != "0.00"]
         assert not any(a in str(view) for a in amounts)
         # The factors of public facts, whole; none of the tax amounts (their points give
@@ -104,6 +107,39 @@ def test_a_bank_sees_the_amounts_and_only_departments_read_history(stored: dict)
     assert [r for r in Role if not r.sees_tax] == [Role.PUBLIC]
 
 
+def test_the_public_sees_patent_counts_and_a_bank_the_patents_and_their_pledges(
+    stored: dict,
+) -> None:
+    catalog = load_catalog()
+    holders = [p for p in stored.values() if p["patents"]]
+    assert holders, "the small province has no patent holder"
+    for profile in holders:
+        public = profile_view(profile, Role.PUBLIC, catalog)
+        bank = profile_view(profile, Role.BANK, catalog)
+        in_force = [x for x in profile["patents"] if x["status"] == "IN_FORCE"]
+        assert sum(public["patents"].values()) == len(in_force)
+        assert public["patents"] == bank["patents"]
+        assert (public["patent_holdings"], public["ip_pledge"]) == (None, None)
+        assert bank["patent_holdings"] == profile["patents"]
+        assert bank["ip_pledge"] == profile["ip_pledge"] is not None
+        titles = [x["title"] for x in profile["patents"] if x["title"]]
+        assert not any(t in str(public) for t in titles)
+        Profile.model_validate(public)
+        Profile.model_validate(bank)
+
+
+def test_a_profile_stored_before_v2_is_served_with_no_patents(stored: dict) -> None:
+    v2_only = ("patents", "invention_patent_count", "utility_model_patent_count",
+               "design_patent_count", "active_patent_pledge_count", "patent_pledged_amount",
+               "ip_pledge")  # fmt: skip
+    profile = next(iter(stored.values()))
+    v1 = {k: v for k, v in profile.items() if k not in v2_only}
+    view = profile_view(v1, Role.BANK, load_catalog())
+    assert view["patents"] == {"invention": 0, "utility_model": 0, "design": 0}
+    assert (view["patent_holdings"], view["ip_pledge"]) == ([], None)
+    Profile.model_validate(view)
+
+
 def test_chinese_text_is_padded_by_display_cells() -> None:
     assert display_width("信用浙江") == 8
     assert display_width("ABC") == 3
@@ -121,3 +157,21 @@ def test_a_profile_prints_with_aligned_values(stored: dict[str, dict]) -> None:
               for line in block if line.count("  ") == 2}  # fmt: skip
     assert len(starts) <= 1
     assert any("失信名单" in line for line in lines)
+
+
+def test_the_patents_print_for_a_bank_and_only_their_counts_for_the_public(
+    stored: dict[str, dict],
+) -> None:
+    profile = next(p for p in stored.values() if p["patents"])
+    catalog = load_catalog()
+    public = "\n".join(profile_lines(profile_view(profile, Role.PUBLIC, catalog)))
+    bank = "\n".join(profile_lines(profile_view(profile, Role.BANK, catalog)))
+    counts = f"发明 invention {profile['invention_patent_count']},"
+    assert counts in public
+    assert counts in bank
+    assert "知识产权 Patents" not in public
+    assert f"知识产权 Patents ({len(profile['patents'])})" in bank
+    for x in profile["patents"]:
+        assert x["patent_no"] in bank
+        assert x["patent_no"] not in public
+    assert "知识产权质押 IP pledges:" in bank

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from schemas.errors import InvalidEvent
-from schemas.events import ALL_SOURCES, REQUIRED, SOURCES, UNFOLDED_SOURCES, validate_event
+from schemas.events import REQUIRED, SOURCES, validate_event
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 from tests.samples import SAMPLES
@@ -26,10 +26,8 @@ def reason_of(event: dict[str, Any]) -> tuple[str, str | None]:
     return caught.value.reason, caught.value.field
 
 
-def test_patent_is_a_source_with_a_topic_but_not_folded_yet() -> None:
-    assert "patent" in ALL_SOURCES
-    assert "patent" not in SOURCES
-    assert UNFOLDED_SOURCES == ("patent",)
+def test_patent_is_the_fifth_source_and_every_event_type_has_its_requirements() -> None:
+    assert SOURCES == ("enterprise", "tax", "trademark", "blacklist", "patent")
     kinds = ManifestRegistry.load().latest("patent").schema["fields"][5]["type"]["symbols"]
     assert set(REQUIRED["patent"]) == set(kinds)
 

@@ -1,5 +1,5 @@
 from base.settings import Settings
-from schemas.topics import ALL_SOURCES, project_topics
+from schemas.topics import SOURCES, project_topics
 
 
 def test_every_topic_is_co_partitioned_and_prefixed() -> None:
@@ -11,7 +11,7 @@ def test_every_topic_is_co_partitioned_and_prefixed() -> None:
 
 def test_sources_are_kept_forever_and_profiles_compacted() -> None:
     specs = {s.name: s for s in project_topics(Settings.from_env({}))}
-    for source in ALL_SOURCES:  # patent too, though not folded yet: its events wait there
+    for source in SOURCES:
         assert specs[f"zjcredit.{source}"].config["retention.ms"] == "-1"
         # The worker reads reported_at against the broker's stamp, not the sender's.
         assert specs[f"zjcredit.{source}"].config["message.timestamp.type"] == "LogAppendTime"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,3 +47,32 @@ def test_foreign_classes_and_foreign_bytes_are_refused() -> None:
         state_codec.loads(pickle.dumps(Profile("91330100716105852F")))  # no header
     with pytest.raises(StateDecodeError, match="does not load"):
         state_codec.loads(header + b"\x80\x05garbage")
+
+
+GOLDEN = Path(__file__).with_name("golden")
+
+
+def test_a_state_stored_before_patents_loads_and_folds_a_patent() -> None:
+    """A state written by the code before the patent fold (four sources, no patents
+    fields) loads with empty patents and takes a grant: no rebuild on upgrade."""
+    old = state_codec.loads(bytes.fromhex((GOLDEN / "state.before_patents.hex").read_text()))
+    assert old.patents == {}
+    assert old.patent_pledges == {}
+    assert sorted(old.last) == ["blacklist", "enterprise", "tax", "trademark"]
+    grant = {**SAMPLES["patent"], "uscc": old.uscc, "event_type": "GRANTED", "pledge_no": None}
+    new, _ = apply(old, SourceEvent("patent", grant), AS_OF, load_rules().catalog)
+    assert set(new.patents) == {"201310699744.2"}
+    assert new.version == old.version + 1
+    assert state_codec.loads(state_codec.dumps(new)) == new
+
+
+def test_a_state_from_newer_code_is_refused_not_truncated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    state = listed(None)
+    more = [*Profile.__getstate__(state), "a field this code does not know"]
+    monkeypatch.setattr(Profile, "__getstate__", lambda self: more)
+    data = state_codec.dumps(state)
+    monkeypatch.undo()
+    with pytest.raises(StateDecodeError, match="newer than this code"):
+        state_codec.loads(data)

@@ -8,18 +8,18 @@ from pathlib import Path
 
 from producers.generator import firm_rows, generate
 from producers.readers import read_rows
-from schemas.events import ALL_SOURCES, UNFOLDED_SOURCES
+from schemas.events import SOURCES
 from zjcredit.demo import DemoPorts, _new_firm_events
 
 
 def test_firm_rows_are_the_generated_files_rows_and_continue_past_them(tmp_path: Path) -> None:
     report = generate(40, seed=3, out_dir=tmp_path)
     firms = firm_rows(3)
-    streamed: dict[str, list[dict[str, str]]] = {source: [] for source in ALL_SOURCES}
+    streamed: dict[str, list[dict[str, str]]] = {source: [] for source in SOURCES}
     for firm in itertools.islice(firms, 40):
         for source, rows in firm.items():
             streamed[source] += rows
-    for source in ALL_SOURCES:
+    for source in SOURCES:
         from_file = [row.fields for row in read_rows(report.paths[source])]
         assert streamed[source] == from_file, source
     # The demo's new firms start where the loaded province ends: none of its codes again.
@@ -36,8 +36,8 @@ def test_new_firm_events_are_valid_each_firm_registered_first() -> None:
         assert event["reported_at"] is not None
         assert event["event_id"]
     assert set(first_seen.values()) == {"enterprise:REGISTERED"}
-    # The worker does not fold patents yet: the demo does not send them (they would wait).
-    assert not {source for source, _ in events} & set(UNFOLDED_SOURCES)
+    # The demo streams every source the worker folds, patents included.
+    assert {source for source, _ in events} == set(SOURCES)
 
 
 def test_ports_fall_back_to_free_ones_when_taken() -> None:

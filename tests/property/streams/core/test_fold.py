@@ -1,9 +1,9 @@
 """Properties of the fold (BRIEF principle 1): idempotence, order-freedom, commutation of
-the four sources, supersession by effective time, stable notices, scorecard bounds.
+the five sources, supersession by effective time, stable notices, scorecard bounds.
 
 The strategies make random event lists for ONE enterprise from small pools of natural
 keys (2 tax years, 2 registration numbers, 2 pledge numbers, 2 infringement decisions,
-3 listing keys over 2 sectors) and 4 occurred_at instants, so same-key collisions and
+3 listing keys over 2 sectors, 2 patent numbers, 2 patent pledge numbers) and 4 occurred_at instants, so same-key collisions and
 same-instant ties are common. An event id is a UUIDv5 of the event's content, as the
 producers derive it, so the same fact always has the same id.
 """
@@ -34,7 +34,10 @@ MARKS = st.sampled_from(["10000001", "10000002"])
 LISTING_KEYS = [("court_defaulter", "(2017)执1号"), ("court_defaulter", "(2017)执2号"),
                 ("environment", "环罚〔2017〕3号")]  # fmt: skip
 LEAD = {"court_defaulter": "SPC", "environment": "MEE", "wage_arrears": "MOHRSS"}
-SOURCES = ("enterprise", "tax", "trademark", "blacklist")
+SOURCES = ("enterprise", "tax", "trademark", "blacklist", "patent")
+# Two valid numbers (schemas/patent_no.py): an invention and a utility model of 2017.
+PATENTS = {"201710601862.3": "INVENTION", "201720601862.9": "UTILITY_MODEL"}
+OTHER_FIRM = "91330000727215176K"
 
 
 def nullable(*values: Any) -> st.SearchStrategy[Any]:
@@ -98,6 +101,34 @@ _BY_SOURCE: dict[str, st.SearchStrategy[dict[str, Any]]] = {
                 "removed_on": st.sampled_from([dated("2017-10-01"), dated("2018-04-01")])}),
         })
     ),
+    "patent": st.sampled_from(sorted(PATENTS)).flatmap(lambda number: st.one_of(
+        st.fixed_dictionaries({
+            "event_type": st.just("GRANTED"), "patent_no": st.just(number),
+            "patent_kind": st.just(PATENTS[number]), "title": nullable("一种方法"),
+            "application_date": st.just(dated("2017-03-01")),
+            "grant_date": st.just(dated("2018-01-15")),
+        }),
+        st.fixed_dictionaries({"event_type": st.sampled_from(["LAPSED", "RESTORED"]),
+                               "patent_no": st.just(number)}),
+        st.fixed_dictionaries({
+            "event_type": st.just("TRANSFERRED_OUT"), "patent_no": st.just(number),
+            "patent_kind": st.just(PATENTS[number]), "title": st.just("一种方法"),
+            "transferor_uscc": st.just(USCC), "transferee_uscc": st.just(OTHER_FIRM),
+        }),
+        st.fixed_dictionaries({
+            "event_type": st.just("TRANSFERRED_IN"), "patent_no": st.just(number),
+            "patent_kind": st.just(PATENTS[number]), "title": st.just("一种方法"),
+            "transferor_uscc": st.just(OTHER_FIRM), "transferee_uscc": st.just(USCC),
+        }),
+        st.fixed_dictionaries({
+            "event_type": st.sampled_from(["PLEDGE_REGISTERED", "PLEDGE_CHANGED", "PLEDGE_RELEASED"]),
+            "patent_no": st.just(number), "pledge_no": st.sampled_from(["ZX-1", "ZX-2"]),
+            "pledgee": nullable("建设银行"), "secured_amount": nullable(D("800000.00")),
+            "pledge_until": nullable(dated("2020-01-01")),
+        }),
+        st.fixed_dictionaries({"event_type": st.just("INVALIDATED"), "patent_no": st.just(number),
+                               "decision_no": st.just("第1号"), "partial": nullable(True, False)}),
+    )),
 }  # fmt: skip
 
 
@@ -173,7 +204,7 @@ def test_render_is_independent_of_event_order(
 
 @given(events=EVENTS, data=st.data())
 def test_sources_commute(events: list[SourceEvent], data: st.DataObject) -> None:
-    """(c) Interleaving the four sources differently, each keeping its own order (as four
+    """(c) Interleaving the five sources differently, each keeping its own order (as five
     co-partitioned topics may be consumed), gives identical notices and an identical
     render, version and last_reported_at included."""
     lanes = {s: [e for e in events if e.source == s] for s in SOURCES}
@@ -232,6 +263,41 @@ def test_the_newest_fact_per_key_decides(events: list[SourceEvent], data: st.Dat
         expected = (last is not None and last["event_type"] == "LISTED"
                     and (last["planned_end_on"] is None or last["planned_end_on"] > AS_OF))  # fmt: skip
         assert (key in current) is expected
+    _patents_decided_by_the_newest_fact(events, r)
+
+
+def _patents_decided_by_the_newest_fact(events: list[SourceEvent], r: dict[str, Any]) -> None:
+    shown_patents = {x["patent_no"]: x for x in r["patents"]}
+    for number in PATENTS:
+        about = [e for e in events if e.event.get("patent_no") == number
+                 and not e.event["event_type"].startswith("PLEDGE_")]  # fmt: skip
+        assert (number in shown_patents) is bool(about)
+        if not about:
+            continue
+        holding = winner(about, lambda e: e["event_type"] in
+                         ("GRANTED", "TRANSFERRED_IN", "TRANSFERRED_OUT"))  # fmt: skip
+        annuity = winner(about, lambda e: e["event_type"] in ("LAPSED", "RESTORED"))
+        invalid = winner(about, lambda e: e["event_type"] == "INVALIDATED")
+        if holding is not None and holding["event_type"] == "TRANSFERRED_OUT":
+            expected = "TRANSFERRED_OUT"
+        elif invalid is not None and not invalid["partial"]:
+            expected = "INVALIDATED"
+        elif annuity is not None and annuity["event_type"] == "LAPSED":
+            expected = "LAPSED"
+        else:  # both numbers' terms run past AS_OF when known
+            expected = "IN_FORCE"
+        assert shown_patents[number]["status"] == expected, number
+    # An active pledge shows under every shown patent it covers, a released one nowhere.
+    for pledge_no in ("ZX-1", "ZX-2"):
+        last = winner(events, lambda e, n=pledge_no: e.get("pledge_no") == n
+                      and e["event_type"] in ("PLEDGE_REGISTERED", "PLEDGE_RELEASED"))  # fmt: skip
+        active = last is not None and last["event_type"] == "PLEDGE_REGISTERED"
+        covered = {e.event["patent_no"] for e in events if e.event.get("pledge_no") == pledge_no}
+        for number, patent in shown_patents.items():
+            listed = pledge_no in {x["pledge_no"] for x in patent["pledges"]}
+            assert listed is (active and number in covered), (pledge_no, number)
+    in_force = [x for x in r["patents"] if x["status"] == "IN_FORCE"]
+    assert r["invention_patent_count"] + r["utility_model_patent_count"] == len(in_force)
 
 
 @given(events=EVENTS)
