@@ -92,7 +92,8 @@ class SinkOptions:
     max_records: int = 10_000
     until_caught_up: bool = False
     decode_workers: int = 0
-    # Every source's topic too: the sink dead-letters what the worker could not decode.
+    # Every source's topic too, for the event history (a bad input event is the worker's
+    # dead letter: skipped here).
     roles: tuple[str, ...] = ("profiles", "penalties", *SOURCES)
 
     @property

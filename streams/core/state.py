@@ -106,14 +106,16 @@ class Profile:
     in_force: frozenset[ListingKey] = frozenset()
     as_of: dt.date | None = None
     # Patents by application number (registers: patent_kind, title, application_date,
-    # grant_date, held, transferred_from, transferred_to, annuity, invalidation,
-    # invalidated); patent pledges by pledge number (pledgee, secured_amount, pledge_from,
+    # grant_date, held, transferred_from, transferred_to, annuity, invalidation = (decision
+    # number, partial)); patent pledges by pledge number (pledgee, secured_amount, pledge_from,
     # pledge_until, active, and one ``patent:<no>`` flag per patent it covers). New fields
     # go last: a state stored before them loads with their defaults (``__setstate__``).
     patents: Mapping[str, Registers] = field(default_factory=dict)
     patent_pledges: Mapping[str, Registers] = field(default_factory=dict)
 
     def __getstate__(self) -> list[Any]:
+        # What dataclasses' own would return, without its fields() call on every state
+        # the worker stores.
         return [getattr(self, name) for name in _FIELDS]
 
     def __setstate__(self, state: list[Any]) -> None:
