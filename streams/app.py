@@ -61,6 +61,7 @@ from streams.metrics import WorkerMetrics
 from streams.partitions import Owned, Partitions, Status
 from streams.reader import Reader, TopicPartition
 from streams.restore import Restored
+from streams.stall import StallWatch
 from streams.store import StoreResources
 
 __all__ = ["WorkerOptions", "build_app"]
@@ -172,8 +173,7 @@ class _Folder:
         self._starting = asyncio.Lock()
         self.totals = Totals()
         self.commits = 0
-        # (topic, partition) -> (position, since when it has not moved while behind)
-        self._stalled: dict[tuple[str, int], tuple[int, float]] = {}
+        self.stalls: StallWatch[tuple[str, int]] = StallWatch(_STALL_S)
 
     async def start(self) -> CheckpointContext:
         """Open the hole reader and make the checkpoints' context (once; idempotent)."""
@@ -242,6 +242,8 @@ class _Folder:
     async def handle(self, fetches: Sequence[Sequence[Any]]) -> None:
         context = await self.start()
         started = time.perf_counter()
+        self.stalls.on_batch(sum(len(f) for f in fetches), self.options.batch_size,
+                             time.monotonic())  # fmt: skip
         for attempt in range(1, _CORRUPT_RETRIES + 1):
             checkpoint = Checkpoint(context, fetches)
             try:
@@ -272,21 +274,11 @@ class _Folder:
         """Send Faust's consumer back to a partition the worker is behind on and which has
         not moved for a while: the rest of a hole it skipped (faust-streaming#596) comes
         with no later record to reveal it."""
-        now = time.monotonic()
-        for tp, (high, position) in lag.items():
-            if high is None or position >= high:
-                self._stalled.pop(tp, None)
-                continue
-            seen, since = self._stalled.get(tp, (position, now))
-            if seen != position:
-                seen, since = position, now
-            self._stalled[tp] = (seen, since)
-            if now - since >= _STALL_S:
-                log.warning("partition=%r behind at %d (end %d) with nothing coming: "
-                            "reading from there again", f"{tp[0]}[{tp[1]}]", position,
-                            high)  # fmt: skip
-                await self.app.consumer.seek_wait({faust.types.TP(*tp): position})
-                self._stalled[tp] = (position, now)
+        for tp, position in self.stalls.stalled(lag, time.monotonic()):
+            log.warning("partition=%r behind at %d (end %d) with nothing coming: "
+                        "reading from there again", f"{tp[0]}[{tp[1]}]", position,
+                        lag[tp][0])  # fmt: skip
+            await self.app.consumer.seek_wait({faust.types.TP(*tp): position})
 
     async def lag(self) -> dict[tuple[str, int], tuple[int | None, int]]:
         """``(topic, partition) -> (last stable offset, next offset to fold)`` of the owned,
