@@ -86,8 +86,17 @@ async def _run(
     show_default=True,
     help="Processes decoding batches while PostgreSQL writes (0: in the sink).",
 )
+@click.option(
+    "--max-records",
+    type=click.IntRange(1, 100_000),
+    default=10_000,
+    show_default=True,
+    help="Most records fetched per poll, over all partitions: what one transaction writes.",
+)
 @click.pass_context
-def sink_group(ctx: click.Context, metrics_port: int | None, decode_workers: int) -> None:
+def sink_group(
+    ctx: click.Context, metrics_port: int | None, decode_workers: int, max_records: int
+) -> None:
     """Write the profiles, notices and event history into PostgreSQL, exactly once.
 
     Resumes from the offsets stored in PostgreSQL. Several sinks share the work as one
@@ -100,7 +109,7 @@ def sink_group(ctx: click.Context, metrics_port: int | None, decode_workers: int
     from sink.gauges import refresh_gauges  # noqa: PLC0415
 
     settings: Settings = ctx.obj
-    options = _options(settings, decode_workers=decode_workers)
+    options = _options(settings, decode_workers=decode_workers, max_records=max_records)
     if metrics_port is not None:
         start_http_server(metrics_port)
     click.echo(

@@ -47,7 +47,7 @@ from schemas.registry import ManifestRegistry
 from sink.convert import Converted, convert
 from sink.deadletters import LetterRow, Outbox, letter_row, refused
 from sink.metrics import SinkMetrics
-from sink.writer import Batch, prepare, write_batch
+from sink.writer import Batch, merged, prepare, write_batch, write_batches
 
 __all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions"]
 
@@ -79,7 +79,8 @@ class SinkOptions:
         database_url: PostgreSQL (``DATABASE_URL``).
         topic_prefix: the project's topic prefix.
         group: consumer group (default ``<prefix>.sink``).
-        max_records: most records fetched per poll (all partitions together).
+        max_records: most records fetched per poll (all partitions together), written
+            in one transaction (``--max-records``).
         until_caught_up: stop once every partition reaches the end it had at start
             (``sink rebuild``); else run until stopped.
         decode_workers: processes decoding batches while PostgreSQL writes (0: inline).
@@ -257,6 +258,10 @@ class Sink:
             isolation_level="read_committed",
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 << 20,
+            # aiokafka keeps one fetch in flight per broker: while it long-polls the
+            # partitions with nothing new (500 ms by default), records committed on the
+            # others wait for it.
+            fetch_max_wait_ms=100,
         )
         await self._with_retries(lambda conn: conn.fetchval("select 1"))
         if o.decode_workers > 0:
@@ -287,8 +292,7 @@ class Sink:
                 jobs = [
                     (tp, recs, asyncio.ensure_future(self._convert(tp, recs))) for tp, recs in ready
                 ]
-                for tp, recs, job in jobs:
-                    await self._handle(tp, recs, await job)
+                await self._handle_all([(tp, recs, await job) for tp, recs, job in jobs])
                 if time.monotonic() >= self._letters_due:
                     await self._publish_letters()
                 self.metrics.observe_lag(self._consumer, self._positions)
@@ -351,6 +355,34 @@ class Sink:
         if self._pool is None:
             return convert(*args)
         return await asyncio.get_running_loop().run_in_executor(self._pool, convert, *args)
+
+    async def _handle_all(
+        self, fetched: Sequence[tuple[TopicPartition, Sequence[Any], Converted]]
+    ) -> None:
+        """Write a poll's batches, every partition's, in one transaction; if PostgreSQL
+        refuses a row, each partition's batch again on its own (then record by record)."""
+        consumer = self._consumer
+        owned = consumer.assignment() if consumer is not None else set()
+        # Revoked while we fetched: the new owner starts from the stored offset.
+        fetched = [(tp, recs, conv) for tp, recs, conv in fetched if tp in owned]
+        if len(fetched) <= 1:
+            for tp, recs, conv in fetched:
+                await self._handle(tp, recs, conv)
+            return
+        started = time.perf_counter()
+        batches = [batch for _, _, (batch, _) in fetched]
+        try:
+            written = await self._with_retries(lambda conn: write_batches(conn, batches))
+        except REFUSED:
+            for tp, recs, conv in fetched:
+                await self._handle(tp, recs, conv)
+            return
+        for tp, _, (batch, skipped) in fetched:
+            self.totals.skipped += skipped
+            self._positions[tp] = self._next[tp] = batch.next_offset
+        self._count(merged(batches), written, time.perf_counter() - started)
+        if any(batch.letters for batch in batches):
+            await self._publish_letters()
 
     async def _handle(
         self, tp: TopicPartition, records: Sequence[Any], converted: Converted

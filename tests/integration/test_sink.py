@@ -276,7 +276,8 @@ def test_sigkilled_sinks_resume_from_the_stored_offsets_nothing_doubled_or_lost(
     kills = []
     for threshold in KILL_AFTER:
         port = free_port()
-        proc = sinks.start("--metrics-port", str(port))
+        # Small polls: a poll is one transaction, and each sink must be killed mid-stream.
+        proc = sinks.start("--metrics-port", str(port), "--max-records", "100")
         deadline = time.monotonic() + 120
         while (written := metric(port, ROWS) or 0) < threshold:
             sinks.alive(proc)()
