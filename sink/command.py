@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from base.endpoints import resolve_endpoints
+from base.runtime import tune_gc
 from base.settings import Settings, redact_url
 from schemas.topics import ensure_topics, project_topics
 from sink.errors import SinkRunningError
@@ -118,6 +119,7 @@ def sink_group(
         err=True,
     )
     sink = Sink(options, say=lambda s: click.echo(s, err=True))
+    tune_gc()
 
     # Read-model gauges (active listings by sector) only when someone scrapes them.
     async def gauges() -> None:
@@ -160,5 +162,6 @@ def rebuild(settings: Settings) -> None:
             "read model dropped and recreated; consuming every topic from the beginning", err=True
         )
 
+    tune_gc()
     asyncio.run(_run(Sink(options, say=lambda s: click.echo(s, err=True)), before=reset))
     click.echo("rebuilt: start `zjcredit sink` to keep it current", err=True)

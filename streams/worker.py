@@ -22,6 +22,7 @@ from pathlib import Path
 import click
 
 from base.endpoints import resolve_endpoints
+from base.runtime import tune_gc
 from base.settings import Settings
 from schemas.topics import ensure_topics, project_topics
 from streams.app import WorkerOptions, build_app
@@ -180,25 +181,6 @@ def worker_command(  # noqa: PLR0917 - click passes every option
         _run(options, metrics_port, loglevel, bootstrap)
 
 
-# The cyclic garbage collector's generation thresholds for the worker (CPython's defaults
-# are 700, 10, 10). A batch allocates hundreds of thousands of short-lived objects (decoded
-# events, registers, rendered profiles), so the defaults run a young collection every few
-# hundred and a full one, which walks every cached state, every hundred young ones: about
-# a tenth of the fold path's time (measured on the batch path of a 5,000-firm province:
-# 50.2-51.1 against 46.0-46.3 µs an event). What the fold allocates holds no cycles, so
-# collecting less often costs little memory.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def _tune_gc() -> None:
-    """Freeze what start-up allocated (imports, the app) and collect less often."""
-    import gc  # noqa: PLC0415
-
-    gc.collect()
-    gc.freeze()  # start-up's objects live as long as the process: never walk them again
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def _run(options: WorkerOptions, metrics_port: int | None, loglevel: str, bootstrap: str) -> None:
     import faust  # noqa: PLC0415 - keep `zjcredit --help` fast
     import mode.loop  # noqa: PLC0415
@@ -221,7 +203,7 @@ def _run(options: WorkerOptions, metrics_port: int | None, loglevel: str, bootst
         + (f" metrics=http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""),
         err=True,
     )
-    _tune_gc()
+    tune_gc()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
     worker.execute_from_commandline()  # returns only by sys.exit
     sys.exit(0)
