@@ -4,11 +4,12 @@ worker's hot path.
 fastavro resolves every union value by trying its branches, which for an event with a
 dozen nullable fields costs more than parsing the row. This module turns a schema, once,
 into Python source and compiles it: one function per named record, its fields written
-inline (no call per field), a ``[null, X]`` union as an ``if``, a count, length or small
-number as one byte when it fits, an array of records as a loop calling the record's
-function, an enum as a dict lookup. The output is byte-for-byte what fastavro writes
-(checked by a property test on every registered schema); unsupported constructs raise
-``NotImplementedError`` at compile time, and the codec then falls back to fastavro.
+inline (no call per field), a ``[null, X]`` union as an ``if``, a count, length or
+number under 8192 as one table lookup (no zig-zag loop), an array of records as a loop
+calling the record's function, an enum as a dict lookup. The output is byte-for-byte
+what fastavro writes (checked by a property test on every registered schema);
+unsupported constructs raise ``NotImplementedError`` at compile time, and the codec then
+falls back to fastavro.
 
 No name from the schema is code: field names are the keys of an ``operator.itemgetter``
 and enum symbols the keys of a dict, both in the namespace the source runs in, which
@@ -38,7 +39,6 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_DATE = dt.date(1970, 1, 1)
 _EPOCH_ORDINAL = _EPOCH_DATE.toordinal()
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-_ONE_BYTE = 64  # zig-zag doubles a non-negative n: 0..63 is one byte, 0..126 (no 7th bit)
 _sources = itertools.count()  # a distinct file name per compiled schema, for tracebacks
 
 
@@ -64,6 +64,18 @@ def _long(out: bytearray, n: int) -> None:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    _long(out, n)
+    return bytes(out)
+
+
+# The varint of every n in 0..8191 (one or two bytes): counts, lengths and years are
+# one list index, no arithmetic. Bigger tables measured slower (cache misses).
+_SMALL = 8192
+_NUMBERS = [_varint(n) for n in range(_SMALL)]
 
 
 def _days(value: Any) -> Any:
@@ -99,11 +111,14 @@ def _not_null(value: Any) -> None:
 
 _RUNTIME: dict[str, Any] = {
     "_long": _long,
+    "_NUMBERS": _NUMBERS,
     "_days": _days,
     "_millis": _millis,
     "_decimal": _decimal,
     "_not_null": _not_null,
     "_date": dt.date,
+    "_datetime": dt.datetime,
+    "_EPOCH": _EPOCH,
     "_Decimal": decimal.Decimal,
     "_UUID": uuid.UUID,
     "_pack_float": struct.Struct("<f").pack,
@@ -246,10 +261,11 @@ class _Generator:
             lines.append(f"{ind}out += _pack_{kind}({v})")
 
     def number(self, v: str, lines: list[str], ind: str) -> None:
-        # The comparison refuses what _long's shift would (a str, None) with TypeError.
+        # The comparison refuses what _long's shift would (a str, None) with TypeError,
+        # the list index a float or a Decimal.
         lines += [
-            f"{ind}if 0 <= {v} < {_ONE_BYTE}:",
-            f"{ind}    out.append({v} << 1)",
+            f"{ind}if 0 <= {v} < {_SMALL}:",
+            f"{ind}    out += _NUMBERS[{v}]",
             f"{ind}else:",
             f"{ind}    _long(out, {v})",
         ]
@@ -258,8 +274,8 @@ class _Generator:
         """Lines that write the bytes in local ``b``, length first."""
         lines += [
             f"{ind}n = len(b)",
-            f"{ind}if n < {_ONE_BYTE}:",
-            f"{ind}    out.append(n << 1)",
+            f"{ind}if n < {_SMALL}:",
+            f"{ind}    out += _NUMBERS[n]",
             f"{ind}else:",
             f"{ind}    _long(out, n)",
             f"{ind}out += b",
@@ -268,25 +284,18 @@ class _Generator:
     def enum(self, schema: dict[str, Any], v: str, lines: list[str], ind: str) -> None:
         short = _short(schema["name"])
         table = self.enums.get(short)
-        symbols = schema["symbols"]
-        if table is None:
-            # An unknown symbol is a KeyError; under 64 symbols an index is one byte.
-            if len(symbols) <= _ONE_BYTE:
-                index: dict[str, Any] = {s: i << 1 for i, s in enumerate(symbols)}
-            else:
-                index = {s: _varint(i) for i, s in enumerate(symbols)}
+        if table is None:  # an unknown symbol is a KeyError
+            index = {symbol: _varint(i) for i, symbol in enumerate(schema["symbols"])}
             table = self.enums[short] = self.constant("e", index)
-        lines.append(
-            f"{ind}out.{'append' if len(symbols) <= _ONE_BYTE else 'extend'}({table}[{v}])"
-        )
+        lines.append(f"{ind}out += {table}[{v}]")
 
     def array(self, items: Any, v: str, lines: list[str], ind: str, depth: int) -> None:
         item = f"x{depth}"
         lines += [
             f"{ind}if {v}:",
             f"{ind}    n = len({v})",
-            f"{ind}    if n < {_ONE_BYTE}:",
-            f"{ind}        out.append(n << 1)",
+            f"{ind}    if n < {_SMALL}:",
+            f"{ind}        out += _NUMBERS[n]",
             f"{ind}    else:",
             f"{ind}        _long(out, n)",
             f"{ind}    for {item} in {v}:",
@@ -307,7 +316,14 @@ class _Generator:
             ]
             self.number("n", lines, ind)
         elif logical == "timestamp-millis" and base == "long":
-            lines.append(f"{ind}n = _millis({v})")
+            # An aware datetime inline (what _millis does for one), anything else there.
+            lines += [
+                f"{ind}if {v}.__class__ is _datetime and {v}.tzinfo is not None:",
+                f"{ind}    d = {v} - _EPOCH",
+                f"{ind}    n = d.days * 86_400_000 + d.seconds * 1000 + d.microseconds // 1000",
+                f"{ind}else:",
+                f"{ind}    n = _millis({v})",
+            ]
             self.number("n", lines, ind)
         elif logical == "uuid" and base == "string":
             lines += [f"{ind}if isinstance({v}, _UUID):", f"{ind}    {v} = str({v})"]
@@ -335,9 +351,3 @@ class _Generator:
 
 def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    _long(out, n)
-    return bytes(out)
