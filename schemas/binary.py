@@ -58,8 +58,13 @@ def compile_writer(schema: Any) -> Callable[[Any], bytes]:
 
 
 def _long(out: bytearray, n: int) -> None:
-    """Zig-zag varint: small magnitudes become small unsigned numbers, 7 bits a byte."""
+    """Zig-zag varint: small magnitudes become small unsigned numbers, 7 bits a byte.
+
+    OverflowError beyond 64 bits, as fastavro (zig-zag takes exactly those to 2**64 and up).
+    """
     n = (n << 1) ^ (n >> 63)
+    if n >> 64:
+        raise OverflowError("Avro long out of range (64-bit signed)")
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
@@ -292,8 +297,8 @@ class _Generator:
     def array(self, items: Any, v: str, lines: list[str], ind: str, depth: int) -> None:
         item = f"x{depth}"
         lines += [
-            f"{ind}if {v}:",
-            f"{ind}    n = len({v})",
+            f"{ind}n = len({v})",  # refuses None, as fastavro does
+            f"{ind}if n:",
             f"{ind}    if n < {_SMALL}:",
             f"{ind}        out += _NUMBERS[n]",
             f"{ind}    else:",
