@@ -144,7 +144,7 @@ class _Generator:
 
     The emitters append source lines for "write the value held by local ``v``"; ``v``
     is always a local name the generator made (``r``, ``f3``, ``x0``), so it may be
-    read twice and assigned. Scratch locals (``b``, ``n``, ``u``) are consumed by the
+    read twice and assigned. Scratch locals (``b``, ``n``, ``u``, ``d``) are consumed by the
     next lines, never across an emitted sub-value.
     """
 
