@@ -8,7 +8,7 @@ from schemas.events import SOURCES
 
 def test_every_source_and_the_profiles_are_timed() -> None:
     said: list[str] = []
-    timings = run_encode_bench(300, rounds=1, say=said.append)  # raises if the bytes differ
+    timings = run_encode_bench(300, rounds=1, say=said.append)  # BenchError if the bytes differ
     assert [t.subject for t in timings] == [*SOURCES, "profiles"]
     for timing in timings:
         assert timing.records > 0
