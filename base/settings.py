@@ -82,7 +82,8 @@ class Settings:
         worker_fault: **for tests only**: the stream worker kills itself (SIGKILL) at a
             step of its exactly-once protocol, ``sent:N`` (the N-th transaction is open,
             its records sent), ``committed:N`` (committed, its states not yet on disk) or
-            ``rebuild:N`` (N changelog records copied into rebuilt stores)
+            ``rebuild:N`` (N changelog records copied into rebuilt stores), or SIGSTOPs
+            itself at ``pause:N`` (as ``sent:N``; SIGCONT wakes a zombie)
             [``ZJCREDIT_WORKER_FAULT``]; ``None``: never.
     """
 
@@ -248,6 +249,8 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 def _fault(env: Mapping[str, str], name: str) -> str | None:
     raw = _first(env, name)
-    if raw is not None and not re.fullmatch(r"(sent|committed|rebuild):[1-9][0-9]*", raw):
-        raise ConfigError(f"{name}={raw!r}: expected sent:N, committed:N or rebuild:N (N >= 1)")
+    if raw is not None and not re.fullmatch(r"(sent|committed|rebuild|pause):[1-9][0-9]*", raw):
+        raise ConfigError(
+            f"{name}={raw!r}: expected sent:N, committed:N, rebuild:N or pause:N (N >= 1)"
+        )
     return raw

@@ -89,7 +89,9 @@ class Fault:
 
     ``sent:N`` kills with the N-th transaction open (its records on the broker),
     ``committed:N`` after the N-th commit and before its states reach the store,
-    ``rebuild:N`` once N changelog records have been copied into rebuilt stores.
+    ``rebuild:N`` once N changelog records have been copied into rebuilt stores;
+    ``pause:N`` SIGSTOPs instead at ``sent:N``: a zombie that goes on where it stopped
+    when SIGCONTed (the cluster fault tests).
     """
 
     point: str
@@ -111,8 +113,10 @@ class Fault:
         return self.seen >= self.nth
 
     def kill(self) -> None:
-        log.warning("ZJCREDIT_WORKER_FAULT=%s:%d: killing this worker now", self.point, self.nth)
-        os.kill(os.getpid(), signal.SIGKILL)
+        """SIGKILL this process; ``pause``: SIGSTOP it, and return once SIGCONTed."""
+        what = "pausing" if self.point == "pause" else "killing"
+        log.warning("ZJCREDIT_WORKER_FAULT=%s:%d: %s this worker now", self.point, self.nth, what)
+        os.kill(os.getpid(), signal.SIGSTOP if self.point == "pause" else signal.SIGKILL)
 
     def on_copied(self, records: int) -> None:
         if self.due("rebuild", records):
@@ -347,8 +351,8 @@ class Checkpoint:
             async with lock:
                 await self._send(share, txp)
                 share.advance(Step.SENT)
-                if self._fault("sent"):
-                    # Die with the records on the broker: an open transaction to abort.
+                if self._fault("sent") or self._fault("pause"):
+                    # Die (or freeze) with the records on the broker: an open transaction.
                     await asyncio.gather(*share.deliveries)
                     self._die()
                 await self._commit(share, txp)
