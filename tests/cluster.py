@@ -76,6 +76,20 @@ def in_sync(bootstrap_servers: str, replicas: int = 3) -> bool:
         admin.close()
 
 
+def group_members(bootstrap_servers: str, group: str) -> tuple[str, set[str]]:
+    """A consumer group's state (``Stable``, ``PreparingRebalance``, ...) and its members'
+    instance ids; ``("", set())`` while the coordinator cannot say."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    try:
+        found = admin.describe_groups([group])[group]
+    except KafkaError:
+        return "", set()
+    finally:
+        admin.close()
+    members = {m.get("group_instance_id") or m["member_id"] for m in found["members"]}
+    return str(found["group_state"]), members
+
+
 def split_csv(path: Path, parts: int) -> list[Path]:
     """``path`` cut into ``parts`` consecutive files, each with the header."""
     with path.open(encoding="utf-8", newline="") as handle:

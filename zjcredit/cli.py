@@ -28,7 +28,7 @@ from base.endpoints import forget_running_stack, record_running_stack, resolve_e
 from base.errors import ServerStartError, TopicMismatchError, ZjcreditError
 from base.settings import Settings, redact_url
 from schemas.topics import TopicOutcome, create_topics, project_topics, replication_for
-from zjcredit.stack import LocalStack, kafka_version
+from zjcredit.stack import LocalStack, ensure_jars, kafka_version
 from zjcredit.stack.process import log_tail
 
 __all__ = ["main"]
@@ -256,6 +256,45 @@ def bench_sink(settings: Settings, enterprises: int) -> None:
         f"(reported -> row committed, {r.fresh_rows} firms at {r.steady_rate:,.0f} events/s)"
     )
     click.echo(f"sink ratio={r.ratio:.2f} goal={GOAL:.2f}")
+
+
+@bench.command("cluster")
+@click.option("--enterprises", default=20_000, show_default=True, help="Province size.")
+@click.option("--rate", default=500.0, show_default=True, type=click.FloatRange(10, 20_000),
+              help="Events/s of new firms while a broker is killed.")  # fmt: skip
+@click.pass_obj
+def bench_cluster(settings: Settings, enterprises: int, rate: float) -> None:
+    """One Kafka node against three: producer and worker rates; a broker kill's recovery.
+
+    Starts its own clusters (one node, then three; a configured Kafka is not used: the
+    bench kills one of its brokers) and PostgreSQL is not needed.
+    """
+    from benchmarks.cluster import run_cluster_bench  # noqa: PLC0415
+    from zjcredit.stack.cluster import KafkaCluster  # noqa: PLC0415
+
+    jars = ensure_jars(settings.cache_dir)
+
+    @contextlib.contextmanager
+    def start_cluster(brokers: int) -> Iterator[KafkaCluster]:
+        with tempfile.TemporaryDirectory(prefix="zjcredit-bench-kafka-") as folder:
+            nodes = KafkaCluster(jars_dir=jars, work_dir=Path(folder), brokers=brokers,
+                                 heap=settings.kafka_heap)  # fmt: skip
+            nodes.start()
+            try:
+                yield nodes
+            finally:
+                nodes.stop()
+
+    r = run_cluster_bench(settings, start_cluster, enterprises, rate, say=click.echo)
+    click.echo(f"events        {r.events:,}")
+    for side in (r.one, r.three):
+        click.echo(f"{side.brokers} node(s)     producer {side.producer_rate:,.0f} events/s, "
+                   f"worker {side.worker_rate:,.0f} events/s")  # fmt: skip
+    click.echo(f"broker kill   node {r.killed_node} (leading {r.killed_leads} partitions) at "
+               f"{r.steady_rate:,.0f} events/s: freshness p99 {r.before_p99_ms:,.0f} ms before, "
+               f"worst {r.worst_ms / 1000:.1f} s after, under 2 s again after "
+               f"{r.recovery_s:.1f} s")  # fmt: skip
+    click.echo(f"cluster ratio={r.ratio:.2f} recovery_s={r.recovery_s:.1f}")
 
 
 @bench.command("query")
