@@ -119,7 +119,9 @@ def test_two_brokers_gone_producers_fail_loudly_and_the_pipeline_recovers_exactl
         assert failed["status"] == 2, failed
         assert (failed["sent"], failed["acknowledged"]) == (rows, 0), failed
         assert failed["error"], failed
-        assert took < 90, f"produce took {took:.0f} s to give up"
+        # Its budget: 10 s to bootstrap, up to 20 s blocked on metadata, 30 s of delivery
+        # (producers/publisher.py), on a loaded host more; never a hang.
+        assert took < 150, f"produce took {took:.0f} s to give up"
 
         crashed = {name: proc.poll() for name, proc in (("worker", worker), ("sink", sink))}
         cluster.restart(2)

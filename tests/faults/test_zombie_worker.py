@@ -34,7 +34,7 @@ pytestmark = pytest.mark.timeout(900)
 
 
 FIRMS = 1000
-ROUNDS = 6
+ROUNDS = 8
 
 
 def _stopped(pid: int) -> bool:
@@ -46,12 +46,16 @@ def test_a_worker_paused_past_its_session_wakes_fenced_and_changes_nothing(
 ) -> None:
     with cluster_run(cluster, settings, server_url, open_tmp_path, firms=FIRMS, seed=37) as run:
         survivor = run.start_worker("w0")
-        zombie = run.start_worker("w1", env={"ZJCREDIT_WORKER_FAULT": "pause:4"})
+        zombie = run.start_worker("w1", env={"ZJCREDIT_WORKER_FAULT": "pause:3"})
         sink = run.start_sink()
-        feed = run.feed(ROUNDS, pause=1.0).start()
         group = f"{run.prefix}.worker"
+        # Both members hold partitions before the load starts (a member that joined after
+        # the last round would have no transaction to freeze in).
+        assert wait_for(lambda: group_members(run.bootstrap, group) == ("Stable", {"w0", "w1"}),
+                        180), run.logs()  # fmt: skip
+        feed = run.feed(ROUNDS, pause=1.0).start()
 
-        # Frozen with its 4th transaction open (both members were folding by then).
+        # Frozen with its 3rd transaction open.
         assert wait_for(lambda: _stopped(zombie.pid), 240), run.logs()
         folded_before = metric_total(run.ports[survivor.pid], "zjcredit_worker_events_total")
         # Past its session the group drops it and the survivor holds every partition;

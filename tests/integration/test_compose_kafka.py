@@ -41,7 +41,9 @@ def test_every_kafka_variable_of_the_compose_file_is_a_real_broker_setting(
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
     try:
         broker = admin.describe_cluster()["brokers"][0]["broker_id"]
-        described = admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, str(broker))])
+        described = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.BROKER, str(broker))], config_filter="all"
+        )
     finally:
         admin.close()
     real = set(next(iter(described["broker"].values())))
