@@ -360,11 +360,18 @@ class Checkpoint:
         except TransactionLost as lost:
             self._lose(share, str(lost))
         except (ProducerFenced, KafkaError) as error:
-            if isinstance(error, ProducerFenced) or not self.context.producers.is_current(
-                number, txp
-            ):
+            current = self.context.producers.is_current(number, txp)
+            if current and isinstance(error, ProducerFenced):
                 self._lose(share, f"{type(error).__name__}: {error}")
                 await self.context.producers.forget(number, txp)
+                return
+            if not current:
+                # A rebalance replaced this batch's producer while it was in flight (a
+                # worker frozen past its session rejoins before its old commit fails): the
+                # partition may be ours again, with a new producer. Drop this batch only;
+                # marking the partition lost would leave it unfolded until the next
+                # rebalance (seen in tests/faults/test_zombie_worker.py).
+                share.step = Step.LOST
                 return
             raise
 
