@@ -5,12 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install jars browser prometheus stack demo test test-unit check fmt clean
+.PHONY: help install jars browser prometheus stack demo test test-faults test-unit check fmt clean
 
 help:
 	@echo "make demo    the whole service on a synthetic province until Ctrl-C (zjcredit demo)"
 	@echo "make stack   start a real Kafka broker and PostgreSQL until Ctrl-C"
 	@echo "make test    install everything and run all tests (unit, property, integration, e2e)"
+	@echo "make test-faults the long fault tests on a three-node Kafka cluster (tests/faults)"
 	@echo "make check   ruff (format + lint) and mypy"
 	@echo "make browser apt-get install chromium, chromium-driver and a CJK font if missing"
 	@echo "make prometheus apt-get install prometheus (the server and promtool) if missing"
@@ -69,8 +70,13 @@ stack: $(STAMP)
 demo: jars
 	$(BIN)/zjcredit demo $(DEMO_ARGS)
 
+# The fault tests (tests/faults, marker `faults`) kill brokers of a three-node cluster for
+# many minutes; `make test` leaves them to `make test-faults`, and CI runs both.
 test: jars browser prometheus
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not faults" $(PYTEST_ARGS)
+
+test-faults: jars
+	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit tests/property $(PYTEST_ARGS)

@@ -38,7 +38,12 @@ class Settings:
         topic_prefix: prefix of every topic name [``ZJCREDIT_TOPIC_PREFIX``, ``zjcredit``].
         partitions: partitions of every project topic; bounds worker parallelism
             [``ZJCREDIT_PARTITIONS``, 12; why: docs/operations.md].
-        replication_factor: replicas of every project topic [``ZJCREDIT_REPLICATION_FACTOR``, 1].
+        replication_factor: replicas of every project topic [``ZJCREDIT_REPLICATION_FACTOR``];
+            ``None``: the cluster's broker count, at most 3 (one broker: 1, three: 3).
+        min_insync_replicas: replicas an acknowledged write needs, the topics'
+            ``min.insync.replicas`` [``ZJCREDIT_MIN_INSYNC_REPLICAS``]; ``None``: the
+            replication factor minus one, at least 1, at most 2 (factor 3: 2, so one broker
+            may fail without refusing a write or losing an acknowledged one).
         cache_dir: downloaded Kafka jars live here [``ZJCREDIT_CACHE_DIR``,
             ``$XDG_CACHE_HOME/zjcredit`` or ``~/.cache/zjcredit``].
         run_dir: ``zjcredit stack up`` records its addresses here, so other commands in other
@@ -49,7 +54,9 @@ class Settings:
             port [``ZJCREDIT_KAFKA_PORT``, 9092; 0 = any].
         postgres_port: preferred port of the embedded PostgreSQL [``ZJCREDIT_POSTGRES_PORT``,
             5432; 0 = any].
-        kafka_heap: maximum Java heap of the embedded broker [``ZJCREDIT_KAFKA_HEAP``, ``512m``].
+        kafka_heap: maximum Java heap of each embedded broker [``ZJCREDIT_KAFKA_HEAP``, ``512m``].
+        kafka_brokers: nodes of the embedded Kafka cluster, each broker and controller
+            [``ZJCREDIT_KAFKA_BROKERS``, 1; ``zjcredit stack up --brokers 3``].
         api_port: port of the query service [``ZJCREDIT_API_PORT``, 8000].
         api_host: address ``zjcredit serve`` listens on [``ZJCREDIT_API_HOST``,
             ``127.0.0.1``; ``0.0.0.0`` for every interface].
@@ -75,7 +82,8 @@ class Settings:
         worker_fault: **for tests only**: the stream worker kills itself (SIGKILL) at a
             step of its exactly-once protocol, ``sent:N`` (the N-th transaction is open,
             its records sent), ``committed:N`` (committed, its states not yet on disk) or
-            ``rebuild:N`` (N changelog records copied into rebuilt stores)
+            ``rebuild:N`` (N changelog records copied into rebuilt stores), or SIGSTOPs
+            itself at ``pause:N`` (as ``sent:N``; SIGCONT wakes a zombie)
             [``ZJCREDIT_WORKER_FAULT``]; ``None``: never.
     """
 
@@ -83,13 +91,15 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
     topic_prefix: str = "zjcredit"
     partitions: int = 12
-    replication_factor: int = 1
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
     cache_dir: Path = Path.home() / ".cache" / "zjcredit"
     run_dir: Path = Path.home() / ".cache" / "zjcredit" / "run"
     data_dir: Path | None = None
     kafka_port: int = 9092
     postgres_port: int = 5432
     kafka_heap: str = "512m"
+    kafka_brokers: int = 1
     api_port: int = 8000
     api_host: str = "127.0.0.1"
     api_url: str = "http://127.0.0.1:8000"
@@ -131,13 +141,15 @@ class Settings:
             database_url=_first(env, "ZJCREDIT_DATABASE_URL", "DATABASE_URL"),
             topic_prefix=prefix,
             partitions=_int(env, "ZJCREDIT_PARTITIONS", 12, low=1, high=1000),
-            replication_factor=_int(env, "ZJCREDIT_REPLICATION_FACTOR", 1, low=1, high=10),
+            replication_factor=_optional_int(env, "ZJCREDIT_REPLICATION_FACTOR", low=1, high=10),
+            min_insync_replicas=_optional_int(env, "ZJCREDIT_MIN_INSYNC_REPLICAS", low=1, high=10),
             cache_dir=cache_dir,
             run_dir=Path(run) if run else cache_dir / "run",
             data_dir=Path(data) if data else None,
             kafka_port=_int(env, "ZJCREDIT_KAFKA_PORT", 9092, low=0, high=65535),
             postgres_port=_int(env, "ZJCREDIT_POSTGRES_PORT", 5432, low=0, high=65535),
             kafka_heap=heap,
+            kafka_brokers=_int(env, "ZJCREDIT_KAFKA_BROKERS", 1, low=1, high=9),
             api_port=api_port,
             api_host=_first(env, "ZJCREDIT_API_HOST") or "127.0.0.1",
             api_url=api_url,
@@ -194,6 +206,10 @@ def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int
     return value
 
 
+def _optional_int(env: Mapping[str, str], name: str, *, low: int, high: int) -> int | None:
+    return None if _first(env, name) is None else _int(env, name, 0, low=low, high=high)
+
+
 def _seconds(env: Mapping[str, str], name: str, default: float, *, low: float,
              high: float) -> float:  # fmt: skip
     raw = _first(env, name)
@@ -233,6 +249,8 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 def _fault(env: Mapping[str, str], name: str) -> str | None:
     raw = _first(env, name)
-    if raw is not None and not re.fullmatch(r"(sent|committed|rebuild):[1-9][0-9]*", raw):
-        raise ConfigError(f"{name}={raw!r}: expected sent:N, committed:N or rebuild:N (N >= 1)")
+    if raw is not None and not re.fullmatch(r"(sent|committed|rebuild|pause):[1-9][0-9]*", raw):
+        raise ConfigError(
+            f"{name}={raw!r}: expected sent:N, committed:N, rebuild:N or pause:N (N >= 1)"
+        )
     return raw

@@ -6,12 +6,18 @@ worker owns an enterprise and sees all its events in order (BRIEF principle 3).
 
 Kafka is the source of truth (principle 6): source topics keep their records forever,
 and the profile topic is compacted to the latest profile per enterprise.
+
+Replication: every topic gets the settings' replication factor and
+``min.insync.replicas``, or by default as many replicas as the cluster has brokers, up to
+3, and one fewer in sync for a write (:func:`replication_for`). On three brokers a write
+acknowledged by acks=all is on at least two of them, and any one broker may fail (or be
+restarted) without refusing writes or losing an acknowledged record.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from base.errors import TopicMismatchError, TopicsError
@@ -20,12 +26,14 @@ from schemas.events import SOURCES
 
 __all__ = [
     "SOURCES",
+    "Replication",
     "TopicOutcome",
     "TopicSpec",
     "TopicsError",
     "create_topics",
     "ensure_topics",
     "project_topics",
+    "replication_for",
 ]
 
 
@@ -38,14 +46,45 @@ _SOURCE = {**_KEEP_FOREVER, "message.timestamp.type": "LogAppendTime"}
 
 
 @dataclass(frozen=True)
+class Replication:
+    """How many copies of a topic's partitions, and how many an acknowledged write needs."""
+
+    factor: int
+    min_insync: int
+
+
+def replication_for(
+    brokers: int, factor: int | None = None, min_insync: int | None = None
+) -> Replication:
+    """The replication of a topic on a cluster of ``brokers``: the given numbers, else
+    ``min(3, brokers)`` copies and one fewer in sync (at least 1, at most 2).
+
+    TopicsError if ``min_insync`` exceeds the factor (no write could ever be acknowledged).
+    """
+    factor = factor if factor is not None else max(1, min(3, brokers))
+    min_insync = min_insync if min_insync is not None else max(1, min(2, factor - 1))
+    if min_insync > factor:
+        raise TopicsError(
+            f"min.insync.replicas={min_insync} is more than the replication factor {factor}: "
+            "no acks=all write could ever succeed (ZJCREDIT_MIN_INSYNC_REPLICAS)"
+        )
+    return Replication(factor, min_insync)
+
+
+@dataclass(frozen=True)
 class TopicSpec:
-    """One topic the project needs: its name, shape and why it exists."""
+    """One topic the project needs: its name, shape and why it exists.
+
+    ``replication_factor`` / ``min_insync_replicas`` None: decided by :func:`create_topics`
+    from the cluster's size (:func:`replication_for`).
+    """
 
     name: str
     partitions: int
-    replication_factor: int
+    replication_factor: int | None
     purpose: str
     config: dict[str, str] = field(default_factory=dict)
+    min_insync_replicas: int | None = None
 
 
 def project_topics(settings: Settings) -> list[TopicSpec]:
@@ -58,6 +97,7 @@ def project_topics(settings: Settings) -> list[TopicSpec]:
             replication_factor=settings.replication_factor,
             purpose=purpose,
             config=config,
+            min_insync_replicas=settings.min_insync_replicas,
         )
 
     sources = [spec(s, f"{s} events from departments (source)", _SOURCE) for s in SOURCES]
@@ -87,15 +127,17 @@ def create_topics(
 ) -> list[tuple[TopicSpec, TopicOutcome, int]]:
     """Create the missing topics; report each as created, found, or found-but-different.
 
-    Returns ``(spec, outcome, actual_partition_count)`` per topic. A topic that exists
-    with another partition count is reported, never changed: repartitioning breaks the
-    key-to-partition mapping that co-partitioning relies on, so a person decides.
+    Returns ``(spec, outcome, actual_partition_count)`` per topic, the spec with its
+    replication decided (:func:`replication_for` on the cluster's broker count). A topic
+    that exists with another partition count is reported, never changed: repartitioning
+    breaks the key-to-partition mapping that co-partitioning relies on, so a person decides.
     """
     from kafka import KafkaAdminClient  # noqa: PLC0415 - keep `import zjcredit` light
 
-    specs = list(specs)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="zjcredit-topics")
     try:
+        brokers = len(admin.describe_cluster()["brokers"])
+        specs = [_replicated(s, brokers) for s in specs]
         existing = _partition_counts(admin, [s.name for s in specs])
         missing = [s for s in specs if s.name not in existing]
         created = _create(admin, missing) if missing else set()
@@ -114,6 +156,16 @@ def create_topics(
         return results
     finally:
         admin.close()
+
+
+def _replicated(spec: TopicSpec, brokers: int) -> TopicSpec:
+    decided = replication_for(brokers, spec.replication_factor, spec.min_insync_replicas)
+    return replace(
+        spec,
+        replication_factor=decided.factor,
+        min_insync_replicas=decided.min_insync,
+        config={"min.insync.replicas": str(decided.min_insync), **spec.config},
+    )
 
 
 def _create(admin: object, specs: list[TopicSpec]) -> set[str]:
@@ -152,11 +204,16 @@ def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
     return {d["name"]: len(d["partitions"]) for d in described}
 
 
-def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> None:
-    """Create what is missing; TopicMismatchError if one exists with another count."""
-    for spec, outcome, actual in create_topics(bootstrap_servers, specs):
+def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[TopicSpec]:
+    """Create what is missing; TopicMismatchError if one exists with another count.
+
+    Returns the specs with their replication decided, in the order given.
+    """
+    results = create_topics(bootstrap_servers, specs)
+    for spec, outcome, actual in results:
         if outcome is TopicOutcome.MISMATCH:
             raise TopicMismatchError(
                 f"topic {spec.name} has {actual} partitions, expected {spec.partitions}: "
                 "the sources and outputs must be co-partitioned"
             )
+    return [spec for spec, _, _ in results]

@@ -102,8 +102,9 @@ class WorkerOptions:
         store_cache_mib: the stores' shared block cache.
         write_buffer_mib: the stores' memtables, together.
         session_timeout: seconds without a heartbeat before the group drops a member.
-        fault: tests only (``ZJCREDIT_WORKER_FAULT``): ``sent:N`` or ``committed:N``, the
-            worker SIGKILLs itself at that step of its N-th transaction.
+        fault: tests only (``ZJCREDIT_WORKER_FAULT``): ``sent:N``, ``committed:N`` or
+            ``rebuild:N``, the worker SIGKILLs itself at that step of its N-th transaction;
+            ``pause:N``: it SIGSTOPs itself at ``sent:N`` (base/settings.py).
     """
 
     bootstrap_servers: str

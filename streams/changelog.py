@@ -34,11 +34,16 @@ def changelog_topic(group: str) -> str:
     return f"{group}.state"
 
 
-def changelog_spec(group: str, partitions: int, replication_factor: int) -> TopicSpec:
+def changelog_spec(
+    group: str, partitions: int, replication_factor: int | None, min_insync: int | None = None
+) -> TopicSpec:
+    """The changelog's spec; replication None: as the cluster's size decides
+    (schemas.topics.replication_for)."""
     return TopicSpec(
         name=changelog_topic(group),
         partitions=partitions,
         replication_factor=replication_factor,
+        min_insync_replicas=min_insync,
         purpose="the stream worker's enterprise states (compacted; internal)",
         # States can be large (many trademarks and listings); compaction keeps the last
         # per enterprise, and the store rebuild reads it all.

@@ -38,13 +38,14 @@ _LOG_LEVELS = ("crit", "error", "warn", "info", "debug")
 def options_for(settings: Settings, bootstrap_servers: str, **overrides: object) -> WorkerOptions:
     """Worker options from settings (``ZJCREDIT_AS_OF`` fixes the clock), then overrides.
 
-    The data directory defaults to ``<run dir>/worker/<group>/<instance>``.
+    The data directory defaults to ``<run dir>/worker/<group>/<instance>``; the
+    replication factor to the settings' (or 1: pass the one the topics were created with).
     """
     base = WorkerOptions(
         bootstrap_servers=bootstrap_servers,
         topic_prefix=settings.topic_prefix,
         partitions=settings.partitions,
-        replication_factor=settings.replication_factor,
+        replication_factor=settings.replication_factor or 1,
         data_dir=Path(),
         clock=Clock(settings.as_of),
         fault=settings.worker_fault,
@@ -73,9 +74,14 @@ def data_dir_lock(path: Path) -> Iterator[None]:
         yield
 
 
-def _ensure_topics(settings: Settings, bootstrap: str, group: str) -> None:
-    changelog = changelog_spec(group, settings.partitions, settings.replication_factor)
-    ensure_topics(bootstrap, [*project_topics(settings), changelog])
+def _ensure_topics(settings: Settings, bootstrap: str, group: str) -> int:
+    """Create the missing topics; the changelog's replication factor (the cluster's, by
+    default), which Faust's own topic gets too."""
+    changelog = changelog_spec(
+        group, settings.partitions, settings.replication_factor, settings.min_insync_replicas
+    )
+    specs = ensure_topics(bootstrap, [*project_topics(settings), changelog])
+    return specs[-1].replication_factor or 1
 
 
 @click.command("worker")
@@ -175,8 +181,10 @@ def worker_command(  # noqa: PLR0917 - click passes every option
         overrides["data_dir"] = data_dir
     if as_of is not None:
         overrides["clock"] = Clock(as_of.date())
+    overrides["replication_factor"] = _ensure_topics(
+        settings, bootstrap, str(overrides.get("app_id") or f"{settings.topic_prefix}.worker")
+    )
     options = options_for(settings, bootstrap, **overrides)
-    _ensure_topics(settings, bootstrap, options.id)
     with data_dir_lock(options.data_dir):
         _run(options, metrics_port, loglevel, bootstrap)
 

@@ -28,7 +28,7 @@ from base.errors import StackError
 from base.settings import Settings
 from zjcredit.stack import LocalStack
 
-_TIERS = ("unit", "property", "integration", "e2e")
+_TIERS = ("unit", "property", "integration", "e2e", "faults")
 
 # The suites run with 4 partitions, not the production default of 12: every partition is
 # a transactional producer and a store in each worker the tests start, and four are

@@ -25,6 +25,7 @@ def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, b
         isolation_level="read_committed",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        metadata_max_age_ms=2000,  # tests/workers.py FRESH_METADATA_MS says why
     )
     try:
         parts = [

