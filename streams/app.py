@@ -74,6 +74,7 @@ ROLES = (*SOURCES, "ticks")
 FETCHES_PER_BATCH = 50
 _CORRUPT_RETRIES = 3  # a batch refolded after its partition's store was found corrupt
 _STALE_BACKOFF_MAX_S = 60.0  # the longest wait before asking a group for an assignment again
+_LOST_REJOIN_S = 10.0  # at most one rejoin asked for lost partitions in this long
 # Behind, and no progress on a partition for this long: seek back. At 15 s (checked every
 # 5 s) a restart at 1,000,000 states took 22.6 s to fold its first new event, every time
 # Faust's consumer skipped it (faust-streaming#596); a needless seek only re-fetches.
@@ -170,6 +171,8 @@ class _Folder:
             self.partitions.on_copied = self.fault.on_copied
         self.partitions.replay = self._replay
         self.partitions.on_restored = self._restored
+        self.partitions.on_lost = self._lost
+        self._rejoined_at = -math.inf  # when a lost partition last made it ask the group
         self.context: CheckpointContext | None = None
         self._starting = asyncio.Lock()
         self.totals = Totals()
@@ -215,6 +218,20 @@ class _Folder:
 
     def _restored(self, restored: Restored) -> None:
         self.metrics.on_restore(restored.rebuilt is not None, restored.records, restored.seconds)
+
+    def _lost(self, owned: Owned) -> None:
+        """A partition still assigned here lost its transactional producer to another one
+        with the same transactional id (the other worker of a rebalance that raced, or a
+        zombie's): nobody would fold it until the next rebalance, which may never come.
+        Ask for one: whoever the group then gives it to starts its producer again, and
+        that fences every other (a zombie's rejoin costs the group one more rebalance)."""
+        now = time.monotonic()
+        if now - self._rejoined_at < _LOST_REJOIN_S:
+            return  # one rebalance asked for serves every partition lost meanwhile
+        self._rejoined_at = now
+        log.warning("partition=%d lost while assigned here: asking the group for a new "
+                    "assignment", owned.number)  # fmt: skip
+        request_rejoin(self.app)
 
     async def on_revoked(self) -> None:
         # Before Faust stops the revoked partitions' producers (streams/fence.py).

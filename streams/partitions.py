@@ -148,6 +148,9 @@ class Partitions:
         self.replay: Callable[[Owned, Reader], Awaitable[None]] | None = None
         # Told of every changelog record copied (the crash test's ``rebuild:N`` fault).
         self.on_copied: Callable[[int], None] = lambda n: None
+        # Told of a partition lost while still assigned here (the worker asks the group
+        # for a new assignment: only that starts its producer again).
+        self.on_lost: Callable[[Owned], None] = lambda owned: None
 
     # -- assignment ----------------------------------------------------------------
 
@@ -261,6 +264,7 @@ class Partitions:
                         owned.number, why)  # fmt: skip
             owned.status = Status.LOST
             owned.cache.clear()
+            self.on_lost(owned)
 
     # -- states --------------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from kafka import TopicPartition
 
 from streams.errors import AssignmentError, StaleAssignmentError
-from streams.partitions import partition_numbers
+from streams.partitions import Owned, Partitions, Status, partition_numbers
 
 TOPICS = ("p.enterprise", "p.tax", "p.patent", "p.ticks")
 
@@ -34,3 +36,19 @@ def test_different_numbers_per_topic_break_co_partitioning() -> None:
     with pytest.raises(AssignmentError, match="not co-partitioned") as caught:
         partition_numbers(TOPICS, assigned)
     assert not isinstance(caught.value, StaleAssignmentError)
+
+
+def test_a_ready_partition_lost_is_told_once_and_a_revoked_one_not_at_all(tmp_path: Path) -> None:
+    """A fenced partition still assigned here makes the worker ask for a rebalance."""
+    partitions = Partitions(bootstrap_servers="unused:9092", group="g", changelog="g.state",
+                            topics={"tax": "p.tax"}, data_dir=tmp_path,
+                            resources=None, producers=None, cache_states=100)  # type: ignore[arg-type]  # fmt: skip
+    told: list[int] = []
+    partitions.on_lost = lambda owned: told.append(owned.number)
+    ready, closed = Owned(3, status=Status.READY), Owned(4, status=Status.CLOSED)
+    partitions.lose(ready, "ProducerFenced")
+    partitions.lose(ready, "ProducerFenced")  # lost already
+    partitions.lose(closed, "revoked")
+    assert told == [3]
+    assert ready.status is Status.LOST
+    assert closed.status is Status.CLOSED
