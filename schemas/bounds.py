@@ -162,6 +162,10 @@ def _check_of_subclass(value: object) -> Callable[[str, Any], None] | None:
     return None  # bytes, a list, a nested record: bounded by their schema
 
 
+# check_text's limit of each field, for the inline test of check_bounds.
+_TEXT_LIMIT: Mapping[str, int] = {**MAX_LENGTH, "uscc": USCC_MAX_RAW}
+
+
 def check_bounds(event: Mapping[str, Any], *, read_at: dt.datetime) -> None:
     """Raise InvalidEvent (``too_long``, ``control_character``, ``out_of_range`` or
     ``from_the_future``, naming the field) unless every field of ``event`` is in bounds.
@@ -169,14 +173,34 @@ def check_bounds(event: Mapping[str, Any], *, read_at: dt.datetime) -> None:
     ``read_at`` is when the event was read (aware): ``reported_at`` may not be later
     than :data:`READ_SKEW` after it.
     """
+    limit_of = _TEXT_LIMIT
     for field, value in event.items():
+        # Runs on every event of the producer, the worker and the sink: the common values
+        # (absent, text within its bounds, a timestamp in the window) are passed inline,
+        # and anything else goes to its check, which decides and words the verdict.
         kind = value.__class__
-        check = _CHECKS[kind] if kind in _CHECKS else _check_of_subclass(value)
-        if check is not None:
-            check(field, value)
+        if kind is str:
+            if len(value) <= limit_of.get(field, DEFAULT_MAX_LENGTH) and (
+                value.isprintable() or field == "uscc"
+            ):
+                continue
+            check_text(field, value)
+        elif value is None:
+            continue
+        elif kind is dt.datetime:
+            if not _EARLIEST_TS <= value < _LATEST_TS:
+                _check_date(field, value)
+        else:
+            check = _CHECKS[kind] if kind in _CHECKS else _check_of_subclass(value)
+            if check is not None:
+                check(field, value)
     reported = event.get("reported_at")
-    if not isinstance(reported, dt.datetime):
-        return
+    if isinstance(reported, dt.datetime):
+        _check_reported(event, reported, read_at)
+
+
+def _check_reported(event: Mapping[str, Any], reported: dt.datetime, read_at: dt.datetime) -> None:
+    # What the report time bounds: itself (by the read time), past facts and years.
     if reported > read_at + READ_SKEW:
         raise _fail(
             "reported_at",
