@@ -61,7 +61,7 @@ def encode_rows(
     parser: RowParser, codec: Codec, rows: Iterable[RawRow], now: dt.datetime
 ) -> EncodedChunk:
     """Parse, validate and encode ``rows``."""
-    schema = parser.schema
+    encode = codec.framed_encoder(parser.schema)
     keys: list[bytes] = []
     values: list[bytes] = []
     rejected: list[Rejected] = []
@@ -73,7 +73,7 @@ def encode_rows(
             if row.fields is None:
                 raise RowRejected("(row)", row.problem_reason or "unreadable", row.problem or "")
             event = parser.parse(row.fields, now)
-            value = codec.encode_framed(schema, event)
+            value = encode(event)
         except RowRejected as rejection:
             original = row.fields if row.fields is not None else row.text
             rejected.append(
