@@ -207,10 +207,13 @@ def _check_reported(event: Mapping[str, Any], reported: dt.datetime, read_at: dt
             f"{reported.isoformat()} is after the event was read ({read_at.isoformat()})",
             "from_the_future",
         )
-    latest_fact = reported.date() + _PAST_SLACK
+    latest_fact: dt.date | None = None  # worked out for the first past date an event has
     for field in PAST_DATES:
         value = event.get(field)
-        if isinstance(value, dt.date) and value > latest_fact:
+        if not isinstance(value, dt.date):
+            continue
+        latest_fact = latest_fact or reported.date() + _PAST_SLACK
+        if value > latest_fact:
             raise _fail(
                 field, f"{value} is after the event was reported ({reported.date()})",
                 "from_the_future",
