@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
+from base.runtime import tune_gc
 from producers.partitioning import key_hash
 from producers.readers import Chunk, RawRow, rows_of
 from producers.rows import RowParser, RowRejected
@@ -103,6 +104,13 @@ def _start_worker(source: str, department: str | None = None) -> None:
     _worker = (parser, Codec(registry))
 
 
+def _start_pool_worker(source: str, department: str | None) -> None:
+    # A pool process does nothing but allocate short-lived rows and events, a million for
+    # a large file: start-up's objects frozen and young collections rarer (base/runtime.py).
+    _start_worker(source, department)
+    tune_gc()
+
+
 def _encode_in_worker(chunk: Chunk, now: dt.datetime) -> EncodedChunk:
     assert _worker is not None
     return encode_rows(*_worker, rows_of(chunk), now)
@@ -132,7 +140,7 @@ class ChunkEncoder:
         self._pool: Pool | None = None
         if workers > 0:
             self._pool = _context().Pool(
-                workers, initializer=_start_worker, initargs=(source, department)
+                workers, initializer=_start_pool_worker, initargs=(source, department)
             )
         else:
             _start_worker(source, department)
