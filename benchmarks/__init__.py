@@ -1,4 +1,4 @@
-"""The benchmarks (``zjcredit bench produce|worker|sink|query``), one room of their own.
+"""The benchmarks (``zjcredit bench produce|worker|sink|query|encode``), one room of their own.
 
 Each measures a stage beside the raw limit of what it stands on, in the same run, and
 prints both (the README says what bounds each figure). They import every stage room, the

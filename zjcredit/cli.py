@@ -229,6 +229,17 @@ def bench_sink(settings: Settings, enterprises: int) -> None:
     click.echo(f"sink ratio={r.ratio:.2f} goal={GOAL:.2f}")
 
 
+@bench.command("encode")
+@click.option("--enterprises", default=2_000, show_default=True, help="Province size.")
+@click.option("--rounds", default=5, show_default=True, type=click.IntRange(1),
+              help="Timed runs per writer; the best is printed.")  # fmt: skip
+def bench_encode(enterprises: int, rounds: int) -> None:
+    """Avro body µs per event (each source) and per profile, beside fastavro's; no stack."""
+    from benchmarks.encode import run_encode_bench  # noqa: PLC0415
+
+    run_encode_bench(enterprises, rounds, say=click.echo)
+
+
 @bench.command("query")
 @click.option("--enterprises", default=1_000_000, show_default=True, help="Profiles loaded.")
 @click.option("--seconds", default=10.0, show_default=True, help="Length of each timed round.")

@@ -28,8 +28,8 @@ def test_same_bytes_as_fastavro(entry: Any) -> None:
     write = compile_writer(entry.schema)
     assert write(SAMPLES[entry.subject]) == _fastavro(entry.parsed, SAMPLES[entry.subject])
 
-    @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-    @given(record=avro_values(dict(entry.schema)))
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+    @given(record=avro_values(dict(entry.schema), wide=True))
     def same(record: dict[str, Any]) -> None:
         assert write(record) == _fastavro(entry.parsed, record)
 
