@@ -88,6 +88,7 @@ EARLIEST = dt.date(1900, 1, 1)
 LATEST = dt.date(2100, 12, 31)
 _EARLIEST_TS = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 _LATEST_TS = dt.datetime(2101, 1, 1, tzinfo=dt.UTC)
+_YEARS_INSIDE = range(EARLIEST.year + 1, LATEST.year)  # in the window at any UTC offset
 # Facts that have happened by the time they are reported (a day for time zones and late
 # clerks); a planned end, a trademark's validity or a pledge's term may be in the future.
 PAST_DATES = ("established_on", "listed_on", "removed_on", "overdue_since", "application_date",
@@ -188,7 +189,9 @@ def check_bounds(event: Mapping[str, Any], *, read_at: dt.datetime) -> None:
         elif value is None:
             continue
         elif kind is dt.datetime:
-            if not _EARLIEST_TS <= value < _LATEST_TS:
+            # Comparing a +08:00 time with the UTC bounds converts it (about 0.4 µs each):
+            # with a fixed offset (under a day) and a year well inside, it is inside.
+            if not (value.tzinfo.__class__ is dt.timezone and value.year in _YEARS_INSIDE):
                 _check_date(field, value)
         else:
             check = _CHECKS[kind] if kind in _CHECKS else _check_of_subclass(value)
