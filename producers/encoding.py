@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
+from base.runtime import tune_gc
 from producers.partitioning import key_hash
 from producers.readers import Chunk, RawRow, rows_of
 from producers.rows import RowParser, RowRejected
@@ -61,7 +62,7 @@ def encode_rows(
     parser: RowParser, codec: Codec, rows: Iterable[RawRow], now: dt.datetime
 ) -> EncodedChunk:
     """Parse, validate and encode ``rows``."""
-    schema = parser.schema
+    encode = codec.framed_encoder(parser.schema)
     keys: list[bytes] = []
     values: list[bytes] = []
     rejected: list[Rejected] = []
@@ -73,7 +74,7 @@ def encode_rows(
             if row.fields is None:
                 raise RowRejected("(row)", row.problem_reason or "unreadable", row.problem or "")
             event = parser.parse(row.fields, now)
-            value = codec.encode_framed(schema, event)
+            value = encode(event)
         except RowRejected as rejection:
             original = row.fields if row.fields is not None else row.text
             rejected.append(
@@ -101,6 +102,13 @@ def _start_worker(source: str, department: str | None = None) -> None:
     registry = ManifestRegistry.load()
     parser = RowParser(source, registry.latest(source), load_catalog(), department)
     _worker = (parser, Codec(registry))
+
+
+def _start_pool_worker(source: str, department: str | None) -> None:
+    # A pool process does nothing but allocate short-lived rows and events, a million for
+    # a large file: start-up's objects frozen and young collections rarer (base/runtime.py).
+    _start_worker(source, department)
+    tune_gc()
 
 
 def _encode_in_worker(chunk: Chunk, now: dt.datetime) -> EncodedChunk:
@@ -132,7 +140,7 @@ class ChunkEncoder:
         self._pool: Pool | None = None
         if workers > 0:
             self._pool = _context().Pool(
-                workers, initializer=_start_worker, initargs=(source, department)
+                workers, initializer=_start_pool_worker, initargs=(source, department)
             )
         else:
             _start_worker(source, department)

@@ -218,7 +218,7 @@ def _csv_rows(chunk: Chunk, header: tuple[str, ...]) -> Iterator[RawRow]:
             start = reader.line_num + 1
             continue
         line, start = offset + start, reader.line_num + 1
-        if not any(v.strip() for v in values):
+        if not any(map(str.strip, values)):  # a blank line, or only blanks and commas
             continue
         # The row's own text is kept only for rows that can have no fields to show.
         source = "" if clean and len(values) <= len(header) else delimiter.join(values)

@@ -13,6 +13,10 @@ zone (read as Beijing time, UTC+8), ``1,234.50`` amounts. Anything else is a
 ``event_id``, when the file has none, is a UUIDv5 of the source and the event's content
 (all fields but ``event_id`` and ``reported_at``): sending the same file twice gives the
 same ids, so the duplicates fold away downstream.
+
+The rows of a file share one header, so :meth:`RowParser.parse` runs a parser compiled for
+the row's keys (producers/compiled.py, with the fast converters at the end of this
+module); :meth:`RowParser.parse_by_name` is the general loop it must agree with.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from producers.compiled import ParserPlan, Slot, compile_parser
 from schemas.errors import InvalidEvent
 from schemas.events import validate_event
 from schemas.headers import VALUE_ALIASES, field_for
@@ -45,6 +50,9 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d")
 _AMOUNT = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$|^-?\d+(\.\d+)?$")
 _TRUE = {"true", "1", "yes", "y", "是", "t"}
 _FALSE = {"false", "0", "no", "n", "否", "f"}
+# A parser is compiled per key order (producers/compiled.py); the rows of a JSON Lines
+# file whose objects vary their keys more than this go through the general loop.
+_MAX_COMPILED = 64
 
 
 @dataclass
@@ -141,6 +149,8 @@ class RowParser:
         # A column name that is not a field: its field by alias, or None (cached: the
         # same few header names come on every row).
         self._aliased: dict[str, _Column | None] = {}
+        self._compiled: dict[tuple[str, ...], Callable[[Mapping[str, Any], dt.datetime],
+                                                       dict[str, Any]]] = {}  # fmt: skip
 
     def column_for(self, name: str) -> _Column | None:
         """The column a file's column ``name`` fills: a field name or an alias of one."""
@@ -152,17 +162,17 @@ class RowParser:
             column = self._aliased[name]
         return column
 
-    def _check_department(self, event: dict[str, Any]) -> None:
+    def _department_of(self, given: Any) -> Any:
         # A sender that is one department (an HTTP ingest key) speaks for it alone: a row
         # without a department is its, a row naming another is refused.
-        given = event["department"]
         if given is None:
-            event["department"] = self.department
-        elif given != self.department:
+            return self.department
+        if given != self.department:
             raise RowRejected(
                 "department", "wrong_department",
                 f"this key sends for {self.department}, not for {str(given)[:40]!r}",
             )  # fmt: skip
+        return given
 
     def unknown_columns(self, header: list[str]) -> list[str]:
         """Columns of a file that no field of the schema reads (reported, then ignored)."""
@@ -178,8 +188,39 @@ class RowParser:
                 filling.setdefault(column.name, []).append(name)
         return {field: names for field, names in filling.items() if len(names) > 1}
 
-    def parse(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:  # noqa: PLR0912 - the per-row hot loop, kept in one frame
+    def parse(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
         """Return the typed, validated event for ``row``, or raise RowRejected."""
+        keys = tuple(row)
+        parse = self._compiled.get(keys)
+        if parse is None:
+            if len(self._compiled) >= _MAX_COMPILED:
+                return self.parse_by_name(row, now)
+            parse = self._compiled[keys] = compile_parser(self._plan(keys))
+        return parse(row, now)
+
+    def _plan(self, keys: tuple[str, ...]) -> ParserPlan:
+        helpers: dict[str, Any] = {
+            "RowRejected": RowRejected, "InvalidEvent": InvalidEvent, "uuid5": _uuid5,
+            "validate_event": validate_event, "catalog": self.catalog, "convert_any": _convert,
+        }  # fmt: skip
+        if self.department is not None:
+            helpers["department_of"] = self._department_of
+        return ParserPlan(
+            source=self.source,
+            slots=[_slot(column) if column else None for column in map(self.column_for, keys)],
+            fields=self._names,
+            id_fields=self._id_fields,
+            timestamps=frozenset(c.name for c in self.columns if c.kind == "timestamp"),
+            required=self._required,
+            helpers=helpers,
+        )
+
+    def parse_by_name(self, row: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:  # noqa: PLR0912 - the per-row loop, kept in one frame
+        """:meth:`parse` without compiling: each cell looked up by its column's name.
+
+        The reference the compiled parsers are tested against, and the parser of rows
+        whose keys vary more than a compiled parser per key order is worth.
+        """
         event: dict[str, Any] = dict.fromkeys(self._names)
         by_name = self._by_name
         for name, raw in row.items():
@@ -203,7 +244,7 @@ class RowParser:
                     continue
             event[name] = _convert(column, raw)
         if self.department is not None:
-            self._check_department(event)
+            event["department"] = self._department_of(event["department"])
         if event["reported_at"] is None:
             event["reported_at"] = now
         if event["event_id"] is None:
@@ -241,12 +282,13 @@ def event_id_for(source: str, event: Mapping[str, Any], names: Sequence[str] | N
 
 
 def _uuid5(name: str) -> str:
-    # uuid.uuid5 without building UUID objects: this runs once per row.
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])  # noqa: S324 - RFC 4122 v5 is SHA-1
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    # str(uuid.uuid5(EVENT_ID_NAMESPACE, name)), written from the SHA-1's hex (this runs
+    # once per row): the version digit is 5, the variant digit's top two bits are 10.
+    h = hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).hexdigest()  # noqa: S324 - RFC 4122 v5 is SHA-1
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {f"{n:x}": f"{n & 0x3 | 0x8:x}" for n in range(16)}
 
 
 def _convert(column: _Column, raw: Any) -> Any:
@@ -360,3 +402,99 @@ _CONVERTERS = {
     "decimal": _decimal,
     "uuid": _uuid,
 }
+
+
+# The compiled parsers' converters. Each takes the common spelling of its kind straight to
+# the value _convert gives it, and hands any other cell (blank, another type, another
+# format, an error) to _convert itself, so values, reasons and messages are _convert's.
+
+
+def _fast_normalized(column: _Column, raw: Any) -> Any:
+    if raw.__class__ is str:
+        text = raw.strip()
+        if not text:
+            return None
+        try:
+            return _NORMALIZED[column.name](text)
+        except (ValueError, TypeError, ArithmeticError):
+            pass
+    return _convert(column, raw)
+
+
+def _fast_int(column: _Column, raw: Any) -> Any:
+    if raw.__class__ is str:
+        try:
+            return int(raw.strip())
+        except ValueError:
+            pass
+    return _convert(column, raw)
+
+
+def _fast_boolean(column: _Column, raw: Any) -> Any:
+    if raw.__class__ is str:
+        text = raw.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return _convert(column, raw)
+
+
+def _fast_date(column: _Column, raw: Any) -> Any:
+    if raw.__class__ is str:
+        text = raw.strip()
+        if len(text) == 10 and text[4] == "-":
+            try:
+                return dt.date.fromisoformat(text)
+            except ValueError:
+                pass
+    return _convert(column, raw)
+
+
+def _fast_timestamp(column: _Column, raw: Any) -> Any:
+    if raw.__class__ is str:
+        text = raw.strip()
+        if text and "Z" not in text:  # _timestamp reads a Z as +00:00 first
+            try:
+                value = dt.datetime.fromisoformat(text)
+            except ValueError:
+                return _convert(column, raw)
+            return value if value.tzinfo else value.replace(tzinfo=BEIJING)
+    return _convert(column, raw)
+
+
+_QUANTUM = {scale: decimal.Decimal(1).scaleb(-scale) for scale in range(19)}
+
+
+def _fast_decimal(column: _Column, raw: Any) -> Any:
+    # Up to 24 characters, so no quantize can pass the context's 28 digits (an error of
+    # _convert's); the places after the point are the Decimal's exponent, as the pattern
+    # allows no other.
+    if raw.__class__ is str and len(raw) <= 24 and column.scale in _QUANTUM:
+        text = raw.strip()
+        if _AMOUNT.match(text):
+            dot = text.find(".")
+            places = 0 if dot < 0 else len(text) - dot - 1
+            if places <= column.scale:
+                value = decimal.Decimal(text.replace(",", "") if "," in text else text)
+                return value if places == column.scale else value.quantize(_QUANTUM[column.scale])
+    return _convert(column, raw)
+
+
+_FAST = {
+    "int": _fast_int,
+    "boolean": _fast_boolean,
+    "date": _fast_date,
+    "timestamp": _fast_timestamp,
+    "decimal": _fast_decimal,
+}
+
+
+def _slot(column: _Column) -> Slot:
+    """How a compiled parser fills ``column`` (the same choices as parse_by_name's loop)."""
+    if column.kind == "string" and column.name not in _NORMALIZED:
+        return Slot(column.name, "text", column, _convert)
+    convert = _fast_normalized if column.kind == "string" else _FAST.get(column.kind, _convert)
+    if column.symbol_of:
+        return Slot(column.name, "symbol", column, convert, column.symbol_of)
+    return Slot(column.name, "convert", column, convert)

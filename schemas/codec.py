@@ -60,6 +60,14 @@ def _writer_for(schema: RegisteredSchema) -> Callable[[Any], bytes]:
         return write_with_fastavro
 
 
+# What a writer raises on a record that does not fit its schema.
+_WRITE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+
+
+def _does_not_fit(schema: RegisteredSchema, error: Exception) -> EncodeError:
+    return EncodeError(f"record does not fit schema {schema.record_name}: {error!r}")
+
+
 class Codec:
     """Encode and decode Confluent-framed Avro against a registry."""
 
@@ -78,15 +86,30 @@ class Codec:
 
     def encode_body(self, schema: RegisteredSchema, record: Mapping[str, Any]) -> bytes:
         """Avro binary of ``record`` under ``schema`` (no frame); EncodeError if it does not fit."""
+        try:
+            return self._writer(schema)(record)
+        except _WRITE_ERRORS as error:
+            raise _does_not_fit(schema, error) from error
+
+    def framed_encoder(self, schema: RegisteredSchema) -> Callable[[Mapping[str, Any]], bytes]:
+        """:meth:`encode_framed` bound to ``schema``, for a caller that encodes record after
+        record with it (the producer's encoders: one call a row, not three)."""
+        write = self._writer(schema)
+        header = frame(schema.id, b"")
+
+        def encode(record: Mapping[str, Any]) -> bytes:
+            try:
+                return header + write(record)
+            except _WRITE_ERRORS as error:
+                raise _does_not_fit(schema, error) from error
+
+        return encode
+
+    def _writer(self, schema: RegisteredSchema) -> Callable[[Any], bytes]:
         write = self._writers.get(schema.id)
         if write is None:
             write = self._writers[schema.id] = _writer_for(schema)
-        try:
-            return write(record)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
-            raise EncodeError(
-                f"record does not fit schema {schema.record_name}: {error!r}"
-            ) from error
+        return write
 
     def decode(
         self, data: bytes, reader: RegisteredSchema | None = None

@@ -116,12 +116,7 @@ def validate_event(
     rules = REQUIRED[source]
     if kind not in rules:
         raise _fail(f"{kind!r} is not one of {', '.join(rules)}", "bad_value", "event_type")
-    code = str(event.get("uscc") or "")
-    problem = _credit_code_problem(code)
-    if problem is None and _normal_form(code) != code:
-        # Keyed and folded as written, " 9133...F" would be another enterprise than
-        # "9133...F": a code travels trimmed and upper-cased (the producer does it).
-        problem = f"{code!r} is not written as its normal form {normalize_code(code)!r}"
+    problem = _code_problem(str(event.get("uscc") or ""))
     if problem is not None:
         raise _fail(problem, "invalid_credit_code", "uscc")
     if event.get("department") not in catalog.departments:
@@ -153,8 +148,15 @@ def validate_event(
 
 # Cached: a department's file repeats each enterprise's code on many rows (the normal
 # form's str.translate was ~4% of a producer's encoder process in the profile).
-_credit_code_problem = functools.lru_cache(maxsize=1 << 16)(credit_code_problem)
-_normal_form = functools.lru_cache(maxsize=1 << 16)(normalize_code)
+@functools.lru_cache(maxsize=1 << 16)
+def _code_problem(code: str) -> str | None:
+    """Why ``code`` cannot be a key (the message), or None."""
+    problem = credit_code_problem(code)
+    if problem is None and normalize_code(code) != code:
+        # Keyed and folded as written, " 9133...F" would be another enterprise than
+        # "9133...F": a code travels trimmed and upper-cased (the producer does it).
+        problem = f"{code!r} is not written as its normal form {normalize_code(code)!r}"
+    return problem
 
 
 def _check_enterprise(kind: str, event: Mapping[str, Any], catalog: SectorCatalog) -> None:
@@ -258,9 +260,7 @@ def _check_patent(kind: str, event: Mapping[str, Any], catalog: SectorCatalog) -
 
 
 def _check_party(field: str, code: str) -> None:
-    problem = _credit_code_problem(code)
-    if problem is None and _normal_form(code) != code:
-        problem = f"{code!r} is not written as its normal form {normalize_code(code)!r}"
+    problem = _code_problem(code)
     if problem is not None:
         raise _fail(problem, "invalid_credit_code", field)
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from producers.rows import BEIJING, RowParser, RowRejected, event_id_for
+from producers.rows import BEIJING, EVENT_ID_NAMESPACE, RowParser, RowRejected, event_id_for
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 
@@ -46,6 +46,24 @@ def test_event_ids_depend_on_content_not_on_report_time() -> None:
     assert first["event_id"] == again["event_id"]
     assert first["event_id"] != other["event_id"]
     assert event_id_for("tax", first) == first["event_id"]
+
+
+@pytest.mark.parametrize("name", ["浙江", "", "x" * 500, "\x1f=\udc80"])
+def test_an_event_id_is_the_uuid5_of_the_source_and_the_sorted_fields(name: str) -> None:
+    event = {"uscc": "91330100716105852F", "name": name, "established_on": dt.date(2017, 4, 20),
+             "occurred_at": dt.datetime(2017, 4, 20, 1, 2, 3, 456789, tzinfo=BEIJING),
+             "capital": decimal.Decimal("-0.50"), "zjtx_year": None, "event_id": "x",
+             "reported_at": NOW}  # fmt: skip
+    text = "\x1f".join(["enterprise", "capital=-0.50", "established_on=2017-04-20",
+                        f"name={name}", "occurred_at=1492621323457", "uscc=91330100716105852F",
+                        "zjtx_year="])  # fmt: skip
+    try:
+        expected = str(uuid.uuid5(EVENT_ID_NAMESPACE, text))
+    except UnicodeEncodeError:  # a lone surrogate: neither can hash it
+        with pytest.raises(UnicodeEncodeError):
+            event_id_for("enterprise", event)
+        return
+    assert event_id_for("enterprise", event) == expected
 
 
 def test_dates_amounts_and_given_ids_in_clerk_formats() -> None:

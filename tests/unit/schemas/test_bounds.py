@@ -117,6 +117,34 @@ def test_dates_stay_inside_the_window(day: dt.date) -> None:
     assert verdict("trademark", valid_until=day)[0] == "out_of_range"
 
 
+_CST = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    ("moment", "inside"),
+    [
+        (dt.datetime(1900, 1, 1, 7, 59, 59, 999999, tzinfo=_CST), False),
+        (dt.datetime(1900, 1, 1, 8, tzinfo=_CST), True),
+        (dt.datetime(1901, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=23, minutes=59))), True),
+        (dt.datetime(2099, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=23))), True),
+        (dt.datetime(2100, 12, 31, 23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=1))), False),
+        (dt.datetime(2101, 1, 1, 7, 59, 59, 999999, tzinfo=_CST), True),
+        (dt.datetime(2101, 1, 1, 8, tzinfo=_CST), False),
+    ],
+)
+def test_timestamps_stay_inside_the_window_at_any_offset(moment: dt.datetime, inside: bool) -> None:
+    if inside:
+        check_bounds({"occurred_at": moment}, read_at=READ_AT)
+    else:
+        with pytest.raises(InvalidEvent, match=r"outside 1900-01-01\.\.2100-12-31"):
+            check_bounds({"occurred_at": moment}, read_at=READ_AT)
+
+
+def test_a_naive_timestamp_is_not_compared_with_the_window() -> None:
+    with pytest.raises(TypeError, match="offset-naive"):
+        check_bounds({"occurred_at": dt.datetime(2017, 4, 20)}, read_at=READ_AT)
+
+
 def test_a_credit_code_is_length_checked_before_any_parsing() -> None:
     """The issue's example: 8.7 s of parsing a code with a long run of spaces inside."""
     hostile = "9" + " " * 500_000 + "1330100716105852F"

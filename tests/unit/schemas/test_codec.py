@@ -77,3 +77,14 @@ def test_trailing_bytes_are_corruption() -> None:
 def test_a_record_that_does_not_fit_is_an_encode_error() -> None:
     with pytest.raises(EncodeError, match="TaxEvent"):
         codec.encode("tax", {**SAMPLES["tax"], "grade": "E"})
+
+
+@pytest.mark.parametrize("entry", ManifestRegistry.load().entries(), ids=lambda e: e.file)
+def test_a_framed_encoder_is_encode_framed_bound_to_its_schema(entry) -> None:  # type: ignore[no-untyped-def]
+    encode = codec.framed_encoder(entry)
+    assert encode(SAMPLES[entry.subject]) == codec.encode_framed(entry, SAMPLES[entry.subject])
+    with pytest.raises(EncodeError) as bound:
+        encode({})
+    with pytest.raises(EncodeError) as unbound:
+        codec.encode_framed(entry, {})
+    assert str(bound.value) == str(unbound.value)
