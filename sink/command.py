@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -20,7 +19,6 @@ import click
 from base.endpoints import resolve_endpoints
 from base.settings import Settings, redact_url
 from schemas.topics import ensure_topics, project_topics
-from sink.errors import SinkRunningError
 from sink.service import Sink, SinkOptions
 
 __all__ = ["sink_group"]
@@ -48,9 +46,11 @@ def _line(sink: Sink) -> str:
 
 async def _run(
     sink: Sink,
-    before: Callable[[], Awaitable[None]] | None = None,
+    main: Callable[[], Awaitable[Any]] | None = None,
     beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
+    """Run ``main`` (default: ``sink.run``), stopping ``sink`` on SIGINT or SIGTERM, with
+    a progress line every 30 s and ``beside`` alongside."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, sink.stop)
@@ -65,9 +65,7 @@ async def _run(
     if beside is not None:
         gauges = asyncio.create_task(beside())
     try:
-        if before is not None:
-            await before()
-        await sink.run()
+        await (main or sink.run)()
     finally:
         for task in (reporter, gauges):
             if task is not None:
@@ -126,30 +124,8 @@ def rebuild(settings: Settings) -> None:
     consumed up to where it ended at the start. Then start `zjcredit sink` again: it
     continues from where the rebuild stopped.
     """
-    import asyncpg  # noqa: PLC0415
+    from sink.rebuild import Rebuild  # noqa: PLC0415
 
-    from readmodel.migrate import drop, migrate  # noqa: PLC0415
-    from sink.service import SINK_LOCK  # noqa: PLC0415
-
-    options = _options(
-        settings,
-        group=f"{settings.topic_prefix}.sink-rebuild-{uuid.uuid4().hex[:8]}",
-        until_caught_up=True,
-    )
-
-    async def reset() -> None:
-        conn = await asyncpg.connect(options.database_url)
-        try:
-            if not await conn.fetchval("select pg_try_advisory_lock($1)", SINK_LOCK):
-                raise SinkRunningError("a sink is running against this database: stop it first")
-            await drop(conn)
-            await migrate(conn)
-            await conn.execute("select pg_advisory_unlock($1)", SINK_LOCK)
-        finally:
-            await conn.close()
-        click.echo(
-            "read model dropped and recreated; consuming every topic from the beginning", err=True
-        )
-
-    asyncio.run(_run(Sink(options, say=lambda s: click.echo(s, err=True)), before=reset))
+    job = Rebuild(_options(settings), say=lambda s: click.echo(s, err=True))
+    asyncio.run(_run(job.sink, main=job.run))
     click.echo("rebuilt: start `zjcredit sink` to keep it current", err=True)

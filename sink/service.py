@@ -49,7 +49,7 @@ from sink.deadletters import LetterRow, Outbox, letter_row, refused
 from sink.metrics import SinkMetrics
 from sink.writer import Batch, prepare, write_batch
 
-__all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions"]
+__all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions", "Totals"]
 
 log = logging.getLogger("zjcredit.sink")
 
@@ -102,7 +102,10 @@ class SinkOptions:
 
 
 @dataclass
-class _Totals:
+class Totals:
+    """What a sink did so far: batches, rows written per table, skipped input events,
+    dead letters sent, retries."""
+
     batches: int = 0
     rows: dict[str, int] = field(default_factory=lambda: {"enterprise": 0, "notice": 0, "event": 0})
     skipped: int = 0
@@ -151,7 +154,7 @@ class Sink:
         self.say = say or log.info
         self.codec = Codec(ManifestRegistry.load())
         self.roles = {f"{options.topic_prefix}.{role}": role for role in options.roles}
-        self.totals = _Totals()
+        self.totals = Totals()
         self._stop = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -244,7 +247,7 @@ class Sink:
                 self._consumer.resume(*self._consumer.assignment())
 
     # -- the loop ---------------------------------------------------------------------
-    async def run(self) -> _Totals:
+    async def run(self) -> Totals:
         """Consume until stopped (or caught up, with ``until_caught_up``)."""
         o = self.options
         self._producer = AIOKafkaProducer(
