@@ -39,7 +39,7 @@ from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from schemas.topics import create_topics, project_topics
 from sink.metrics import SinkMetrics
-from sink.rebuild import Rebuild
+from sink.rebuild import DECODE_WORKERS, Rebuild
 from sink.service import SinkOptions
 
 __all__ = ["GOAL_REBUILD", "RebuildBench", "run_rebuild_bench"]
@@ -150,8 +150,8 @@ async def _reset(database_url: str) -> None:
 
 async def _time_rebuild(bootstrap: str, database_url: str, prefix: str, expected: int) -> float:
     timing = _Timing()
-    job = Rebuild(SinkOptions(bootstrap, database_url, prefix), metrics=timing,
-                  say=lambda _: None)  # fmt: skip
+    options = SinkOptions(bootstrap, database_url, prefix, decode_workers=DECODE_WORKERS)
+    job = Rebuild(options, metrics=timing, say=lambda _: None)  # as `zjcredit sink rebuild`
     totals = await job.run()
     done = time.perf_counter()
     if totals.rows["enterprise"] != expected or timing.first is None:

@@ -19,6 +19,7 @@ import click
 from base.endpoints import resolve_endpoints
 from base.settings import Settings, redact_url
 from schemas.topics import ensure_topics, project_topics
+from sink.rebuild import DECODE_WORKERS, Rebuild
 from sink.service import Sink, SinkOptions
 
 __all__ = ["sink_group"]
@@ -116,16 +117,23 @@ def sink_group(ctx: click.Context, metrics_port: int | None, decode_workers: int
 
 
 @sink_group.command("rebuild")
+@click.option(
+    "--decode-workers",
+    type=click.IntRange(0, 64),
+    default=DECODE_WORKERS,
+    show_default=True,
+    help="Processes decoding batches while PostgreSQL writes (0: in the rebuild).",
+)
 @click.pass_obj
-def rebuild(settings: Settings) -> None:
+def rebuild(settings: Settings, decode_workers: int) -> None:
     """Drop the read model and rebuild it from the topics, from the beginning.
 
     Refuses while a sink is running (stop it first); exits when every partition is
     consumed up to where it ended at the start. Then start `zjcredit sink` again: it
-    continues from where the rebuild stopped.
+    continues from where the rebuild stopped. Killed or stopped before its end, run it
+    again (it starts over) or start `zjcredit sink` (it goes on from there).
     """
-    from sink.rebuild import Rebuild  # noqa: PLC0415
-
-    job = Rebuild(_options(settings), say=lambda s: click.echo(s, err=True))
+    options = _options(settings, decode_workers=decode_workers)
+    job = Rebuild(options, say=lambda s: click.echo(s, err=True))
     asyncio.run(_run(job.sink, main=job.run))
     click.echo("rebuilt: start `zjcredit sink` to keep it current", err=True)

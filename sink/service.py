@@ -46,6 +46,7 @@ from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from sink.convert import Converted, convert
 from sink.deadletters import LetterRow, Outbox, letter_row, refused
+from sink.indexes import build_deferred
 from sink.metrics import SinkMetrics
 from sink.writer import Batch, prepare, write_batch
 
@@ -80,9 +81,14 @@ class SinkOptions:
         topic_prefix: the project's topic prefix.
         group: consumer group (default ``<prefix>.sink``).
         max_records: most records fetched per poll (all partitions together).
+        max_batch: most records of one partition per transaction (0: all it fetched);
+            smaller batches let the decoding of the next overlap the writing of this one.
         until_caught_up: stop once every partition reaches the end it had at start
             (``sink rebuild``); else run until stopped.
         decode_workers: processes decoding batches while PostgreSQL writes (0: inline).
+        bulk: ``sink rebuild``'s writes: profiles decoded into COPY text lines
+            (:mod:`sink.bulk`), those of enterprises with no row yet copied straight
+            into the tables; the secondary indexes the rebuild deferred are left to it.
     """
 
     bootstrap_servers: str
@@ -90,8 +96,10 @@ class SinkOptions:
     topic_prefix: str
     group: str = ""
     max_records: int = 10_000
+    max_batch: int = 0
     until_caught_up: bool = False
     decode_workers: int = 0
+    bulk: bool = False
     # Every source's topic too, for the event history (a bad input event is the worker's
     # dead letter: skipped here).
     roles: tuple[str, ...] = ("profiles", "penalties", *SOURCES)
@@ -155,6 +163,7 @@ class Sink:
         self.codec = Codec(ManifestRegistry.load())
         self.roles = {f"{options.topic_prefix}.{role}": role for role in options.roles}
         self.totals = Totals()
+        self.caught_up = False  # with until_caught_up: every partition reached its end
         self._stop = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -182,6 +191,8 @@ class Sink:
                 await prepare(conn)
                 # Holding this for the process's life tells `sink rebuild` we are running.
                 await conn.execute("select pg_advisory_lock_shared($1)", SINK_LOCK)
+                if not self.options.bulk:  # indexes a stopped rebuild left unbuilt
+                    await build_deferred(conn, self.say)
             except BaseException:
                 await conn.close()
                 raise
@@ -285,6 +296,10 @@ class Sink:
                     await self.seek_to_stored(sorted(self.to_position))
                 fetched = await self._consumer.getmany(timeout_ms=500, max_records=o.max_records)
                 ready = [(tp, recs) for tp, recs in fetched.items() if self._positioned(tp, recs)]
+                if o.max_batch:
+                    size = o.max_batch
+                    ready = [(tp, recs[i : i + size])
+                             for tp, recs in ready for i in range(0, len(recs), size)]  # fmt: skip
                 # Every partition's batch is decoding in the pool while earlier ones are
                 # written: per partition, batches are still written in order.
                 jobs = [
@@ -296,6 +311,7 @@ class Sink:
                     await self._publish_letters()
                 self.metrics.observe_lag(self._consumer, self._positions)
                 if o.until_caught_up and await self._caught_up():
+                    self.caught_up = True
                     break
         finally:
             await self._consumer.stop()
@@ -350,7 +366,7 @@ class Sink:
 
     async def _convert(self, tp: TopicPartition, records: Sequence[Any]) -> Converted:
         raw = [(x.offset, x.key, x.value, x.timestamp) for x in records]
-        args = (self.roles[tp.topic], tp.topic, tp.partition, raw)
+        args = (self.roles[tp.topic], tp.topic, tp.partition, raw, self.options.bulk)
         if self._pool is None:
             return convert(*args)
         return await asyncio.get_running_loop().run_in_executor(self._pool, convert, *args)
@@ -387,6 +403,7 @@ class Sink:
             self.totals.rows[table] += n
         now = dt.datetime.now(dt.UTC)
         reported = [p.enterprise[19] for p in batch.profiles] + [e[5] for e in batch.events]
+        reported += [p.reported_at for p in batch.copies]
         self.metrics.on_batch(
             written, batch.row_count(), seconds, [(now - t).total_seconds() for t in reported]
         )
