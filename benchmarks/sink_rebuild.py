@@ -6,8 +6,8 @@ its own:
 - **fill** (untimed): fresh topics (every one the sink reads; only the profiles topic
   holds records) get N final profiles, cloned from the bench's folded province: the
   i-th clone is profile ``i mod len(province)`` under the i-th credit code of
-  :func:`benchmarks.worker_scale.credit_code`, spliced into its Avro frame (a credit code
-  is 18 bytes wherever it is written, and a profile writes its own code once);
+  :func:`benchmarks.worker_scale.credit_code` and, past the first round, a name of its
+  own, spliced into its Avro frame (:class:`_Clones`);
 - **rebuild**: :class:`sink.rebuild.Rebuild`, the code ``zjcredit sink rebuild`` runs,
   timed from its first batch to the read model complete (every partition caught up,
   and whatever the rebuild does after its last batch);
@@ -88,49 +88,81 @@ class _Timing(SinkMetrics):
         super().on_batch(written, records, seconds, freshness)  # type: ignore[arg-type]
 
 
-def _clone(frames: list[tuple[bytes, bytes]], i: int) -> tuple[bytes, bytes]:
-    """``(key, frame)`` of the ``i``-th clone of ``frames`` (the module docstring)."""
-    key, frame = frames[i % len(frames)]
-    code = credit_code(i)[0].encode()
-    return code, frame.replace(key, code)
+# Two-character name prefixes of the clones after the first round (so that every
+# enterprise name of a million is distinct, as the name's trigram index would meet them).
+_POOL = "东南西北中新华兴盛达宏远嘉德丰泰恒通福安"
 
 
-def _clone_rows(base: list[r.ProfileRows], count: int, start: int,
-                stop: int) -> list[r.ProfileRows]:  # fmt: skip
-    """The rows of clones ``start`` to ``stop`` of ``base`` (as :func:`_clone`)."""
-    out = []
-    for i in range(start, min(stop, count)):
-        rows = base[i % len(base)]
-        old, new = rows.enterprise[0], credit_code(i)[0]
-        e = rows.enterprise
-        out.append(r.ProfileRows(
-            (new, *e[1:-1], e[-1].replace(f'"{old}"', f'"{new}"')),
-            [(new, *x[1:]) for x in rows.listings],
-            [(new, *x[1:]) for x in rows.measures],
-            [(new, *x[1:]) for x in rows.tax_grades],
-            [(new, *x[1:]) for x in rows.trademarks],
-        ))  # fmt: skip
-    return out
+def _renamable(name: object) -> str | None:
+    """``name`` if its first two characters take 3 bytes each in UTF-8 (CJK), else None."""
+    if isinstance(name, str) and len(name) >= 2 and all(len(c.encode()) == 3 for c in name[:2]):
+        return name
+    return None
 
 
-def _check_clones(codec: Codec, frames: list[tuple[bytes, bytes]],
-                  base: list[r.ProfileRows], count: int) -> None:  # fmt: skip
-    """The cloned rows are what the sink builds from the cloned frames (on a sample)."""
-    for i in range(0, count, _CHECK_EVERY):
-        built = r.profile_rows(codec.decode(_clone(frames, i)[1])[0])
-        if built != _clone_rows(base, count, i, i + 1)[0]:
-            raise BenchError(f"clone {i}: its rows are not the rows of its frame")
+class _Clones:
+    """The i-th clone of the province's profile ``i mod len(frames)``, in round ``i div
+    len(frames)``: the i-th credit code of :func:`benchmarks.worker_scale.credit_code` in
+    place of its own, and from round 1 on its name's first two characters replaced (a
+    name of two CJK characters or more; same byte length, so the Avro frame is spliced)."""
+
+    def __init__(self, codec: Codec, frames: list[tuple[bytes, bytes]], count: int) -> None:
+        self.frames, self.count = frames, count
+        self.base = [r.profile_rows(codec.decode(value)[0]) for _, value in frames]
+        self.names = [_renamable(rows.enterprise[1]) for rows in self.base]
+
+    def _names(self, i: int) -> tuple[str, str] | None:
+        name, round_ = self.names[i % len(self.frames)], i // len(self.frames)
+        if name is None or round_ == 0:
+            return None
+        prefix = _POOL[round_ // len(_POOL) % len(_POOL)] + _POOL[round_ % len(_POOL)]
+        return name, prefix + name[2:]
+
+    def frame(self, i: int) -> tuple[bytes, bytes]:
+        """``(key, frame)`` of clone ``i``."""
+        key, frame = self.frames[i % len(self.frames)]
+        code = credit_code(i)[0].encode()
+        frame = frame.replace(key, code)
+        if names := self._names(i):
+            frame = frame.replace(names[0].encode(), names[1].encode())
+        return code, frame
+
+    def rows(self, start: int, stop: int) -> list[r.ProfileRows]:
+        """The rows of clones ``start`` to ``stop`` (before ``count``)."""
+        out = []
+        for i in range(start, min(stop, self.count)):
+            rows = self.base[i % len(self.base)]
+            old, new = rows.enterprise[0], credit_code(i)[0]
+            e = list(rows.enterprise)
+            e[0], e[-1] = new, e[-1].replace(f'"{old}"', f'"{new}"')
+            if names := self._names(i):
+                e[1], e[-1] = names[1], e[-1].replace(f'"{names[0]}"', f'"{names[1]}"')
+            out.append(r.ProfileRows(
+                tuple(e),
+                [(new, *x[1:]) for x in rows.listings],
+                [(new, *x[1:]) for x in rows.measures],
+                [(new, *x[1:]) for x in rows.tax_grades],
+                [(new, *x[1:]) for x in rows.trademarks],
+            ))  # fmt: skip
+        return out
+
+    def check(self, codec: Codec) -> None:
+        """The cloned rows are what the sink builds from the cloned frames (on a sample)."""
+        for i in range(0, self.count, _CHECK_EVERY):
+            built = r.profile_rows(codec.decode(self.frame(i)[1])[0])
+            if built != self.rows(i, i + 1)[0]:
+                raise BenchError(f"clone {i}: its rows are not the rows of its frame")
 
 
-def _fill(bootstrap: str, topic: str, frames: list[tuple[bytes, bytes]], count: int,
-          say: Say) -> None:  # fmt: skip
+def _fill(bootstrap: str, topic: str, clones: _Clones, say: Say) -> None:
     from kafka import KafkaProducer  # noqa: PLC0415
 
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
                              compression_type="lz4", batch_size=512 * 1024)  # fmt: skip
     shown = time.monotonic()
+    count = clones.count
     for i in range(count):
-        key, value = _clone(frames, i)
+        key, value = clones.frame(i)
         producer.send(topic, key=key, value=value)
         if time.monotonic() - shown > 15:
             shown = time.monotonic()
@@ -159,13 +191,13 @@ async def _time_rebuild(bootstrap: str, database_url: str, prefix: str, expected
     return expected / (done - timing.first)
 
 
-async def _time_copy(database_url: str, base: list[r.ProfileRows], count: int) -> float:
+async def _time_copy(database_url: str, clones: _Clones) -> float:
     await _reset(database_url)
     conn = await asyncpg.connect(database_url)
     try:
         took = 0.0
-        for start in range(0, count, _BATCH):
-            chunk = _clone_rows(base, count, start, start + _BATCH)  # not timed
+        for start in range(0, clones.count, _BATCH):
+            chunk = clones.rows(start, start + _BATCH)  # not timed
             parts = {
                 "enterprise": [p.enterprise for p in chunk],
                 "listing": [x for p in chunk for x in p.listings],
@@ -181,7 +213,7 @@ async def _time_copy(database_url: str, base: list[r.ProfileRows], count: int) -
                             table, schema_name=SCHEMA, records=records, columns=_TABLES[table]
                         )
             took += time.perf_counter() - started
-        return count / took
+        return clones.count / took
     finally:
         await conn.close()
 
@@ -194,16 +226,16 @@ def run_rebuild_bench(settings: Settings, bootstrap: str, database_url: str,
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     create_topics(bootstrap, project_topics(replace(settings, topic_prefix=prefix)))
     codec = Codec(ManifestRegistry.load())
-    base = [r.profile_rows(codec.decode(value)[0]) for _, value in frames]
-    _check_clones(codec, frames, base, count)
+    clones = _Clones(codec, frames, count)
+    clones.check(codec)
     say(f"rebuild: sending {count:,} profiles to {prefix}.profiles ...")
-    _fill(bootstrap, f"{prefix}.profiles", frames, count, say)
+    _fill(bootstrap, f"{prefix}.profiles", clones, say)
     rebuild_rates, copy_rates = [], []
     for round_ in (1, 2):
         rate = asyncio.run(_time_rebuild(bootstrap, database_url, prefix, count))
         rebuild_rates.append(rate)
         say(f"round {round_}: sink rebuild {rate:,.0f} rows/s")
-        rate = asyncio.run(_time_copy(database_url, base, count))
+        rate = asyncio.run(_time_copy(database_url, clones))
         copy_rates.append(rate)
         say(f"round {round_}: raw COPY     {rate:,.0f} rows/s")
     return RebuildBench(count, max(rebuild_rates), max(copy_rates))
