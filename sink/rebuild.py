@@ -46,7 +46,8 @@ DECODE_WORKERS = 2
 def rebuild_options(options: SinkOptions) -> SinkOptions:
     """``options`` for a rebuild: a consumer group of its own, stop when caught up, the
     bulk writes, and (unless ``options`` sets them) bigger polls cut into batches of
-    :data:`BATCH` records, so that decoding the next overlaps writing this one."""
+    :data:`BATCH` records, polled again while two per decoding process are left to write,
+    so that decoding the next batches overlaps writing this one."""
     return replace(
         options,
         group=f"{options.topic_prefix}.sink-rebuild-{uuid.uuid4().hex[:8]}",
@@ -54,6 +55,7 @@ def rebuild_options(options: SinkOptions) -> SinkOptions:
         bulk=True,
         max_records=max(options.max_records, POLL),
         max_batch=options.max_batch or BATCH,
+        ahead=max(options.ahead, 2 * options.decode_workers),
     )
 
 

@@ -32,6 +32,7 @@ import datetime as dt
 import logging
 import multiprocessing as mp
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -83,6 +84,8 @@ class SinkOptions:
         max_records: most records fetched per poll (all partitions together).
         max_batch: most records of one partition per transaction (0: all it fetched);
             smaller batches let the decoding of the next overlap the writing of this one.
+        ahead: poll again once at most this many batches are left to write (0: when all
+            are written); more keeps the decoding processes busy while PostgreSQL writes.
         until_caught_up: stop once every partition reaches the end it had at start
             (``sink rebuild``); else run until stopped.
         decode_workers: processes decoding batches while PostgreSQL writes (0: inline).
@@ -97,6 +100,7 @@ class SinkOptions:
     group: str = ""
     max_records: int = 10_000
     max_batch: int = 0
+    ahead: int = 0
     until_caught_up: bool = False
     decode_workers: int = 0
     bulk: bool = False
@@ -291,28 +295,7 @@ class Sink:
             self._consumer.subscribe(topics=sorted(self.roles), listener=_Seeker(self))
             if o.until_caught_up:
                 await self._remember_ends()
-            while not self._stop.is_set():
-                if self.to_position:
-                    await self.seek_to_stored(sorted(self.to_position))
-                fetched = await self._consumer.getmany(timeout_ms=500, max_records=o.max_records)
-                ready = [(tp, recs) for tp, recs in fetched.items() if self._positioned(tp, recs)]
-                if o.max_batch:
-                    size = o.max_batch
-                    ready = [(tp, recs[i : i + size])
-                             for tp, recs in ready for i in range(0, len(recs), size)]  # fmt: skip
-                # Every partition's batch is decoding in the pool while earlier ones are
-                # written: per partition, batches are still written in order.
-                jobs = [
-                    (tp, recs, asyncio.ensure_future(self._convert(tp, recs))) for tp, recs in ready
-                ]
-                for tp, recs, job in jobs:
-                    await self._handle(tp, recs, await job)
-                if time.monotonic() >= self._letters_due:
-                    await self._publish_letters()
-                self.metrics.observe_lag(self._consumer, self._positions)
-                if o.until_caught_up and await self._caught_up():
-                    self.caught_up = True
-                    break
+            await self._loop()
         finally:
             await self._consumer.stop()
             await self._producer.stop()
@@ -321,6 +304,52 @@ class Sink:
             if self._conn is not None:
                 await self._conn.close()
         return self.totals
+
+    async def _loop(self) -> None:
+        """Poll, decode, write, until stopped (after the batch in hand) or caught up.
+
+        Every batch of a poll starts decoding at once (in the pool, while earlier ones are
+        written; per partition batches are written in order). The next poll waits until
+        at most ``ahead`` batches are left to write: 0 (the live sink) writes a whole poll
+        before the next, a rebuild keeps its decoding processes busy meanwhile.
+        """
+        o, consumer = self.options, self._consumer
+        assert consumer is not None
+        pending: deque[tuple[TopicPartition, Sequence[Any], asyncio.Future[Converted]]] = deque()
+        try:
+            while not self._stop.is_set():
+                if self.to_position:
+                    await self.seek_to_stored(sorted(self.to_position))
+                if len(pending) <= o.ahead:
+                    timeout = 0 if pending else 500  # writing is waiting: take what is there
+                    fetched = await consumer.getmany(timeout_ms=timeout, max_records=o.max_records)
+                    pending.extend((tp, recs, asyncio.ensure_future(self._convert(tp, recs)))
+                                   for tp, recs in self._batches(fetched))  # fmt: skip
+                if pending:
+                    tp, recs, job = pending.popleft()
+                    await self._handle(tp, recs, await job)
+                    if pending:
+                        continue
+                if time.monotonic() >= self._letters_due:
+                    await self._publish_letters()
+                self.metrics.observe_lag(consumer, self._positions)
+                if o.until_caught_up and await self._caught_up():
+                    self.caught_up = True
+                    return
+        finally:
+            for *_, job in pending:  # stopped: not written, read again from the offsets
+                job.cancel()
+            await asyncio.gather(*(job for *_, job in pending), return_exceptions=True)
+
+    def _batches(
+        self, fetched: dict[TopicPartition, list[Any]]
+    ) -> list[tuple[TopicPartition, Any]]:
+        """A poll's records as batches: per partition, at most ``max_batch`` records each."""
+        ready = [(tp, recs) for tp, recs in fetched.items() if self._positioned(tp, recs)]
+        size = self.options.max_batch
+        if not size:
+            return ready
+        return [(tp, recs[i : i + size]) for tp, recs in ready for i in range(0, len(recs), size)]
 
     async def _remember_ends(self) -> None:
         consumer = self._consumer
@@ -403,7 +432,8 @@ class Sink:
             self.totals.rows[table] += n
         now = dt.datetime.now(dt.UTC)
         reported = [p.enterprise[19] for p in batch.profiles] + [e[5] for e in batch.events]
-        reported += [p.reported_at for p in batch.copies]
+        if self.options.bulk:  # a rebuild replays history: its freshness says nothing
+            reported = []
         self.metrics.on_batch(
             written, batch.row_count(), seconds, [(now - t).total_seconds() for t in reported]
         )
