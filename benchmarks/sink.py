@@ -11,7 +11,9 @@ the run and dropped after it:
 - **raw COPY**: the very same rows (enterprise + children) copied straight into the
   same, emptied tables in transactions of the same size: the server's limit;
 
-alternating, twice each, best of each. Then freshness of the whole pipeline under a
+alternating, twice each, best of each. With ``--rebuild-profiles N``, ``zjcredit sink
+rebuild`` of N profiles beside raw COPY of the same rows (:mod:`benchmarks.sink_rebuild`).
+Then freshness of the whole pipeline under a
 steady load: ``zjcredit worker`` and ``zjcredit sink`` run as processes, new firms'
 events are sent at a steady rate with ``reported_at`` = now, and each enterprise row's
 ``committed_at - last_reported_at`` is read back. Last line: ``sink ratio=<x.xx> goal=0.50``.
@@ -37,6 +39,7 @@ import asyncpg
 from base.settings import Settings
 from benchmarks.harness import BenchError, scratch_database
 from benchmarks.harness import run_process as _process
+from benchmarks.sink_rebuild import RebuildBench, run_rebuild_bench
 from producers.generator import HORIZON
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA, drop, migrate
@@ -63,6 +66,7 @@ class SinkBench:
     freshness_p99_ms: float
     steady_rate: float
     fresh_rows: int
+    rebuild: RebuildBench | None = None
 
     @property
     def ratio(self) -> float:
@@ -88,9 +92,19 @@ class _Timing(SinkMetrics):
 
 
 def run_sink_bench(
-    settings: Settings, bootstrap: str, database_url: str, enterprises: int, say: Say = print
+    settings: Settings,
+    bootstrap: str,
+    database_url: str,
+    enterprises: int,
+    say: Say = print,
+    *,
+    rebuild_profiles: int = 0,
 ) -> SinkBench:
-    """Fill a profiles topic from a province of ``enterprises``; time sink and raw COPY."""
+    """Fill a profiles topic from a province of ``enterprises``; time sink and raw COPY.
+
+    ``rebuild_profiles``: also time ``zjcredit sink rebuild`` of that many profiles
+    beside raw COPY (:mod:`benchmarks.sink_rebuild`; 0: skip).
+    """
     from benchmarks.province import fresh_events, province_profiles  # noqa: PLC0415
 
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
@@ -113,9 +127,16 @@ def run_sink_bench(
             rate = asyncio.run(_time_copy(scratch, rows))
             copy_rates.append(rate)
             say(f"round {round_}: raw COPY {rate:,.0f} rows/s")
+        rebuild = None
+        if rebuild_profiles:
+            rebuild = run_rebuild_bench(
+                settings, bootstrap, scratch, frames, count=rebuild_profiles, say=say
+            )
         say("freshness: worker + sink under a steady load of new firms ...")
         p50, p99, steady, n = _freshness(bootstrap, scratch, work, fresh_events)
-    return SinkBench(len(rows), max(sink_rates), max(copy_rates), p50, p99, steady, n)
+    return SinkBench(
+        len(rows), max(sink_rates), max(copy_rates), p50, p99, steady, n, rebuild=rebuild
+    )
 
 
 def _fill(bootstrap: str, topic: str, frames: list[tuple[bytes, bytes]]) -> None:

@@ -40,7 +40,7 @@ from schemas.topics import create_topics, project_topics
 from schemas.uscc import ALPHABET, make_code
 from streams.changelog import changelog_spec
 
-__all__ = ["ScaleBench", "run_scale_bench"]
+__all__ = ["ScaleBench", "credit_code", "run_scale_bench"]
 
 Say = Callable[[str], None]
 _ZJCREDIT = str(Path(sys.executable).with_name("zjcredit"))
@@ -69,17 +69,21 @@ class ScaleBench:
                 f"rebuild_s={self.rebuild_s:.1f}")  # fmt: skip
 
 
+def credit_code(n: int) -> tuple[str, str]:
+    """The ``n``-th of distinct, valid credit codes (deterministic), and its city."""
+    digits, rest = [], n
+    for _ in range(8):
+        rest, d = divmod(rest, len(ALPHABET))
+        digits.append(ALPHABET[d])
+    city = _CITIES[n % len(_CITIES)]
+    return make_code("91", city, "".join(reversed(digits))), city
+
+
 def registrations(count: int, start: int = 0) -> Iterator[dict[str, Any]]:
     """``count`` REGISTERED events of distinct, valid credit codes (deterministic)."""
     reported = dt.datetime.now(dt.UTC)
-    base = len(ALPHABET)
     for n in range(start, start + count):
-        digits, rest = [], n
-        for _ in range(8):
-            rest, d = divmod(rest, base)
-            digits.append(ALPHABET[d])
-        city = _CITIES[n % len(_CITIES)]
-        code = make_code("91", city, "".join(reversed(digits)))
+        code, city = credit_code(n)
         yield {
             "event_id": uuid.uuid5(uuid.NAMESPACE_OID, code), "uscc": code,
             "department": "SAMR", "occurred_at": dt.datetime(2010, 1, 1, tzinfo=dt.UTC),

@@ -149,13 +149,19 @@ def to_json(value: Any) -> str:
 
 @dataclass
 class ProfileRows:
-    """A profile's row and its children, to replace the enterprise's old ones together."""
+    """A profile's row and its children, to replace the enterprise's old ones together.
+
+    ``upgrade``: the profile was written under an older schema version and lacks its
+    newer fields; the read model's ``profile_v2`` derives them when the row is written
+    (readmodel/migrations/0004_profile_v2.sql).
+    """
 
     enterprise: Row
     listings: list[Row] = field(default_factory=list)
     measures: list[Row] = field(default_factory=list)
     tax_grades: list[Row] = field(default_factory=list)
     trademarks: list[Row] = field(default_factory=list)
+    upgrade: bool = False
 
 
 def profile_rows(p: Mapping[str, Any]) -> ProfileRows:

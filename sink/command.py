@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -21,7 +20,7 @@ from base.endpoints import resolve_endpoints
 from base.runtime import tune_gc
 from base.settings import Settings, redact_url
 from schemas.topics import ensure_topics, project_topics
-from sink.errors import SinkRunningError
+from sink.rebuild import DECODE_WORKERS, Rebuild
 from sink.service import Sink, SinkOptions
 
 __all__ = ["sink_group"]
@@ -49,9 +48,11 @@ def _line(sink: Sink) -> str:
 
 async def _run(
     sink: Sink,
-    before: Callable[[], Awaitable[None]] | None = None,
+    main: Callable[[], Awaitable[Any]] | None = None,
     beside: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
+    """Run ``main`` (default: ``sink.run``), stopping ``sink`` on SIGINT or SIGTERM, with
+    a progress line every 30 s and ``beside`` alongside."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, sink.stop)
@@ -66,9 +67,7 @@ async def _run(
     if beside is not None:
         gauges = asyncio.create_task(beside())
     try:
-        if before is not None:
-            await before()
-        await sink.run()
+        await (main or sink.run)()
     finally:
         for task in (reporter, gauges):
             if task is not None:
@@ -129,39 +128,24 @@ def sink_group(
 
 
 @sink_group.command("rebuild")
+@click.option(
+    "--decode-workers",
+    type=click.IntRange(0, 64),
+    default=DECODE_WORKERS,
+    show_default=True,
+    help="Processes decoding batches while PostgreSQL writes (0: in the rebuild).",
+)
 @click.pass_obj
-def rebuild(settings: Settings) -> None:
+def rebuild(settings: Settings, decode_workers: int) -> None:
     """Drop the read model and rebuild it from the topics, from the beginning.
 
     Refuses while a sink is running (stop it first); exits when every partition is
     consumed up to where it ended at the start. Then start `zjcredit sink` again: it
-    continues from where the rebuild stopped.
+    continues from where the rebuild stopped. Killed or stopped before its end, run it
+    again (it starts over) or start `zjcredit sink` (it goes on from there).
     """
-    import asyncpg  # noqa: PLC0415
-
-    from readmodel.migrate import drop, migrate  # noqa: PLC0415
-    from sink.service import SINK_LOCK  # noqa: PLC0415
-
-    options = _options(
-        settings,
-        group=f"{settings.topic_prefix}.sink-rebuild-{uuid.uuid4().hex[:8]}",
-        until_caught_up=True,
-    )
-
-    async def reset() -> None:
-        conn = await asyncpg.connect(options.database_url)
-        try:
-            if not await conn.fetchval("select pg_try_advisory_lock($1)", SINK_LOCK):
-                raise SinkRunningError("a sink is running against this database: stop it first")
-            await drop(conn)
-            await migrate(conn)
-            await conn.execute("select pg_advisory_unlock($1)", SINK_LOCK)
-        finally:
-            await conn.close()
-        click.echo(
-            "read model dropped and recreated; consuming every topic from the beginning", err=True
-        )
-
+    options = _options(settings, decode_workers=decode_workers)
+    job = Rebuild(options, say=lambda s: click.echo(s, err=True))
     tune_gc()
-    asyncio.run(_run(Sink(options, say=lambda s: click.echo(s, err=True)), before=reset))
+    asyncio.run(_run(job.sink, main=job.run))
     click.echo("rebuilt: start `zjcredit sink` to keep it current", err=True)

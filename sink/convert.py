@@ -24,6 +24,7 @@ from schemas.errors import ContractError, CorruptBody
 from schemas.events import SOURCES, validate_event
 from schemas.registry import ManifestRegistry
 from schemas.sectors import SectorCatalog, load_catalog
+from sink.bulk import copy_profile
 from sink.deadletters import BAD_ROW, TOMBSTONE, WRONG_SUBJECT, letter_row
 from sink.writer import Batch
 
@@ -76,10 +77,23 @@ def _accepted(role: str, subject: str, event: dict[str, Any], key: bytes | None,
     return key == str(event["uscc"]).encode()
 
 
-def _add(batch: Batch, role: str, record: RawRecord) -> bool:
+def _add_profile(batch: Batch, value: dict[str, Any], writer_id: int, *, bulk: bool) -> None:
+    unwritten = _unwritten(writer_id)
+    if unwritten:
+        value = {k: v for k, v in value.items() if k not in unwritten}
+    rows = r.profile_rows(value)
+    rows.upgrade = bool(unwritten)
+    if bulk:
+        batch.copies.append(copy_profile(rows))
+    else:
+        batch.profiles.append(rows)
+
+
+def _add(batch: Batch, role: str, record: RawRecord, *, bulk: bool) -> bool:
     """Add one record's rows to ``batch``; False for a source event to skip.
 
-    Raises _Unusable for a record to dead-letter.
+    Raises _Unusable for a record to dead-letter. ``bulk``: a profile's rows as COPY text
+    (:mod:`sink.bulk`), for ``sink rebuild``.
     """
     codec, catalog = _tools()
     offset, key, data, timestamp_ms = record
@@ -106,10 +120,7 @@ def _add(batch: Batch, role: str, record: RawRecord) -> bool:
         )
     try:  # every row built before any is added: a failure leaves nothing behind
         if role == "profiles":
-            unwritten = _unwritten(writer.id)
-            if unwritten:
-                value = {k: v for k, v in value.items() if k not in unwritten}
-            batch.profiles.append(r.profile_rows(value))
+            _add_profile(batch, value, writer.id, bulk=bulk)
         elif role == "penalties":
             row, measures = r.notice_rows(value)
             batch.notices.append(row)
@@ -122,15 +133,19 @@ def _add(batch: Batch, role: str, record: RawRecord) -> bool:
     return True
 
 
-def convert(role: str, topic: str, partition: int, records: Sequence[RawRecord]) -> Converted:
-    """Decode ``records`` (one partition of the ``role`` topic) into rows and letters."""
+def convert(role: str, topic: str, partition: int, records: Sequence[RawRecord],
+            bulk: bool = False) -> Converted:  # fmt: skip
+    """Decode ``records`` (one partition of the ``role`` topic) into rows and letters.
+
+    ``bulk`` (``sink rebuild``): profiles as COPY text lines, in ``Batch.copies``.
+    """
     batch = Batch(topic, partition, records[-1][0] + 1)
     skipped = 0
     now = dt.datetime.now(dt.UTC)
     for record in records:
         offset, key, data, _ = record
         try:
-            if not _add(batch, role, record):
+            if not _add(batch, role, record, bulk=bulk):
                 skipped += 1
         except _Unusable as error:
             letter = letter_row(topic, partition, offset, key=key, value=data,

@@ -32,6 +32,7 @@ import datetime as dt
 import logging
 import multiprocessing as mp
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -46,10 +47,11 @@ from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from sink.convert import Converted, convert
 from sink.deadletters import LetterRow, Outbox, letter_row, refused
+from sink.indexes import build_deferred
 from sink.metrics import SinkMetrics
 from sink.writer import Batch, merged, prepare, write_batch, write_batches
 
-__all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions"]
+__all__ = ["REFUSED", "RETRIABLE", "SINK_LOCK", "Sink", "SinkOptions", "Totals"]
 
 log = logging.getLogger("zjcredit.sink")
 
@@ -79,11 +81,19 @@ class SinkOptions:
         database_url: PostgreSQL (``DATABASE_URL``).
         topic_prefix: the project's topic prefix.
         group: consumer group (default ``<prefix>.sink``).
-        max_records: most records fetched per poll (all partitions together), written
-            in one transaction (``--max-records``).
+        max_records: most records fetched per poll (all partitions together); a live
+            poll's batches are written in one transaction (``--max-records``).
+        max_batch: most records of one partition per transaction (0: all it fetched);
+            smaller batches let the decoding of the next overlap the writing of this one.
+        ahead: poll again once at most this many batches are left to write (0: when all
+            are written, in one transaction); more keeps the decoding processes busy while
+            PostgreSQL writes (a rebuild: one transaction a batch).
         until_caught_up: stop once every partition reaches the end it had at start
             (``sink rebuild``); else run until stopped.
         decode_workers: processes decoding batches while PostgreSQL writes (0: inline).
+        bulk: ``sink rebuild``'s writes: profiles decoded into COPY text lines
+            (:mod:`sink.bulk`), those of enterprises with no row yet copied straight
+            into the tables; the secondary indexes the rebuild deferred are left to it.
     """
 
     bootstrap_servers: str
@@ -91,8 +101,11 @@ class SinkOptions:
     topic_prefix: str
     group: str = ""
     max_records: int = 10_000
+    max_batch: int = 0
+    ahead: int = 0
     until_caught_up: bool = False
     decode_workers: int = 0
+    bulk: bool = False
     # Every source's topic too, for the event history (a bad input event is the worker's
     # dead letter: skipped here).
     roles: tuple[str, ...] = ("profiles", "penalties", *SOURCES)
@@ -103,7 +116,10 @@ class SinkOptions:
 
 
 @dataclass
-class _Totals:
+class Totals:
+    """What a sink did so far: batches, rows written per table, skipped input events,
+    dead letters sent, retries."""
+
     batches: int = 0
     rows: dict[str, int] = field(default_factory=lambda: {"enterprise": 0, "notice": 0, "event": 0})
     skipped: int = 0
@@ -152,7 +168,8 @@ class Sink:
         self.say = say or log.info
         self.codec = Codec(ManifestRegistry.load())
         self.roles = {f"{options.topic_prefix}.{role}": role for role in options.roles}
-        self.totals = _Totals()
+        self.totals = Totals()
+        self.caught_up = False  # with until_caught_up: every partition reached its end
         self._stop = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -180,6 +197,8 @@ class Sink:
                 await prepare(conn)
                 # Holding this for the process's life tells `sink rebuild` we are running.
                 await conn.execute("select pg_advisory_lock_shared($1)", SINK_LOCK)
+                if not self.options.bulk:  # indexes a stopped rebuild left unbuilt
+                    await build_deferred(conn, self.say)
             except BaseException:
                 await conn.close()
                 raise
@@ -245,7 +264,7 @@ class Sink:
                 self._consumer.resume(*self._consumer.assignment())
 
     # -- the loop ---------------------------------------------------------------------
-    async def run(self) -> _Totals:
+    async def run(self) -> Totals:
         """Consume until stopped (or caught up, with ``until_caught_up``)."""
         o = self.options
         self._producer = AIOKafkaProducer(
@@ -282,22 +301,7 @@ class Sink:
             self._consumer.subscribe(topics=sorted(self.roles), listener=_Seeker(self))
             if o.until_caught_up:
                 await self._remember_ends()
-            while not self._stop.is_set():
-                if self.to_position:
-                    await self.seek_to_stored(sorted(self.to_position))
-                fetched = await self._consumer.getmany(timeout_ms=500, max_records=o.max_records)
-                ready = [(tp, recs) for tp, recs in fetched.items() if self._positioned(tp, recs)]
-                # Every partition's batch is decoding in the pool while earlier ones are
-                # written: per partition, batches are still written in order.
-                jobs = [
-                    (tp, recs, asyncio.ensure_future(self._convert(tp, recs))) for tp, recs in ready
-                ]
-                await self._handle_all([(tp, recs, await job) for tp, recs, job in jobs])
-                if time.monotonic() >= self._letters_due:
-                    await self._publish_letters()
-                self.metrics.observe_lag(self._consumer, self._positions)
-                if o.until_caught_up and await self._caught_up():
-                    break
+            await self._loop()
         finally:
             await self._consumer.stop()
             await self._producer.stop()
@@ -306,6 +310,57 @@ class Sink:
             if self._conn is not None:
                 await self._conn.close()
         return self.totals
+
+    async def _loop(self) -> None:
+        """Poll, decode, write, until stopped (after the batch in hand) or caught up.
+
+        Every batch of a poll starts decoding at once (in the pool, while earlier ones are
+        written; per partition batches are written in order). The next poll waits until
+        at most ``ahead`` batches are left to write: 0 (the live sink) writes a whole poll
+        in one transaction before the next, a rebuild keeps its decoding processes busy
+        meanwhile.
+        """
+        o, consumer = self.options, self._consumer
+        assert consumer is not None
+        pending: deque[tuple[TopicPartition, Sequence[Any], asyncio.Future[Converted]]] = deque()
+        try:
+            while not self._stop.is_set():
+                if self.to_position:
+                    await self.seek_to_stored(sorted(self.to_position))
+                if len(pending) <= o.ahead:
+                    timeout = 0 if pending else 500  # writing is waiting: take what is there
+                    fetched = await consumer.getmany(timeout_ms=timeout, max_records=o.max_records)
+                    pending.extend((tp, recs, asyncio.ensure_future(self._convert(tp, recs)))
+                                   for tp, recs in self._batches(fetched))  # fmt: skip
+                if pending and not o.ahead:  # live: the whole poll in one transaction
+                    polled = list(pending)
+                    pending.clear()
+                    await self._handle_all([(tp, recs, await job) for tp, recs, job in polled])
+                elif pending:  # a rebuild: a transaction a batch, the next ones decoding
+                    tp, recs, job = pending.popleft()
+                    await self._handle(tp, recs, await job)
+                    if pending:
+                        continue
+                if time.monotonic() >= self._letters_due:
+                    await self._publish_letters()
+                self.metrics.observe_lag(consumer, self._positions)
+                if o.until_caught_up and await self._caught_up():
+                    self.caught_up = True
+                    return
+        finally:
+            for *_, job in pending:  # stopped: not written, read again from the offsets
+                job.cancel()
+            await asyncio.gather(*(job for *_, job in pending), return_exceptions=True)
+
+    def _batches(
+        self, fetched: dict[TopicPartition, list[Any]]
+    ) -> list[tuple[TopicPartition, Any]]:
+        """A poll's records as batches: per partition, at most ``max_batch`` records each."""
+        ready = [(tp, recs) for tp, recs in fetched.items() if self._positioned(tp, recs)]
+        size = self.options.max_batch
+        if not size:
+            return ready
+        return [(tp, recs[i : i + size]) for tp, recs in ready for i in range(0, len(recs), size)]
 
     async def _remember_ends(self) -> None:
         consumer = self._consumer
@@ -351,7 +406,7 @@ class Sink:
 
     async def _convert(self, tp: TopicPartition, records: Sequence[Any]) -> Converted:
         raw = [(x.offset, x.key, x.value, x.timestamp) for x in records]
-        args = (self.roles[tp.topic], tp.topic, tp.partition, raw)
+        args = (self.roles[tp.topic], tp.topic, tp.partition, raw, self.options.bulk)
         if self._pool is None:
             return convert(*args)
         return await asyncio.get_running_loop().run_in_executor(self._pool, convert, *args)
@@ -416,6 +471,8 @@ class Sink:
             self.totals.rows[table] += n
         now = dt.datetime.now(dt.UTC)
         reported = [p.enterprise[19] for p in batch.profiles] + [e[5] for e in batch.events]
+        if self.options.bulk:  # a rebuild replays history: its freshness says nothing
+            reported = []
         self.metrics.on_batch(
             written, batch.row_count(), seconds, [(now - t).total_seconds() for t in reported]
         )

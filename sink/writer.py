@@ -20,6 +20,10 @@ is where the sink resumes (BRIEF principle 4). The sink writes everything one po
 fetched, over all its partitions, in one transaction: a live poll brings a few records
 for each of dozens of partitions, and a transaction per partition was most of the
 sink's time and of the end-to-end freshness.
+
+In a rebuild (``sink rebuild``) the profiles come as COPY text lines (:mod:`sink.bulk`),
+and those of enterprises with no row yet are copied straight into the tables
+(:func:`_write_copies`); everything else is written as above.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ import asyncpg
 
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA
+from sink.bulk import TABLES as COPY_TABLES
+from sink.bulk import CopyProfile
 from sink.changes import Change, Snapshot, notice_change, profile_changes
 from sink.deadletters import RECORD, LetterRow
 
@@ -64,9 +70,10 @@ class Batch:
     notice_measures: list[r.Row] = field(default_factory=list)
     events: list[r.Row] = field(default_factory=list)
     letters: list[LetterRow] = field(default_factory=list)
+    copies: list[CopyProfile] = field(default_factory=list)  # profiles, in a rebuild
 
     def row_count(self) -> int:
-        return len(self.profiles) + len(self.notices) + len(self.events)
+        return len(self.profiles) + len(self.copies) + len(self.notices) + len(self.events)
 
 
 async def prepare(conn: asyncpg.Connection) -> None:
@@ -193,7 +200,56 @@ def merged(batches: Sequence[Batch]) -> Batch:
         out.notice_measures += b.notice_measures
         out.events += b.events
         out.letters += b.letters
+        out.copies += b.copies
     return out
+
+
+async def _copy_text(conn: asyncpg.Connection, table: str, lines: list[bytes],
+                     schema: str | None = SCHEMA) -> None:  # fmt: skip
+    data = b"".join(lines)
+    if data:
+        columns = _TEMP[table.removeprefix("tmp_")]
+        # A memoryview: asyncpg would take bytes for a file name.
+        await conn.copy_to_table(table, schema_name=schema, source=memoryview(data),
+                                 format="text", columns=columns)  # fmt: skip
+
+
+async def _write_copies(conn: asyncpg.Connection, copies: list[CopyProfile],
+                        changes: list[Change]) -> int:  # fmt: skip
+    """A rebuild's profiles: as :func:`_write_profiles`, but an enterprise with no row yet
+    (the read model started empty) is copied straight into the tables, not upserted: it
+    has no children to replace and no change to record (it changed from nothing). The
+    rest (a version after one stored by an earlier batch, a v1 profile that needs
+    ``profile_v2``) takes the upsert, exactly as in the live sink."""
+    newest: dict[str, CopyProfile] = {}
+    for p in copies:  # one row per enterprise: the highest version in the batch
+        old = newest.get(p.uscc)
+        if old is None or old.version < p.version:
+            newest[p.uscc] = p
+    stored = {
+        row["uscc"]: Snapshot(row["grade"], row["score"], row["tax_grade"], row["credit_eligible"])
+        for row in await conn.fetch(_STORED, list(newest))
+    }
+    fresh = [p for p in newest.values() if p.uscc not in stored and not p.upgrade]
+    others = [p for p in newest.values() if p.uscc in stored or p.upgrade]
+    await _copy_text(conn, "enterprise", [p.lines[0] for p in fresh])
+    changed: list[str] = []
+    if others:
+        await conn.execute("truncate tmp_enterprise")
+        await _copy_text(conn, "tmp_enterprise", [p.lines[0] for p in others], schema=None)
+        changed = [row[0] for row in await conn.fetch(_UPSERT_ENTERPRISE)]
+    keep = set(changed)
+    replaced = [p for p in others if p.uscc in keep]
+    for p in replaced:
+        changes += profile_changes(p.uscc, stored.get(p.uscc), p.snapshot, p.reported_at)
+    chosen = fresh + replaced
+    for i, table in enumerate(COPY_TABLES[1:], start=1):
+        if changed:
+            await conn.execute(
+                f"delete from {SCHEMA}.{table} where uscc = any($1::text[])", changed
+            )
+        await _copy_text(conn, table, [p.lines[i] for p in chosen])
+    return len(chosen)
 
 
 async def write_batch(
@@ -218,6 +274,8 @@ async def write_batches(
     async with conn.transaction():
         if batch.profiles:
             written["enterprise"] = await _write_profiles(conn, batch.profiles, changes)
+        if batch.copies:
+            written["enterprise"] += await _write_copies(conn, batch.copies, changes)
         if batch.notices:
             await _copy(conn, "notice", batch.notices)
             await _copy(conn, "notice_measure", batch.notice_measures)

@@ -241,13 +241,16 @@ def bench_worker(settings: Settings, enterprises: int, processes: int, scale_sta
 
 @bench.command("sink")
 @click.option("--enterprises", default=20_000, show_default=True, help="Province size.")
+@click.option("--rebuild-profiles", default=0, show_default=True, type=click.IntRange(0),
+              help="Also time `sink rebuild` of N profiles beside raw COPY (0: skip).")  # fmt: skip
 @click.pass_obj
-def bench_sink(settings: Settings, enterprises: int) -> None:
+def bench_sink(settings: Settings, enterprises: int, rebuild_profiles: int) -> None:
     """Sink rows/s beside raw COPY of the same rows; pipeline freshness under load."""
     from benchmarks.sink import GOAL, run_sink_bench  # noqa: PLC0415
 
     with _stack_for_bench(settings) as (bootstrap, database_url):
-        r = run_sink_bench(settings, bootstrap, database_url, enterprises, say=click.echo)
+        r = run_sink_bench(settings, bootstrap, database_url, enterprises, say=click.echo,
+                           rebuild_profiles=rebuild_profiles)  # fmt: skip
     click.echo(f"profiles      {r.profiles:,}")
     click.echo(f"sink          {r.sink_rate:,.0f} rows/s (topic -> read model, exactly-once)")
     click.echo(f"raw COPY      {r.copy_rate:,.0f} rows/s (same rows, same tables, same server)")
@@ -255,6 +258,8 @@ def bench_sink(settings: Settings, enterprises: int) -> None:
         f"freshness     p50={r.freshness_p50_ms:.0f} ms p99={r.freshness_p99_ms:.0f} ms "
         f"(reported -> row committed, {r.fresh_rows} firms at {r.steady_rate:,.0f} events/s)"
     )
+    if r.rebuild is not None:
+        click.echo(r.rebuild.line())
     click.echo(f"sink ratio={r.ratio:.2f} goal={GOAL:.2f}")
 
 

@@ -81,7 +81,7 @@ async def test_rows_an_old_sink_stored_are_migrated_forward_to_the_v2_render(
         await conn.copy_records_to_table("enterprise", schema_name=SCHEMA,
                                          columns=r.ENTERPRISE, records=old_rows)  # fmt: skip
         assert all("patents" not in p for p in (await stored(conn)).values())
-        assert await migrate(conn) == ["0004_profile_v2"]
+        assert (await migrate(conn))[0] == "0004_profile_v2"  # and any later one
         assert differing(await stored(conn), without_patents) == []
     finally:
         await conn.close()

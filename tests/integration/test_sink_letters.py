@@ -4,7 +4,8 @@ running in this process.
 - records the sink cannot use (garbage, a tombstone, a frame of another subject, a
   blacklist listing whose 4,000-character decision_no no index takes) each become one
   dead letter (stage ``sink``, their reason and offset), the sink keeps running, and the
-  next good profile of the same enterprise lands, in the same batch or a later one;
+  next good profile of the same enterprise lands, in the same batch or a later one; the
+  same when it writes as ``sink rebuild`` does (profiles copied straight in);
 - a letter is sent once per record: recorded with the offset, sent after the commit,
   not again when the sink stops before sending and then replays every offset; and a
   sink that dies while sending leaves its letters ``in_doubt``, never sent twice.
@@ -60,10 +61,12 @@ class Run:
         self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
         self.letters = CommittedTopic(bootstrap_servers, f"{prefix}.deadletters")
 
-    def sink(self) -> tuple[Sink, CollectorRegistry]:
+    def sink(self, *, bulk: bool = False) -> tuple[Sink, CollectorRegistry]:
+        """An in-process sink; ``bulk``: writing as ``sink rebuild`` does."""
         registry = CollectorRegistry()
         options = SinkOptions(self.bootstrap_servers, self.database_url, self.prefix,
-                              group=f"{self.prefix}.sink", roles=("profiles", "penalties"))  # fmt: skip
+                              group=f"{self.prefix}.sink", roles=("profiles", "penalties"),
+                              bulk=bulk)  # fmt: skip
         return Sink(options, metrics=SinkMetrics(registry)), registry
 
     async def send(self, role: str, records: list[tuple[str, bytes | None]]) -> list[int]:
@@ -124,8 +127,9 @@ async def until(condition: Callable[[], Awaitable[bool]], task: asyncio.Task[Any
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["sink", "rebuild"])
 async def test_unusable_records_are_dead_lettered_and_the_next_good_profile_lands(
-    run: Run,
+    run: Run, bulk: bool
 ) -> None:
     # One batch (sent before the sink starts): bad records around good profiles of A and
     # B, and B's newest profile is one PostgreSQL refuses (class 54, listing_pkey).
@@ -138,7 +142,7 @@ async def test_unusable_records_are_dead_lettered_and_the_next_good_profile_land
                                        "notice_id": f"imposed:{LONG}", "decision_no": LONG})),
         (B, codec.encode("penalties", SAMPLES["penalties"])),
     ])  # fmt: skip
-    sink, registry = run.sink()
+    sink, registry = run.sink(bulk=bulk)
     task = asyncio.create_task(sink.run())
     try:
 
