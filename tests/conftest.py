@@ -118,4 +118,5 @@ def open_tmp_path() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="zjcredit-test-"))
     path.chmod(0o755)
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    if not os.environ.get("ZJCREDIT_KEEP_TEST_DIRS"):  # kept: to read a failed run's logs
+        shutil.rmtree(path, ignore_errors=True)

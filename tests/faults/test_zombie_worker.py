@@ -82,7 +82,7 @@ def test_a_worker_paused_past_its_session_wakes_fenced_and_changes_nothing(
             assert "the worker stops: KafkaError" in woke, run.logs()
             zombie = run.start_worker("w1")
         # ... its transaction's records stay on the topic, aborted ...
-        assert run.aborted_profiles() > 0, "the zombie had no open transaction"
+        assert run.aborted_profiles() > 0, f"the zombie had no open transaction\n{run.logs()}"
         # ... and it is a member again, folding.
         assert wait_for(lambda: group_members(run.bootstrap, group) == ("Stable", {"w0", "w1"}),
                         120), run.logs()  # fmt: skip
