@@ -74,7 +74,6 @@ ROLES = (*SOURCES, "ticks")
 FETCHES_PER_BATCH = 50
 _CORRUPT_RETRIES = 3  # a batch refolded after its partition's store was found corrupt
 _STALE_BACKOFF_MAX_S = 60.0  # the longest wait before asking a group for an assignment again
-_LOST_REJOIN_S = 10.0  # at most one rejoin asked for lost partitions in this long
 # Behind, and no progress on a partition for this long: seek back. At 15 s (checked every
 # 5 s) a restart at 1,000,000 states took 22.6 s to fold its first new event, every time
 # Faust's consumer skipped it (faust-streaming#596); a needless seek only re-fetches.
@@ -172,7 +171,7 @@ class _Folder:
         self.partitions.replay = self._replay
         self.partitions.on_restored = self._restored
         self.partitions.on_lost = self._lost
-        self._rejoined_at = -math.inf  # when a lost partition last made it ask the group
+        self._rejoin_asked = False  # for a lost partition, and no assignment came since
         self.context: CheckpointContext | None = None
         self._starting = asyncio.Lock()
         self.totals = Totals()
@@ -224,11 +223,15 @@ class _Folder:
         with the same transactional id (the other worker of a rebalance that raced, or a
         zombie's): nobody would fold it until the next rebalance, which may never come.
         Ask for one: whoever the group then gives it to starts its producer again, and
-        that fences every other (a zombie's rejoin costs the group one more rebalance)."""
-        now = time.monotonic()
-        if now - self._rejoined_at < _LOST_REJOIN_S:
-            return  # one rebalance asked for serves every partition lost meanwhile
-        self._rejoined_at = now
+        that fences every other (a zombie's rejoin costs the group one more rebalance).
+
+        One request until the assignment it brings; a partition lost after that (its
+        batch's commit refused after the rebalance) asks again. A window of time
+        instead (one request in 10 s) left such a partition unfolded for good when a
+        zombie woke (tests/faults/test_zombie_worker.py)."""
+        if self._rejoin_asked:
+            return  # the assignment asked for serves every partition lost meanwhile
+        self._rejoin_asked = True
         log.warning("partition=%d lost while assigned here: asking the group for a new "
                     "assignment", owned.number)  # fmt: skip
         request_rejoin(self.app)
@@ -239,6 +242,7 @@ class _Folder:
 
     async def on_assigned(self, assigned: Any) -> None:
         shorten_fetch_wait(self.app)  # the consumer exists now; idempotent
+        self._rejoin_asked = False  # a partition lost from now on asks again
         try:
             await self.partitions.assign(assigned)
             self._stale = 0
