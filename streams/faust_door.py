@@ -271,9 +271,15 @@ class PartitionProducers:
 
     async def forget(self, partition: int, txp: Any) -> None:
         """Stop ``txp``, fenced, if it is still the partition's producer (a rebalance may
-        have given the partition back with a new producer meanwhile: that one stays)."""
+        have given the partition back with a new producer meanwhile: that one stays).
+
+        It stays in Faust's table of producers until the next rebalance takes it out
+        (:meth:`renew`, :meth:`stop`, Faust's own; stopping again is a no-op): Faust's
+        revocation iterates that table across awaits (its flush), and taking it out
+        here, outside a rebalance, crashed a woken zombie with "dictionary changed size
+        during iteration" (tests/faults/test_zombie_worker.py)."""
         if self.is_current(partition, txp):
-            await self.app.producer.stop_transaction(self.transactional_id(partition))
+            await txp.stop()
 
     @staticmethod
     async def open_transaction(txp: Any) -> None:
