@@ -25,7 +25,7 @@ import pytest
 
 from base.settings import Settings
 from tests.cluster import cluster_run, group_members
-from tests.workers import metric_total, wait_for
+from tests.workers import wait_for
 from zjcredit.stack.cluster import KafkaCluster
 
 # A fault test runs a province through three brokers, workers and a sink on a shared
@@ -39,6 +39,13 @@ ROUNDS = 8
 
 def _stopped(pid: int) -> bool:
     return psutil.Process(pid).status() == psutil.STATUS_STOPPED
+
+
+def _committed_to(lags: dict[tuple[str, int], tuple[int, int]],
+                  ends: dict[tuple[str, int], int]) -> bool:  # fmt: skip
+    """Every partition of ``ends`` committed up to its offset there (``lags`` holds only
+    the partitions still behind their end: the others are committed to it)."""
+    return all(lags[tp][0] >= end for tp, end in ends.items() if tp in lags)
 
 
 def test_a_worker_paused_past_its_session_wakes_fenced_and_changes_nothing(
@@ -57,14 +64,16 @@ def test_a_worker_paused_past_its_session_wakes_fenced_and_changes_nothing(
 
         # Frozen with its 3rd transaction open.
         assert wait_for(lambda: _stopped(zombie.pid), 240), run.logs()
-        folded_before = metric_total(run.ports[survivor.pid], "zjcredit_worker_events_total")
-        # Past its session the group drops it and the survivor holds every partition;
-        # it goes on folding (its fetches include the zombie's partitions now).
+        # Its open transaction's inputs are not committed: every partition behind now
+        # must be committed up to its end of now before the zombie wakes. Only a worker
+        # that took the zombie's partitions can, and taking them started the producers
+        # that fence the zombie's. (Woken as soon as the group is stable without it, the
+        # zombie once committed first: the survivor had not started those producers yet.)
+        behind = {tp: end for tp, (_, end) in run.watch.lags().items()}
         assert wait_for(lambda: group_members(run.bootstrap, group) == ("Stable", {"w0"}), 120), (
             f"{group_members(run.bootstrap, group)}\n{run.logs()}"
         )
-        assert wait_for(lambda: metric_total(run.ports[survivor.pid],
-                        "zjcredit_worker_events_total") > folded_before, 120), run.logs()  # fmt: skip
+        assert wait_for(lambda: _committed_to(run.watch.lags(), behind), 180), run.logs()
         assert _stopped(zombie.pid), "the zombie woke up by itself"
         os.kill(zombie.pid, signal.SIGCONT)
 
