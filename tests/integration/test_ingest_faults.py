@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+from kafka import KafkaConsumer, TopicPartition
 
 from base.settings import Settings
 from producers.generator import generate
@@ -41,6 +42,21 @@ def _sat_key(database_url: str) -> str:
 def _upload(url: str, key: str, body: bytes | Iterator[bytes]) -> httpx.Response:
     return httpx.post(f"{url}/v1/ingest/tax", content=body, timeout=120,
                       headers={"X-API-Key": key, "Content-Type": "text/csv"})  # fmt: skip
+
+
+def _kill_once_written(bootstrap: str, topic: str, records: int, pid: int,
+                       stop: threading.Event) -> None:  # fmt: skip
+    """SIGKILL the broker ``pid`` as soon as ``topic`` holds ``records`` records (unless
+    ``stop`` is set first)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    try:
+        while not stop.is_set() and sum(consumer.end_offsets(parts).values()) < records:
+            time.sleep(0.005)
+    finally:
+        consumer.close()
+    if not stop.is_set():
+        os.kill(pid, signal.SIGKILL)
 
 
 def _in_progress(url: str) -> float:
@@ -75,12 +91,19 @@ def test_kafka_lost_mid_upload_the_answer_says_what_is_safe_and_a_resend_complet
     service = QueryService(database_url, PREFIX, tmp_path / "serve.log", env=env)
     try:
         key = _sat_key(database_url)
-        killer = threading.Timer(1.5, lambda: os.kill(broker.pid or 0, signal.SIGKILL))
+        # Killed once part of the file is on the topic: a fixed delay (1.5 s) once came
+        # after the whole upload, when the producer got faster.
+        stop = threading.Event()
+        killer = threading.Thread(
+            target=_kill_once_written,
+            args=(first, f"{PREFIX}.tax", 2_000, broker.pid or 0, stop),
+        )
         killer.start()
         try:
             lost = _upload(service.url, key, body)
         finally:
-            killer.cancel()
+            stop.set()
+            killer.join()
             broker.stop()
         assert lost.status_code == 503, lost.text
         answer = lost.json()
