@@ -39,14 +39,13 @@ import asyncpg
 from base.settings import Settings
 from benchmarks.harness import BenchError, scratch_database
 from benchmarks.harness import run_process as _process
-from benchmarks.sink_rebuild import RebuildBench, run_rebuild_bench
+from benchmarks.sink_rebuild import RebuildBench, Timing, reset_read_model, run_rebuild_bench
 from producers.generator import HORIZON
 from readmodel import rows as r
-from readmodel.migrate import SCHEMA, drop, migrate
+from readmodel.migrate import SCHEMA
 from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from schemas.topics import create_topics, project_topics
-from sink.metrics import SinkMetrics
 from sink.service import Sink, SinkOptions
 
 __all__ = ["GOAL", "SinkBench", "run_sink_bench"]
@@ -71,24 +70,6 @@ class SinkBench:
     @property
     def ratio(self) -> float:
         return self.sink_rate / self.copy_rate
-
-
-class _Timing(SinkMetrics):
-    """Sink metrics that also note when the first batch started and the last one ended."""
-
-    def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry  # noqa: PLC0415
-
-        super().__init__(CollectorRegistry())
-        self.first: float | None = None
-        self.last = 0.0
-
-    def on_batch(self, written: Any, records: int, seconds: float, freshness: Any) -> None:
-        now = time.perf_counter()
-        if self.first is None:
-            self.first = now - seconds
-        self.last = now
-        super().on_batch(written, records, seconds, freshness)
 
 
 def run_sink_bench(
@@ -155,18 +136,9 @@ def _fill(bootstrap: str, topic: str, frames: list[tuple[bytes, bytes]]) -> None
     producer.close()
 
 
-async def _reset(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await drop(conn)
-        await migrate(conn)
-    finally:
-        await conn.close()
-
-
 async def _time_sink(bootstrap: str, database_url: str, prefix: str, expected: int) -> float:
-    await _reset(database_url)
-    timing = _Timing()
+    await reset_read_model(database_url)
+    timing = Timing()
     options = SinkOptions(
         bootstrap,
         database_url,
@@ -182,7 +154,7 @@ async def _time_sink(bootstrap: str, database_url: str, prefix: str, expected: i
 
 
 async def _time_copy(database_url: str, rows: list[r.ProfileRows]) -> float:
-    await _reset(database_url)
+    await reset_read_model(database_url)
     conn = await asyncpg.connect(database_url)
     tables = {
         "enterprise": r.ENTERPRISE,
@@ -234,7 +206,7 @@ def _freshness(
     """Worker + sink as processes; new firms' events at a steady rate; committed - reported."""
     from kafka import KafkaProducer  # noqa: PLC0415
 
-    asyncio.run(_reset(database_url))
+    asyncio.run(reset_read_model(database_url))
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,

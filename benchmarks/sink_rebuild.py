@@ -42,7 +42,7 @@ from sink.metrics import SinkMetrics
 from sink.rebuild import DECODE_WORKERS, Rebuild
 from sink.service import SinkOptions
 
-__all__ = ["GOAL_REBUILD", "RebuildBench", "run_rebuild_bench"]
+__all__ = ["GOAL_REBUILD", "RebuildBench", "Timing", "reset_read_model", "run_rebuild_bench"]
 
 GOAL_REBUILD = 0.85
 Say = Callable[[str], None]
@@ -73,18 +73,21 @@ class RebuildBench:
                 f"ratio={self.ratio:.2f} goal={GOAL_REBUILD:.2f}")  # fmt: skip
 
 
-class _Timing(SinkMetrics):
-    """Sink metrics that also note when the first batch started."""
+class Timing(SinkMetrics):
+    """Sink metrics that also note when the first batch started and the last one ended."""
 
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry  # noqa: PLC0415
 
         super().__init__(CollectorRegistry())
         self.first: float | None = None
+        self.last = 0.0
 
     def on_batch(self, written: object, records: int, seconds: float, freshness: object) -> None:
+        now = time.perf_counter()
         if self.first is None:
-            self.first = time.perf_counter() - seconds
+            self.first = now - seconds
+        self.last = now
         super().on_batch(written, records, seconds, freshness)  # type: ignore[arg-type]
 
 
@@ -171,7 +174,8 @@ def _fill(bootstrap: str, topic: str, clones: _Clones, say: Say) -> None:
     producer.close()
 
 
-async def _reset(database_url: str) -> None:
+async def reset_read_model(database_url: str) -> None:
+    """Drop the scratch database's read model and migrate it again (empty tables)."""
     conn = await asyncpg.connect(database_url)
     try:
         await drop(conn)
@@ -181,7 +185,7 @@ async def _reset(database_url: str) -> None:
 
 
 async def _time_rebuild(bootstrap: str, database_url: str, prefix: str, expected: int) -> float:
-    timing = _Timing()
+    timing = Timing()
     options = SinkOptions(bootstrap, database_url, prefix, decode_workers=DECODE_WORKERS)
     job = Rebuild(options, metrics=timing, say=lambda _: None)  # as `zjcredit sink rebuild`
     totals = await job.run()
@@ -192,7 +196,7 @@ async def _time_rebuild(bootstrap: str, database_url: str, prefix: str, expected
 
 
 async def _time_copy(database_url: str, clones: _Clones) -> float:
-    await _reset(database_url)
+    await reset_read_model(database_url)
     conn = await asyncpg.connect(database_url)
     try:
         took = 0.0
