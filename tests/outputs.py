@@ -5,8 +5,12 @@ Used by the worker's integration tests and, later, by the sink's end-to-end test
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -65,3 +69,31 @@ def oracle(
         for uscc, p in profiles.items()
     }
     return rendered, [_codec.decode(_codec.encode("penalties", n))[0] for n in notices]
+
+
+@contextlib.contextmanager
+def broker_killed_once_written(bootstrap: str, topic: str, records: int,
+                               pid: int) -> Iterator[None]:  # fmt: skip
+    """SIGKILL the broker ``pid`` as soon as ``topic`` holds ``records`` records, while
+    the ``with`` block runs (not at all if it ends first). A fixed delay instead came
+    after the whole file once the producer got faster."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        try:
+            while not stop.is_set() and sum(consumer.end_offsets(parts).values()) < records:
+                time.sleep(0.005)
+        finally:
+            consumer.close()
+        if not stop.is_set():
+            os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=watch, name="broker-killer")
+    killer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        killer.join()

@@ -5,9 +5,7 @@ received (503 ``ingest_busy``, not queued)."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
 
 from base.settings import Settings
 from producers.generator import generate
@@ -23,7 +20,7 @@ from schemas.codec import Codec
 from schemas.registry import ManifestRegistry
 from schemas.topics import create_topics, project_topics
 from schemas.uscc import make_code
-from tests.outputs import read_topic
+from tests.outputs import broker_killed_once_written, read_topic
 from tests.queryservice import QueryService, zjcredit
 from tests.readmodel import fetch
 from zjcredit.stack import KafkaBroker, ensure_jars
@@ -42,21 +39,6 @@ def _sat_key(database_url: str) -> str:
 def _upload(url: str, key: str, body: bytes | Iterator[bytes]) -> httpx.Response:
     return httpx.post(f"{url}/v1/ingest/tax", content=body, timeout=120,
                       headers={"X-API-Key": key, "Content-Type": "text/csv"})  # fmt: skip
-
-
-def _kill_once_written(bootstrap: str, topic: str, records: int, pid: int,
-                       stop: threading.Event) -> None:  # fmt: skip
-    """SIGKILL the broker ``pid`` as soon as ``topic`` holds ``records`` records (unless
-    ``stop`` is set first)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    try:
-        while not stop.is_set() and sum(consumer.end_offsets(parts).values()) < records:
-            time.sleep(0.005)
-    finally:
-        consumer.close()
-    if not stop.is_set():
-        os.kill(pid, signal.SIGKILL)
 
 
 def _in_progress(url: str) -> float:
@@ -91,19 +73,10 @@ def test_kafka_lost_mid_upload_the_answer_says_what_is_safe_and_a_resend_complet
     service = QueryService(database_url, PREFIX, tmp_path / "serve.log", env=env)
     try:
         key = _sat_key(database_url)
-        # Killed once part of the file is on the topic: a fixed delay (1.5 s) once came
-        # after the whole upload, when the producer got faster.
-        stop = threading.Event()
-        killer = threading.Thread(
-            target=_kill_once_written,
-            args=(first, f"{PREFIX}.tax", 2_000, broker.pid or 0, stop),
-        )
-        killer.start()
         try:
-            lost = _upload(service.url, key, body)
+            with broker_killed_once_written(first, f"{PREFIX}.tax", 2_000, broker.pid or 0):
+                lost = _upload(service.url, key, body)
         finally:
-            stop.set()
-            killer.join()
             broker.stop()
         assert lost.status_code == 503, lost.text
         answer = lost.json()

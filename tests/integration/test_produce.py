@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,6 +26,7 @@ from schemas.events import SOURCES
 from schemas.registry import ManifestRegistry
 from schemas.sectors import load_catalog
 from schemas.topics import create_topics, project_topics
+from tests.outputs import broker_killed_once_written
 from zjcredit.stack import KafkaBroker, ensure_jars
 
 registry = ManifestRegistry.load()
@@ -218,13 +217,11 @@ def test_a_broker_lost_mid_file_then_a_rerun_loses_and_doubles_nothing(
     broker = KafkaBroker(jars_dir=jars, work_dir=open_tmp_path / "kafka")
     first = broker.start()
     create_topics(first, project_topics(replace(settings, topic_prefix="lost", partitions=2)))
-    killer = threading.Timer(1.5, lambda: os.kill(broker.pid or 0, signal.SIGKILL))
-    killer.start()
     try:
-        summary = produce_file("tax", path, bootstrap_servers=first, topic_prefix="lost",
-                               show_progress=False, producer_config=IMPATIENT, workers=0)  # fmt: skip
+        with broker_killed_once_written(first, "lost.tax", 2_000, broker.pid or 0):
+            summary = produce_file("tax", path, bootstrap_servers=first, topic_prefix="lost",
+                                   show_progress=False, producer_config=IMPATIENT, workers=0)  # fmt: skip
     finally:
-        killer.cancel()
         broker.stop()
     assert summary.exit_code == EXIT_PUBLISH_FAILED, summary.lines()
     assert summary.acknowledged < report.rows["tax"]
