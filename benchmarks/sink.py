@@ -39,7 +39,14 @@ import asyncpg
 from base.settings import Settings
 from benchmarks.harness import BenchError, scratch_database
 from benchmarks.harness import run_process as _process
-from benchmarks.sink_rebuild import RebuildBench, Timing, reset_read_model, run_rebuild_bench
+from benchmarks.sink_rebuild import (
+    RebuildBench,
+    Timing,
+    copy_rows,
+    reset_read_model,
+    run_rebuild_bench,
+    table_rows,
+)
 from producers.generator import HORIZON
 from readmodel import rows as r
 from readmodel.migrate import SCHEMA
@@ -156,30 +163,10 @@ async def _time_sink(bootstrap: str, database_url: str, prefix: str, expected: i
 async def _time_copy(database_url: str, rows: list[r.ProfileRows]) -> float:
     await reset_read_model(database_url)
     conn = await asyncpg.connect(database_url)
-    tables = {
-        "enterprise": r.ENTERPRISE,
-        "listing": r.LISTING,
-        "penalty_measure": r.PENALTY_MEASURE,
-        "tax_grade": r.TAX_GRADE,
-        "trademark": r.TRADEMARK,
-    }
     try:
         started = time.perf_counter()
         for i in range(0, len(rows), _BATCH):
-            chunk = rows[i : i + _BATCH]
-            parts = {
-                "enterprise": [p.enterprise for p in chunk],
-                "listing": [x for p in chunk for x in p.listings],
-                "penalty_measure": [x for p in chunk for x in p.measures],
-                "tax_grade": [x for p in chunk for x in p.tax_grades],
-                "trademark": [x for p in chunk for x in p.trademarks],
-            }
-            async with conn.transaction():
-                for table, records in parts.items():
-                    if records:
-                        await conn.copy_records_to_table(
-                            table, schema_name=SCHEMA, records=records, columns=tables[table]
-                        )
+            await copy_rows(conn, table_rows(rows[i : i + _BATCH]))
         return len(rows) / (time.perf_counter() - started)
     finally:
         await conn.close()

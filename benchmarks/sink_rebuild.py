@@ -42,7 +42,15 @@ from sink.metrics import SinkMetrics
 from sink.rebuild import DECODE_WORKERS, Rebuild
 from sink.service import SinkOptions
 
-__all__ = ["GOAL_REBUILD", "RebuildBench", "Timing", "reset_read_model", "run_rebuild_bench"]
+__all__ = [
+    "GOAL_REBUILD",
+    "RebuildBench",
+    "Timing",
+    "copy_rows",
+    "reset_read_model",
+    "run_rebuild_bench",
+    "table_rows",
+]
 
 GOAL_REBUILD = 0.85
 Say = Callable[[str], None]
@@ -195,27 +203,36 @@ async def _time_rebuild(bootstrap: str, database_url: str, prefix: str, expected
     return expected / (done - timing.first)
 
 
+def table_rows(profiles: list[r.ProfileRows]) -> dict[str, list[r.Row]]:
+    """The rows of ``profiles`` per table, as raw COPY writes them."""
+    return {
+        "enterprise": [p.enterprise for p in profiles],
+        "listing": [x for p in profiles for x in p.listings],
+        "penalty_measure": [x for p in profiles for x in p.measures],
+        "tax_grade": [x for p in profiles for x in p.tax_grades],
+        "trademark": [x for p in profiles for x in p.trademarks],
+    }
+
+
+async def copy_rows(conn: asyncpg.Connection, parts: dict[str, list[r.Row]]) -> None:
+    """Raw COPY of ``parts`` (:func:`table_rows`) in one transaction: the raw limit."""
+    async with conn.transaction():
+        for table, records in parts.items():
+            if records:
+                await conn.copy_records_to_table(
+                    table, schema_name=SCHEMA, records=records, columns=_TABLES[table]
+                )
+
+
 async def _time_copy(database_url: str, clones: _Clones) -> float:
     await reset_read_model(database_url)
     conn = await asyncpg.connect(database_url)
     try:
         took = 0.0
         for start in range(0, clones.count, _BATCH):
-            chunk = clones.rows(start, start + _BATCH)  # not timed
-            parts = {
-                "enterprise": [p.enterprise for p in chunk],
-                "listing": [x for p in chunk for x in p.listings],
-                "penalty_measure": [x for p in chunk for x in p.measures],
-                "tax_grade": [x for p in chunk for x in p.tax_grades],
-                "trademark": [x for p in chunk for x in p.trademarks],
-            }
+            parts = table_rows(clones.rows(start, start + _BATCH))  # not timed
             started = time.perf_counter()
-            async with conn.transaction():
-                for table, records in parts.items():
-                    if records:
-                        await conn.copy_records_to_table(
-                            table, schema_name=SCHEMA, records=records, columns=_TABLES[table]
-                        )
+            await copy_rows(conn, parts)
             took += time.perf_counter() - started
         return clones.count / took
     finally:
